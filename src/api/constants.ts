@@ -1,0 +1,42 @@
+// Every name the API and the cluster objects share is defined here once.
+
+export const GROUP = "droptrace.io";
+export const VERSION = "v1alpha1";
+export const API_VERSION = `${GROUP}/${VERSION}`;
+
+export const DROPTRACE = {
+  kind: "DropTrace",
+  plural: "droptraces",
+  singular: "droptrace",
+  shortNames: ["dt"],
+} as const;
+
+export const DROPTRACE_REPORT = {
+  kind: "DropTraceReport",
+  plural: "droptracereports",
+  singular: "droptracereport",
+  shortNames: ["dtr"],
+} as const;
+
+/** Labels on every object droptrace creates, so they can be listed and watched by selector. */
+export const LABELS = {
+  trace: `${GROUP}/trace`,
+  node: `${GROUP}/node`,
+  component: "app.kubernetes.io/component",
+  managedBy: "app.kubernetes.io/managed-by",
+  name: "app.kubernetes.io/name",
+} as const;
+
+export const MANAGED_BY = "droptrace";
+export const FIELD_MANAGER = "droptrace-controller";
+
+/** Linux IFNAMSIZ is 16 including the terminating NUL. */
+export const IFNAME_MAX = 15;
+export const MAX_INTERFACE_FILTERS = 16;
+export const MAX_REASON_FILTERS = 32;
+export const MAX_TOLERATIONS = 32;
+export const MAX_NODE_SELECTOR_LABELS = 16;
+/** Rows one node keeps in its report; the rest is summed into `otherDrops`. */
+export const MAX_REPORT_ROWS = 1000;
+/** Nodes listed by name in a DropTrace's status, failing ones first. */
+export const MAX_NODE_SUMMARY = 20;

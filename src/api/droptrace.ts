@@ -1,0 +1,161 @@
+// The DropTrace API. These schemas are the single source of its shape:
+// crds/droptraces.droptrace.io.yaml must agree with them, and test/api proves it.
+import { isDeepStrictEqual } from "node:util";
+import { z } from "zod";
+import { API_VERSION, DROPTRACE, IFNAME_MAX, MAX_INTERFACE_FILTERS, MAX_NODE_SELECTOR_LABELS, MAX_NODE_SUMMARY, MAX_REASON_FILTERS, MAX_TOLERATIONS } from "./constants.js";
+import { KNOWN_DROP_REASONS } from "./drop-reasons.js";
+import { DURATION_MAX_LENGTH, DURATION_MIN_LENGTH, DURATION_PATTERN, formatDuration, parseDurationSeconds } from "./duration.js";
+import { ConditionSchema, isQualifiedName, LabelValueSchema, ObjectMetaSchema, TolerationSchema } from "./kubernetes.js";
+
+export const DURATION_DEFAULT = "60s";
+export const DURATION_BOUNDS = { min: 5, max: 24 * 3600 } as const;
+export const REPORT_INTERVAL_DEFAULT_SECONDS = 10;
+export const REPORT_INTERVAL_BOUNDS = { min: 5, max: 300 } as const;
+export const TOP_N_DEFAULT = 20;
+export const TOP_N_BOUNDS = { min: 1, max: 200 } as const;
+
+/**
+ * An interface name, or a prefix ending in `*`. Only the characters Kubernetes
+ * network plugins use in names: nothing that could mean something to a shell or
+ * to SystemTap, and never longer than the kernel's IFNAMSIZ allows.
+ */
+export const INTERFACE_PATTERN = `^[A-Za-z0-9][A-Za-z0-9_.-]{0,${IFNAME_MAX - 1}}[*]?$`;
+
+function durationIn(bounds: { min: number; max: number }, what: string) {
+  return z
+    .string()
+    .min(DURATION_MIN_LENGTH)
+    .max(DURATION_MAX_LENGTH)
+    .regex(new RegExp(DURATION_PATTERN), {
+      message: `${what} must be whole hours, minutes and seconds such as "90s", "5m" or "1h30m"`,
+    })
+    .refine(
+      (text) => {
+        const seconds = parseDurationSeconds(text);
+        return seconds !== undefined && seconds >= bounds.min && seconds <= bounds.max;
+      },
+      { message: `${what} must be between ${formatDuration(bounds.min)} and ${formatDuration(bounds.max)}` },
+    );
+}
+
+function uniqueList<T extends z.ZodType<string>>(item: T, max: number, what: string) {
+  return z
+    .array(item)
+    .max(max)
+    .refine((list) => new Set(list).size === list.length, { message: `${what} must not repeat` });
+}
+
+export const DropFilterSchema = z.strictObject({
+  interfaces: uniqueList(
+    z.string().regex(new RegExp(INTERFACE_PATTERN), {
+      message: `an interface is a Linux interface name of at most ${IFNAME_MAX} letters, digits, '_', '.' or '-', optionally ending in '*' for a prefix`,
+    }),
+    MAX_INTERFACE_FILTERS,
+    "interfaces",
+  ).optional(),
+  reasons: uniqueList(z.enum(KNOWN_DROP_REASONS), MAX_REASON_FILTERS, "reasons").optional(),
+});
+export type DropFilter = z.infer<typeof DropFilterSchema>;
+
+export const DropTraceSpecSchema = z
+  .strictObject({
+    nodeSelector: z
+      .record(z.string(), LabelValueSchema)
+      .refine((labels) => Object.keys(labels).length <= MAX_NODE_SELECTOR_LABELS, {
+        message: `nodeSelector holds at most ${MAX_NODE_SELECTOR_LABELS} labels`,
+      })
+      // The CRD checks values only: CEL over map keys of unknown length is too costly for the
+      // API server's budget. The controller applies this check and marks the trace Failed.
+      .refine((labels) => Object.keys(labels).every(isQualifiedName), {
+        message: "nodeSelector keys must be label keys such as 'kubernetes.io/hostname'",
+      })
+      .optional(),
+    tolerations: z.array(TolerationSchema).max(MAX_TOLERATIONS).default([{ operator: "Exists" }]),
+    duration: durationIn(DURATION_BOUNDS, "duration").default(DURATION_DEFAULT),
+    reportInterval: durationIn(REPORT_INTERVAL_BOUNDS, "reportInterval").optional(),
+    filter: DropFilterSchema.optional(),
+    topN: z.number().int().min(TOP_N_BOUNDS.min).max(TOP_N_BOUNDS.max).default(TOP_N_DEFAULT),
+    ttlSecondsAfterFinished: z.number().int().min(0).optional(),
+  })
+  // Mirrors the CRD rule on spec: reportInterval is never longer than duration.
+  .refine(
+    (spec) =>
+      spec.reportInterval === undefined ||
+      (parseDurationSeconds(spec.reportInterval) ?? 0) <= (parseDurationSeconds(spec.duration) ?? 0),
+    { message: "reportInterval must not be longer than duration", path: ["reportInterval"] },
+  );
+export type DropTraceSpec = z.infer<typeof DropTraceSpecSchema>;
+
+export const PHASES = ["Pending", "Running", "Completed", "Failed"] as const;
+export const PhaseSchema = z.enum(PHASES);
+export type Phase = z.infer<typeof PhaseSchema>;
+
+const count = z.number().int().min(0);
+
+export const DropRowSchema = z.strictObject({
+  symbol: z.string().max(512),
+  interface: z.string().max(IFNAME_MAX + 1),
+  module: z.string().max(64),
+  reason: z.string().max(64),
+  count,
+  /** Nodes this row was seen on. */
+  nodes: count,
+});
+export type DropRow = z.infer<typeof DropRowSchema>;
+
+export const NodeSummarySchema = z.strictObject({
+  node: z.string().max(253),
+  phase: z.enum([...PHASES, "NotReporting"]),
+  reason: z.string().max(128).optional(),
+  message: z.string().max(1024).optional(),
+  totalDrops: count,
+});
+export type NodeSummary = z.infer<typeof NodeSummarySchema>;
+
+export const DropTraceStatusSchema = z.strictObject({
+  phase: PhaseSchema.optional(),
+  observedGeneration: z.number().int().min(0).optional(),
+  startTime: z.iso.datetime({ offset: true }).optional(),
+  completionTime: z.iso.datetime({ offset: true }).optional(),
+  conditions: z.array(ConditionSchema).max(16).optional(),
+  nodes: z
+    .strictObject({ desired: count, pending: count, running: count, completed: count, failed: count })
+    .optional(),
+  /** "completed+failed/desired", for the printer column. */
+  nodeProgress: z.string().max(32).optional(),
+  totalDrops: count.optional(),
+  /** Drops the probes saw but could not attribute to a row (a full map on a node). */
+  uncountedDrops: count.optional(),
+  topSymbol: z.string().max(512).optional(),
+  drops: z.array(DropRowSchema).max(TOP_N_BOUNDS.max).optional(),
+  nodeSummary: z.array(NodeSummarySchema).max(MAX_NODE_SUMMARY).optional(),
+  /** Nodes left out of nodeSummary to keep the object small. */
+  nodeSummaryOmitted: count.optional(),
+});
+export type DropTraceStatus = z.infer<typeof DropTraceStatusSchema>;
+
+export const DropTraceSchema = z.strictObject({
+  apiVersion: z.literal(API_VERSION),
+  kind: z.literal(DROPTRACE.kind),
+  metadata: ObjectMetaSchema,
+  spec: DropTraceSpecSchema,
+  status: DropTraceStatusSchema.optional(),
+});
+export type DropTrace = z.infer<typeof DropTraceSchema>;
+
+/** How often the probe prints and the agent reports: the spec's value, else 10s or the duration if shorter. */
+export function effectiveReportIntervalSeconds(spec: DropTraceSpec): number {
+  const duration = parseDurationSeconds(spec.duration) ?? DURATION_BOUNDS.min;
+  if (spec.reportInterval !== undefined) {
+    return parseDurationSeconds(spec.reportInterval) ?? REPORT_INTERVAL_DEFAULT_SECONDS;
+  }
+  return Math.min(REPORT_INTERVAL_DEFAULT_SECONDS, duration);
+}
+
+/**
+ * The CRD's transition rule `self == oldSelf` on spec, for the controller's own use: on a
+ * cluster whose API server skipped the rule, a changed spec must still not be half-applied.
+ */
+export function specChanged(oldSpec: unknown, newSpec: unknown): boolean {
+  return !isDeepStrictEqual(oldSpec, newSpec);
+}

@@ -1,0 +1,67 @@
+// The DropTraceReport API: one object per trace and node, written by that node's agent alone.
+// crds/droptracereports.droptrace.io.yaml must agree with these schemas (test/api proves it).
+import { z } from "zod";
+import { API_VERSION, DROPTRACE_REPORT, IFNAME_MAX, MAX_REPORT_ROWS } from "./constants.js";
+import { ObjectMetaSchema } from "./kubernetes.js";
+import { PhaseSchema } from "./droptrace.js";
+
+const count = z.number().int().min(0);
+const time = z.iso.datetime({ offset: true });
+
+/** A machine-readable cause, CamelCase like a condition reason: "HeadersMissing", "CompileFailed". */
+export const REASON_PATTERN = "^[A-Z][A-Za-z0-9]{0,63}$";
+
+export const ReportRowSchema = z.strictObject({
+  symbol: z.string().max(512),
+  /** "-" when the packet had no device. */
+  interface: z.string().max(IFNAME_MAX + 1),
+  /** Inode of the device's network namespace on that node; 0 when unknown. */
+  netns: count,
+  module: z.string().max(64),
+  reason: z.string().max(64),
+  count,
+});
+export type ReportRow = z.infer<typeof ReportRowSchema>;
+
+export const ProbeFactsSchema = z.strictObject({
+  moduleName: z.string().max(64),
+  systemtapVersion: z.string().max(64).optional(),
+  cacheHit: z.boolean(),
+  compileSeconds: z.number().min(0),
+});
+export type ProbeFacts = z.infer<typeof ProbeFactsSchema>;
+
+export const DropTraceReportSpecSchema = z.strictObject({
+  trace: z.string().min(1).max(253),
+  node: z.string().min(1).max(253),
+});
+export type DropTraceReportSpec = z.infer<typeof DropTraceReportSpecSchema>;
+
+export const DropTraceReportStatusSchema = z.strictObject({
+  phase: PhaseSchema,
+  reason: z.string().regex(new RegExp(REASON_PATTERN)).optional(),
+  message: z.string().max(4096).optional(),
+  kernelRelease: z.string().max(256).optional(),
+  startTime: time.optional(),
+  lastUpdateTime: time.optional(),
+  completionTime: time.optional(),
+  intervals: count,
+  probe: ProbeFactsSchema.optional(),
+  totalDrops: count,
+  /** Drops the probe saw but could not store (its map was full). */
+  uncountedDrops: count,
+  /** Rows beyond the cap, summed. */
+  otherRows: count,
+  otherDrops: count,
+  rows: z.array(ReportRowSchema).max(MAX_REPORT_ROWS),
+});
+export type DropTraceReportStatus = z.infer<typeof DropTraceReportStatusSchema>;
+
+export const DropTraceReportSchema = z.strictObject({
+  apiVersion: z.literal(API_VERSION),
+  kind: z.literal(DROPTRACE_REPORT.kind),
+  metadata: ObjectMetaSchema,
+  spec: DropTraceReportSpecSchema,
+  status: DropTraceReportStatusSchema.optional(),
+});
+export type DropTraceReport = z.infer<typeof DropTraceReportSchema>;
