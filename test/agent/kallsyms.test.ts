@@ -1,0 +1,146 @@
+import { beforeAll, describe, expect, it } from "vitest";
+import {
+  KALLSYMS_HIDDEN_MESSAGE,
+  KallsymsFormatError,
+  parseKallsyms,
+  type KallsymsTable,
+} from "../../src/agent/kallsyms.js";
+import { readFixtureKallsyms } from "./fixture.js";
+
+describe("kallsyms of the fixture's kernel", () => {
+  let table: KallsymsTable;
+
+  beforeAll(() => {
+    table = parseKallsyms(readFixtureKallsyms());
+  });
+
+  it("keeps the kernel's and the modules' code symbols", () => {
+    expect(table.addressesHidden).toBe(false);
+    // 68756 T + 83424 t + 906 W lines, less the aliases that share an address with another.
+    expect(table.symbolCount).toBe(152788);
+    expect(table.moduleNames[0]).toBe("kernel");
+    expect(table.moduleNames).toEqual(expect.arrayContaining(["veth", "ext4", "libata", "bpf"]));
+  });
+
+  it.each([
+    ["0xffffffffac2fa632", "udp_rcv+0x452"],
+    ["0xffffffffac1d1200", "neigh_invalidate+0x90"],
+    ["0xffffffffac38171c", "ip6_mc_input+0x18c"],
+    ["0xffffffffac244fa2", "__tcf_kfree_skb_list+0x62"],
+    ["0xffffffffac2fa1e0", "udp_rcv+0x0"],
+    ["0xffffffffac2fa1df", "__pfx_udp_rcv+0xf"],
+  ])("names %s %s in the kernel", (address, symbol) => {
+    expect(table.symbolize(address)).toEqual({ symbol, module: "kernel" });
+  });
+
+  it("names module addresses after their module, though module lines are not sorted", () => {
+    // veth_xmit is at ...c0535b10; its __pfx_ comes 61 lines later in the file at ...c0535b00.
+    expect(table.symbolize("0xffffffffc0535c2a")).toEqual({ symbol: "veth_xmit+0x11a", module: "veth" });
+    expect(table.symbolize("0xffffffffc0535ecf")).toEqual({ symbol: "veth_xmit+0x3bf", module: "veth" });
+    expect(table.symbolize("0xffffffffc0535b05")).toEqual({ symbol: "__pfx_veth_xmit+0x5", module: "veth" });
+    expect(table.symbolize("0xffffffffc0535ee0")).toEqual({ symbol: "veth_enable_xdp+0x0", module: "veth" });
+    expect(table.symbolize("0xffffffffc00685dd")).toEqual({
+      symbol: "bpf_prog_772db7720b2728e9_sd_fw_ingress+0x1",
+      module: "bpf",
+    });
+  });
+
+  it("takes bigint addresses as well as hex strings", () => {
+    expect(table.symbolize(0xffffffffac2fa632n)).toEqual(table.symbolize("0xffffffffac2fa632"));
+    expect(table.symbolize(0xffffffffc0535c2an)).toEqual({ symbol: "veth_xmit+0x11a", module: "veth" });
+  });
+
+  it("picks the first of several code symbols at one address, ahead of data symbols there", () => {
+    // _stext, _text, __pi__text share srso_alias_untrain_ret's address; B __init_begin shares _sinittext's.
+    expect(table.symbolize("0xffffffffab200004")).toEqual({ symbol: "srso_alias_untrain_ret+0x4", module: "kernel" });
+    expect(table.symbolize("0xffffffffadbb9000")).toEqual({ symbol: "_sinittext+0x0", module: "kernel" });
+  });
+
+  it("gives the raw address and module unknown outside code", () => {
+    // Below the first symbol, in rodata, and far above every module.
+    expect(table.symbolize("0x10")).toEqual({ symbol: "0x10", module: "unknown" });
+    expect(table.symbolize("0xffffffffab1fffff")).toEqual({ symbol: "0xffffffffab1fffff", module: "unknown" });
+    expect(table.symbolize("0xffffffffac600010")).toEqual({ symbol: "0xffffffffac600010", module: "unknown" });
+  });
+});
+
+describe("parseKallsyms", () => {
+  const small = [
+    "ffffffff81000000 T _text",
+    "ffffffff81000100 T first_function",
+    "ffffffff81000200 t second_function",
+    "ffffffff81000300 W weak_function",
+    "ffffffff81000400 T _etext",
+    "ffffffff82000000 D some_data",
+    "ffffffff83000000 A absolute_value",
+    "ffffffffc0002000 t mod_b_function\t[mod_b]",
+    "ffffffffc0001000 t mod_a_late\t[mod_a]",
+    "ffffffffc0000000 t mod_a_early\t[mod_a]",
+    "ffffffffc0003000 d mod_a_data\t[mod_a]",
+    "",
+  ].join("\n");
+
+  it("finds the nearest code symbol at or below an address", () => {
+    const table = parseKallsyms(small);
+    expect(table.symbolCount).toBe(8);
+    expect(table.moduleNames).toEqual(["kernel", "mod_b", "mod_a"]);
+    expect(table.symbolize("0xffffffff810001ff")).toEqual({ symbol: "first_function+0xff", module: "kernel" });
+    expect(table.symbolize("0xffffffff81000300")).toEqual({ symbol: "weak_function+0x0", module: "kernel" });
+    expect(table.symbolize("0xffffffffc0000010")).toEqual({ symbol: "mod_a_early+0x10", module: "mod_a" });
+    expect(table.symbolize("0xffffffffc0001fff")).toEqual({ symbol: "mod_a_late+0xfff", module: "mod_a" });
+    expect(table.symbolize("0xffffffffc0002004")).toEqual({ symbol: "mod_b_function+0x4", module: "mod_b" });
+  });
+
+  it("treats data symbols as the end of the code before them and ignores absolute ones", () => {
+    const table = parseKallsyms(small);
+    expect(table.symbolize("0xffffffff82000010").module).toBe("unknown");
+    // The absolute symbol at ...83000000 is no boundary: the data symbol still covers it.
+    expect(table.symbolize("0xffffffff83000010")).toEqual({ symbol: "0xffffffff83000010", module: "unknown" });
+    expect(table.symbolize("0xffffffffc0003008").module).toBe("unknown");
+  });
+
+  it("carries offsets across the 32-bit boundary of a 64-bit address", () => {
+    const table = parseKallsyms("00000000fffffff0 T straddles\n0000000100000010 T next\n");
+    expect(table.symbolize("0x100000000")).toEqual({ symbol: "straddles+0x10", module: "kernel" });
+    expect(table.symbolize(0x10000000fn)).toEqual({ symbol: "straddles+0x1f", module: "kernel" });
+  });
+
+  it("reads 32-bit kernels' 8-digit addresses", () => {
+    const table = parseKallsyms("c1000000 T _text\nc1000100 T start_kernel\n");
+    expect(table.symbolize("0xc1000123")).toEqual({ symbol: "start_kernel+0x23", module: "kernel" });
+  });
+
+  it("detects addresses hidden by kptr_restrict", () => {
+    const hidden = parseKallsyms(
+      "0000000000000000 T _text\n0000000000000000 T udp_rcv\n0000000000000000 t veth_xmit\t[veth]\n",
+    );
+    expect(hidden.addressesHidden).toBe(true);
+    expect(hidden.symbolize("0xffffffffac2fa632")).toEqual({ symbol: "0xffffffffac2fa632", module: "unknown" });
+    expect(hidden.symbolize("0x0")).toEqual({ symbol: "0x0", module: "unknown" });
+    expect(KALLSYMS_HIDDEN_MESSAGE).toMatch(/^kallsyms addresses hidden: .*root.*kptr_restrict/);
+  });
+
+  it("does not take a table with some zero addresses for a hidden one", () => {
+    const table = parseKallsyms("0000000000000000 D fixed_percpu_data\nffffffff81000000 T _text\n");
+    expect(table.addressesHidden).toBe(false);
+    expect(table.symbolize("0xffffffff81000001").symbol).toBe("_text+0x1");
+  });
+
+  it.each([
+    ["", /kallsyms is empty/],
+    ["ffffffff81000000 T _text\nnot a line\n", /line 2 is not .*"not a line"/],
+    ["ffffffff8100000g T _text\n", /line 1 is not/],
+    ["ffffffff81000000T _text\n", /line 1 is not/],
+    ["ffffffff81000000 T\n", /line 1 is not/],
+    ["1ffffffff81000000 T too_long\n", /line 1 is not/],
+  ])("refuses %j", (text, problem) => {
+    expect(() => parseKallsyms(text)).toThrow(KallsymsFormatError);
+    expect(() => parseKallsyms(text)).toThrow(problem);
+  });
+
+  it("refuses addresses that are not 64-bit hex", () => {
+    const table = parseKallsyms("ffffffff81000000 T _text\n");
+    expect(() => table.symbolize("ffffffff81000000")).toThrow(RangeError);
+    expect(() => table.symbolize(1n << 64n)).toThrow(RangeError);
+  });
+});
