@@ -1,0 +1,7 @@
+// An in-process stand-in for kube-apiserver, for tests that drive the real @kubernetes/client-node
+// over HTTP. What it serves, and how it differs from the real one: test/support/README.md.
+export { startTestApiServer, type RequestRecord, type TestApiServer, type TestApiServerOptions } from "./apiserver/server.js";
+export type { FailRule, RequestMatcher } from "./apiserver/faults.js";
+export type { Faults } from "./apiserver/faults.js";
+export type { JsonObject, ResourceType } from "./apiserver/types.js";
+export type { StatusBody } from "./apiserver/status.js";

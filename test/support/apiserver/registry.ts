@@ -1,0 +1,63 @@
+// Every kind the server serves: the built-in ones and one entry per served version of each CRD.
+import type { LoadedCrd } from "../crd/types.js";
+import { builtinResources } from "./builtin.js";
+import { apiVersionOf, type JsonObject, type ResourceType } from "./types.js";
+
+function fromCrd(crd: LoadedCrd): ResourceType[] {
+  return crd.versions
+    .filter((v) => v.served)
+    .map((v) => ({
+      group: crd.group,
+      version: v.name,
+      plural: crd.plural,
+      singular: crd.singular,
+      kind: crd.kind,
+      listKind: crd.listKind,
+      namespaced: crd.namespaced,
+      shortNames: crd.shortNames,
+      categories: crd.categories,
+      statusSubresource: v.statusSubresource,
+      generation: v.statusSubresource ? "nonStatus" : "nonMetadata",
+      fieldLabels: Object.fromEntries(
+        v.selectableFields.map((path) => [
+          path,
+          (obj: JsonObject) => {
+            const value = path.split(".").reduce<unknown>((node, k) => (typeof node === "object" && node !== null ? (node as JsonObject)[k] : undefined), obj);
+            return typeof value === "string" ? value : value === undefined || value === null ? "" : JSON.stringify(value);
+          },
+        ]),
+      ),
+      returnDeletedObject: false,
+      verbs: ["delete", "deletecollection", "get", "list", "patch", "create", "update", "watch"],
+      crd,
+    }));
+}
+
+export class ResourceRegistry {
+  readonly all: ResourceType[];
+
+  constructor(crds: LoadedCrd[]) {
+    this.all = [...builtinResources, ...crds.flatMap(fromCrd)];
+  }
+
+  find(group: string, version: string, plural: string): ResourceType | undefined {
+    return this.all.find((r) => r.group === group && r.version === version && r.plural === plural);
+  }
+
+  /** The kind an ownerReference names (any served version of its group). */
+  byKind(apiVersion: string, kind: string): ResourceType | undefined {
+    const group = apiVersion.includes("/") ? (apiVersion.split("/")[0] ?? "") : "";
+    return this.all.find((r) => r.group === group && r.kind === kind && apiVersionOf(r) === apiVersion) ?? this.all.find((r) => r.group === group && r.kind === kind);
+  }
+
+  /** Group name to its versions, in the order they are served. */
+  groups(): Map<string, string[]> {
+    const groups = new Map<string, string[]>();
+    for (const r of this.all) {
+      const versions = groups.get(r.group) ?? [];
+      if (!versions.includes(r.version)) versions.push(r.version);
+      groups.set(r.group, versions);
+    }
+    return groups;
+  }
+}

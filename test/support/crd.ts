@@ -1,0 +1,2 @@
+// Entry point kept at test/support/crd.ts; the implementation lives in ./crd/.
+export * from "./crd/index.js";
