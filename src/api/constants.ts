@@ -40,3 +40,32 @@ export const MAX_NODE_SELECTOR_LABELS = 16;
 export const MAX_REPORT_ROWS = 1000;
 /** Nodes listed by name in a DropTrace's status, failing ones first. */
 export const MAX_NODE_SUMMARY = 20;
+
+/** Value of LABELS.name on every object droptrace creates. */
+export const APP_NAME = "droptrace";
+/** Values of LABELS.component. */
+export const COMPONENT = {
+  agent: "agent",
+  controller: "controller",
+} as const;
+
+/** Annotations the controller keeps on the DaemonSets it creates. */
+export const ANNOTATIONS = {
+  /** Hash of the desired pod template: the DaemonSet is replaced only when it differs. */
+  templateHash: `${GROUP}/template-hash`,
+  /** The DropTrace spec the DaemonSet was made from, as JSON, to notice a spec changed behind the CRD's back. */
+  spec: `${GROUP}/spec`,
+} as const;
+
+/** The agent's port for /metrics and /healthz (the agent's DROPTRACE_METRICS_PORT default). */
+export const AGENT_METRICS_PORT = 9102;
+/** The agent container's name in every trace's DaemonSet. */
+export const AGENT_CONTAINER = "agent";
+
+/**
+ * The agent's stop sequence, which the controller sizes the pod's termination grace for:
+ * staprun gets this long after SIGINT to flush and unload before it is killed, then the
+ * final report this long to land.
+ */
+export const PROBE_STOP_GRACE_SECONDS = 20;
+export const FINAL_WRITE_SECONDS = 20;

@@ -1,0 +1,163 @@
+// `droptrace agent`: one node's part of a DropTrace, run by the trace's DaemonSet.
+// It traces once, writes its DropTraceReport every interval and at the end, then stays
+// idle until the controller deletes the DaemonSet (a DaemonSet restarts pods that exit,
+// and a restart must not trace again).
+import { CustomObjectsApi, KubeConfig } from "@kubernetes/client-node";
+import type { Logger } from "pino";
+import { carryOver } from "./carry-over.js";
+import { realHost } from "./host.js";
+import { procModules } from "./loaded-modules.js";
+import { reportStatus } from "./report-status.js";
+import { ReportWriter, type Backoff } from "./report-writer.js";
+import { agentSettingsFromEnv, AgentSettingsError, type AgentSettings } from "./settings.js";
+import { runTrace, type TraceDeps, type TraceState } from "./trace-session.js";
+import { agentMetrics, type AgentMetrics } from "../metrics.js";
+import { startHealthServer } from "../http/health-server.js";
+import type { DropTraceReportStatus } from "../api/report.js";
+import { EXIT } from "../cli/exit-codes.js";
+import { FINAL_WRITE_SECONDS } from "../api/constants.js";
+
+const FINAL_PHASES = new Set(["Completed", "Failed"]);
+
+export interface AgentDeps {
+  api: CustomObjectsApi;
+  log: Logger;
+  trace?: Partial<TraceDeps>;
+  metrics?: AgentMetrics;
+  backoff?: Backoff;
+  /** Aborted on SIGTERM: stop tracing, write the final report, exit. */
+  signal: AbortSignal;
+}
+
+export async function runAgent(settings: AgentSettings, deps: AgentDeps): Promise<number> {
+  const log = deps.log.child({ trace: settings.trace, node: settings.node });
+  const metrics = deps.metrics ?? agentMetrics();
+  const writer = new ReportWriter(deps.api, settings, log, { metrics, ...(deps.backoff === undefined ? {} : { backoff: deps.backoff }) });
+
+  const existing = await readWithRetry(writer, log, deps.signal);
+  const earlier = existing?.status;
+  if (earlier !== undefined && FINAL_PHASES.has(earlier.phase)) {
+    log.info({ phase: earlier.phase }, "this node already reported its final result; waiting to be stopped");
+    await aborted(deps.signal);
+    return EXIT.ok;
+  }
+  // A restart mid-trace continues the same trace: same deadline, earlier counts carried over.
+  const startedAt = earlier?.startTime === undefined ? Date.now() : Date.parse(earlier.startTime);
+  const remaining = Math.max(0, settings.durationSeconds - Math.floor((Date.now() - startedAt) / 1000));
+  if (earlier !== undefined) log.info({ remainingSeconds: remaining, earlierDrops: earlier.totalDrops }, "continuing a trace this node had started");
+
+  const toStatus = (state: TraceState): DropTraceReportStatus => {
+    const now = reportStatus(state);
+    return earlier === undefined ? now : carryOver(earlier, now, settings.rowCap);
+  };
+  // Counters grow by what each cumulative snapshot adds.
+  let seen = { total: 0, uncounted: 0, intervals: 0 };
+  const onUpdate = (state: TraceState) => {
+    const { total, uncounted, intervals } = state.snapshot;
+    metrics.dropsTotal.inc(total - seen.total);
+    metrics.uncountedDropsTotal.inc(uncounted - seen.uncounted);
+    metrics.intervalsTotal.inc(intervals - seen.intervals);
+    seen = { total, uncounted, intervals };
+    metrics.rows.set(state.snapshot.rows.length + state.snapshot.otherRows);
+    if (state.probe) metrics.compileSeconds.set(state.probe.compileSeconds);
+    writer.submit(toStatus(state));
+  };
+
+  writer.submit(toStatus({ phase: "Pending", kernelRelease: realHostRelease(deps), snapshot: emptySnapshot(), notes: [] }));
+  const state = await runTrace(
+    {
+      durationSeconds: remaining,
+      intervalSeconds: settings.intervalSeconds,
+      interfaces: settings.interfaces,
+      reasons: settings.reasons,
+      cacheDir: settings.cacheDir,
+      owner: settings.trace,
+      rowCap: settings.rowCap,
+    },
+    { host: realHost, modules: procModules, log, ...deps.trace },
+    { signal: deps.signal, onUpdate },
+  );
+
+  // The final report must land: keep trying until it does, or until SIGTERM's grace runs out.
+  const landed = await flushFinal(writer, deps.signal, log);
+  log.info({ phase: state.phase, totalDrops: state.snapshot.total, landed }, "trace finished");
+  if (!deps.signal.aborted) await aborted(deps.signal);
+  return landed ? EXIT.ok : EXIT.failed;
+}
+
+function realHostRelease(deps: AgentDeps): string {
+  return (deps.trace?.host ?? realHost).kernelRelease();
+}
+
+function emptySnapshot(): TraceState["snapshot"] {
+  return { rows: [], otherCount: 0, otherRows: 0, total: 0, uncounted: 0, intervals: 0, finished: false, protocolErrors: 0, protocolErrorSamples: [] };
+}
+
+async function readWithRetry(writer: ReportWriter, log: Logger, signal: AbortSignal) {
+  let delay = 500;
+  for (;;) {
+    try {
+      return await writer.read();
+    } catch (err) {
+      if (signal.aborted) throw err;
+      log.warn({ err, retryInMs: delay }, "cannot read this node's report yet");
+      await new Promise((resolve) => setTimeout(resolve, delay));
+      delay = Math.min(delay * 2, 30_000);
+    }
+  }
+}
+
+async function flushFinal(writer: ReportWriter, signal: AbortSignal, log: Logger): Promise<boolean> {
+  for (;;) {
+    const deadline = Date.now() + FINAL_WRITE_SECONDS * 1000;
+    if (await writer.flush(deadline)) return true;
+    if (signal.aborted) {
+      log.error("the final report could not be written before the agent had to stop");
+      return false;
+    }
+  }
+}
+
+function aborted(signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.resolve();
+  return new Promise((resolve) => {
+    signal.addEventListener(
+      "abort",
+      () => {
+        resolve();
+      },
+      { once: true },
+    );
+  });
+}
+
+/** The `droptrace agent` subcommand: environment, Kubernetes client, metrics, signals. */
+export async function agentCommand(log: Logger): Promise<number> {
+  let settings: AgentSettings;
+  try {
+    settings = agentSettingsFromEnv(process.env);
+  } catch (err) {
+    if (err instanceof AgentSettingsError) {
+      log.error(err.message);
+      return EXIT.badArguments;
+    }
+    throw err;
+  }
+  const kubeConfig = new KubeConfig();
+  kubeConfig.loadFromDefault();
+  const metrics = agentMetrics();
+  const health = await startHealthServer({ port: settings.metricsPort, registry: metrics.registry });
+  const controller = new AbortController();
+  const stop = () => {
+    log.info("SIGTERM: stopping the probe and writing the final report");
+    controller.abort();
+  };
+  // `on`, not `once`: execa's exit hook re-raises a signal no other listener is left to handle, which would kill the agent before its final report.
+  process.on("SIGTERM", stop);
+  process.on("SIGINT", stop);
+  try {
+    return await runAgent(settings, { api: kubeConfig.makeApiClient(CustomObjectsApi), log, metrics, signal: controller.signal });
+  } finally {
+    await health.close();
+  }
+}

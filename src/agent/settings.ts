@@ -1,0 +1,88 @@
+// The agent's settings, from the environment the controller's DaemonSet gives it.
+// Validated with the same schemas as a DropTrace's spec: an agent never runs on
+// settings the API would have refused.
+import { z } from "zod";
+import { DropTraceSpecSchema, effectiveReportIntervalSeconds } from "../api/droptrace.js";
+import { parseDurationSeconds } from "../api/duration.js";
+import { describeFieldErrors, fieldErrors } from "../api/field-errors.js";
+import { MAX_REPORT_ROWS } from "../api/constants.js";
+
+/** Environment variable names, shared with the controller that sets them. */
+export const AGENT_ENV = {
+  trace: "DROPTRACE_TRACE",
+  traceUid: "DROPTRACE_TRACE_UID",
+  node: "NODE_NAME",
+  duration: "DROPTRACE_DURATION",
+  reportInterval: "DROPTRACE_REPORT_INTERVAL",
+  interfaces: "DROPTRACE_INTERFACES",
+  reasons: "DROPTRACE_REASONS",
+  cacheDir: "DROPTRACE_CACHE_DIR",
+  metricsPort: "DROPTRACE_METRICS_PORT",
+  rowCap: "DROPTRACE_ROW_CAP",
+} as const;
+
+const list = (text: string | undefined) => (text === undefined || text.trim() === "" ? [] : text.split(",").map((s) => s.trim()));
+
+const EnvSchema = z.object({
+  [AGENT_ENV.trace]: z.string().min(1),
+  [AGENT_ENV.traceUid]: z.string().min(1),
+  [AGENT_ENV.node]: z.string().min(1),
+  [AGENT_ENV.duration]: z.string().min(1),
+  [AGENT_ENV.reportInterval]: z.string().optional(),
+  [AGENT_ENV.interfaces]: z.string().optional(),
+  [AGENT_ENV.reasons]: z.string().optional(),
+  [AGENT_ENV.cacheDir]: z.string().min(1).default("/var/cache/droptrace"),
+  [AGENT_ENV.metricsPort]: z.coerce.number().int().min(0).max(65535).default(9102),
+  [AGENT_ENV.rowCap]: z.coerce.number().int().min(1).max(MAX_REPORT_ROWS).default(MAX_REPORT_ROWS),
+});
+
+export interface AgentSettings {
+  trace: string;
+  traceUid: string;
+  node: string;
+  durationSeconds: number;
+  intervalSeconds: number;
+  interfaces: string[];
+  reasons: string[];
+  cacheDir: string;
+  metricsPort: number;
+  rowCap: number;
+}
+
+export class AgentSettingsError extends Error {
+  override readonly name = "AgentSettingsError";
+}
+
+const REQUIRED = [AGENT_ENV.trace, AGENT_ENV.traceUid, AGENT_ENV.node, AGENT_ENV.duration];
+
+export function agentSettingsFromEnv(env: NodeJS.ProcessEnv): AgentSettings {
+  const missing = REQUIRED.filter((name) => (env[name] ?? "") === "");
+  if (missing.length > 0) {
+    throw new AgentSettingsError(`${missing.join(", ")} not set: the agent runs in the pods of a DropTrace's DaemonSet, which sets them; to trace one machine by hand use \`droptrace run\``);
+  }
+  const parsed = EnvSchema.safeParse(env);
+  if (!parsed.success) {
+    throw new AgentSettingsError(`the agent's environment is incomplete (it is set by the controller's DaemonSet): ${describeFieldErrors(fieldErrors(parsed.error))}`);
+  }
+  const e = parsed.data;
+  const interfaces = list(e[AGENT_ENV.interfaces]);
+  const reasons = list(e[AGENT_ENV.reasons]);
+  const spec = DropTraceSpecSchema.safeParse({
+    duration: e[AGENT_ENV.duration],
+    ...(e[AGENT_ENV.reportInterval] === undefined ? {} : { reportInterval: e[AGENT_ENV.reportInterval] }),
+    filter: { ...(interfaces.length > 0 ? { interfaces } : {}), ...(reasons.length > 0 ? { reasons } : {}) },
+  });
+  if (!spec.success) throw new AgentSettingsError(`the agent's trace settings are invalid: ${describeFieldErrors(fieldErrors(spec.error, "spec"))}`);
+  return {
+    trace: e[AGENT_ENV.trace],
+    traceUid: e[AGENT_ENV.traceUid],
+    node: e[AGENT_ENV.node],
+    durationSeconds: parseDurationSeconds(spec.data.duration) ?? 0,
+    intervalSeconds: effectiveReportIntervalSeconds(spec.data),
+    interfaces,
+    reasons,
+    cacheDir: e[AGENT_ENV.cacheDir],
+    metricsPort: e[AGENT_ENV.metricsPort],
+    rowCap: e[AGENT_ENV.rowCap],
+  };
+}
