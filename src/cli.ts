@@ -8,6 +8,11 @@ import { EXIT, UsageError } from "./cli/exit-codes.js";
 import { parseRunFlags } from "./cli/run-options.js";
 import { DURATION_DEFAULT } from "./api/droptrace.js";
 import { KNOWN_DROP_REASONS } from "./api/drop-reasons.js";
+import { runCommand } from "./commands/run.js";
+import { compileCommand } from "./commands/compile.js";
+import { agentCommand } from "./agent/agent.js";
+import { controllerCommand } from "./controller/command.js";
+import { createLogger } from "./log.js";
 
 const VERSION = "0.1.0";
 
@@ -21,14 +26,11 @@ export interface Actions {
   compile(opts: { kernelRelease: string; cacheDir: string }): Promise<number>;
 }
 
-const notInThisBuild = (what: string) => (): Promise<number> =>
-  Promise.reject(new UsageError(`droptrace ${what} is not part of this build yet`, EXIT.failed));
-
 export const defaultActions: Actions = {
-  controller: notInThisBuild("controller"),
-  agent: notInThisBuild("agent"),
-  run: notInThisBuild("run"),
-  compile: notInThisBuild("compile"),
+  controller: (opts) => controllerCommand(opts, createLogger()),
+  agent: () => agentCommand(createLogger()),
+  run: (settings) => runCommand(settings),
+  compile: (opts) => compileCommand(opts),
 };
 
 const RunFlagsSchema = z.object({
@@ -58,8 +60,11 @@ export function buildProgram(actions: Actions, setExitCode: (code: number) => vo
     .addOption(new Option("--namespace <name>", "namespace for agent DaemonSets").env("POD_NAMESPACE"))
     .addOption(new Option("--agent-image <ref>", "image the agent pods run").env("DROPTRACE_AGENT_IMAGE"))
     .addOption(new Option("--metrics-port <port>", "port for /metrics, /healthz and /readyz").default("8080"))
-    .action(async (opts: Record<string, unknown>) => {
-      finish(await actions.controller(opts));
+    .action(async (opts: Record<string, unknown>, command: Command) => {
+      // Only flags the user gave (or their env): a flag's default must not hide the environment's
+      // DROPTRACE_METRICS_PORT; the controller's settings apply the same defaults.
+      const given = Object.fromEntries(Object.entries(opts).filter(([name]) => command.getOptionValueSource(name) !== "default"));
+      finish(await actions.controller(given));
     });
 
   program

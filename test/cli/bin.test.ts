@@ -32,3 +32,20 @@ describe("the droptrace binary", () => {
     expect(result.stdout).toBe(pkg.version);
   });
 });
+
+describe("the agent outside a DaemonSet", () => {
+  it("exits 2 and names the variables the DaemonSet sets", async () => {
+    const result = await execa("node", [bin, "agent"], { reject: false, env: { NODE_NAME: "" }, extendEnv: false });
+    expect(result.exitCode).toBe(2);
+    expect(result.stderr).toContain("DROPTRACE_TRACE, DROPTRACE_TRACE_UID, NODE_NAME, DROPTRACE_DURATION not set");
+  });
+});
+
+describe("the controller without its settings", () => {
+  it("exits 2 and names what is missing", async () => {
+    const result = await execa("node", [bin, "controller"], { reject: false, env: { PATH: process.env["PATH"] ?? "" }, extendEnv: false });
+    expect(result.exitCode).toBe(2);
+    expect(result.stderr).toContain("POD_NAMESPACE");
+    expect(result.stderr).toContain("DROPTRACE_AGENT_IMAGE");
+  });
+});

@@ -1,0 +1,251 @@
+// The controller's view of the cluster: informers (client-node ListWatch) on DropTraces, on
+// DropTraceReports (kept in compact form, indexed by trace) and on the DaemonSets it owns in
+// its namespace. Reconciles read from here, never from the API; every change is reported as
+// the name of the DropTrace it concerns.
+import {
+  AppsV1Api,
+  CustomObjectsApi,
+  KubeConfig,
+  ListWatch,
+  makeInformer,
+  Watch,
+  type KubernetesListObject,
+  type KubernetesObject,
+  type V1DaemonSet,
+  type V1ListMeta,
+} from "@kubernetes/client-node";
+import type { Logger } from "pino";
+import { z } from "zod";
+import { DROPTRACE, DROPTRACE_REPORT, GROUP, VERSION } from "../api/constants.js";
+import type { ControllerMetrics } from "../metrics.js";
+import { REPORT_LIST_PAGE, type ControllerTimings } from "./constants.js";
+import { model } from "./kube.js";
+import { OWNED_DAEMONSET_SELECTOR } from "./daemonset.js";
+import { toReportView, StringPool, type ReportView } from "./report-view.js";
+import { RestartingInformer } from "./restarting-informer.js";
+
+const ListEnvelopeSchema = z.object({
+  metadata: z.looseObject({ resourceVersion: z.string().optional(), continue: z.string().optional() }).optional(),
+  items: z.array(z.unknown()),
+});
+const NamedSchema = z.looseObject({ metadata: z.looseObject({ name: z.string().min(1) }) });
+
+const listMeta = (resourceVersion: string | undefined): V1ListMeta => model<V1ListMeta>(resourceVersion === undefined ? {} : { resourceVersion });
+
+/** A custom resource list as client-node's ListWatch wants it; items without a name are left out. */
+function asList(raw: unknown, what: string): KubernetesListObject<KubernetesObject> {
+  const list = ListEnvelopeSchema.parse(raw, { error: () => `the API server's ${what} list is not a list` });
+  return {
+    metadata: listMeta(list.metadata?.resourceVersion),
+    items: list.items.filter((item): item is KubernetesObject => NamedSchema.safeParse(item).success),
+  };
+}
+
+/** client-node's Watch, handing each object through `transform` before the informer caches it. */
+class TransformingWatch extends Watch {
+  constructor(
+    config: KubeConfig,
+    private readonly transform: (object: unknown) => unknown,
+  ) {
+    super(config);
+  }
+
+  override watch(
+    path: string,
+    query: Record<string, string | number | boolean | undefined>,
+    callback: (phase: string, apiObj: unknown, watchObj?: unknown) => void,
+    done: (err: unknown) => void,
+  ): Promise<AbortController> {
+    return super.watch(
+      path,
+      query,
+      (phase, object: unknown, watchObj: unknown) => {
+        if (phase !== "ADDED" && phase !== "MODIFIED" && phase !== "DELETED") {
+          callback(phase, object, watchObj);
+          return;
+        }
+        const transformed = this.transform(object);
+        if (transformed !== undefined) callback(phase, transformed, watchObj);
+      },
+      done,
+    );
+  }
+}
+
+export interface CachesOptions {
+  kubeConfig: KubeConfig;
+  namespace: string;
+  timings: ControllerTimings;
+  log: Logger;
+  metrics: ControllerMetrics;
+  /** Called with the name of the DropTrace an object change concerns. */
+  onChange: (trace: string) => void;
+}
+
+/** The name of the DropTrace that controls an object, from its ownerReferences. */
+export function controllerOf(object: { metadata?: { ownerReferences?: { kind?: string; name?: string; controller?: boolean }[] } }): string | undefined {
+  return object.metadata?.ownerReferences?.find((ref) => ref.controller === true && ref.kind === DROPTRACE.kind)?.name;
+}
+
+export class Caches {
+  readonly traces: RestartingInformer<KubernetesObject>;
+  readonly reports: RestartingInformer<ReportView>;
+  readonly daemonSets: RestartingInformer<V1DaemonSet>;
+  readonly #byTrace = new Map<string, Map<string, ReportView>>();
+  readonly #traceOfReport = new Map<string, string>();
+  readonly #pool = new StringPool();
+  readonly #options: CachesOptions;
+
+  constructor(options: CachesOptions) {
+    this.#options = options;
+    const { kubeConfig, namespace, timings, log, metrics } = options;
+    const custom = kubeConfig.makeApiClient(CustomObjectsApi);
+    const apps = kubeConfig.makeApiClient(AppsV1Api);
+    const restarting = <T extends KubernetesObject>(informer: ConstructorParameters<typeof RestartingInformer<T>>[0], resource: string) =>
+      new RestartingInformer<T>(informer, {
+        resource,
+        backoff: timings.watchBackoff,
+        log,
+        onRestart: (r) => {
+          metrics.watchRestartsTotal.inc({ resource: r });
+        },
+      });
+
+    const tracePath = `/apis/${GROUP}/${VERSION}/${DROPTRACE.plural}`;
+    this.traces = restarting(
+      makeInformer<KubernetesObject>(kubeConfig, tracePath, async () => asList(await custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural: DROPTRACE.plural }), DROPTRACE.plural)),
+      DROPTRACE.plural,
+    );
+
+    const reportPath = `/apis/${GROUP}/${VERSION}/${DROPTRACE_REPORT.plural}`;
+    const view = (object: unknown): ReportView | undefined => {
+      const result = toReportView(object, this.#pool);
+      if (result?.invalid !== undefined) {
+        metrics.invalidReportsTotal.inc();
+        log.warn({ report: result.view.metadata.name, trace: result.view.trace, problem: result.invalid }, "a node's report does not match the schema; counting that node as failed");
+      }
+      return result?.view;
+    };
+    const listReports = async (): Promise<KubernetesListObject<ReportView>> => {
+      const items: ReportView[] = [];
+      let resourceVersion: string | undefined;
+      let cont: string | undefined;
+      do {
+        const raw: unknown = await custom.listClusterCustomObject({
+          group: GROUP,
+          version: VERSION,
+          plural: DROPTRACE_REPORT.plural,
+          limit: REPORT_LIST_PAGE,
+          ...(cont === undefined ? {} : { _continue: cont }),
+        });
+        const page = ListEnvelopeSchema.parse(raw, { error: () => "the API server's report list is not a list" });
+        // The first page's resourceVersion is the list's: the watch resumes from there.
+        resourceVersion ??= page.metadata?.resourceVersion;
+        for (const item of page.items) {
+          const v = view(item);
+          if (v !== undefined) items.push(v);
+        }
+        cont = page.metadata?.continue === "" ? undefined : page.metadata?.continue;
+      } while (cont !== undefined);
+      return { metadata: listMeta(resourceVersion), items };
+    };
+    this.reports = restarting(new ListWatch<ReportView>(reportPath, new TransformingWatch(kubeConfig, view), listReports, false), DROPTRACE_REPORT.plural);
+
+    const daemonSetPath = `/apis/apps/v1/namespaces/${namespace}/daemonsets`;
+    this.daemonSets = restarting(
+      makeInformer<V1DaemonSet>(kubeConfig, daemonSetPath, () => apps.listNamespacedDaemonSet({ namespace, labelSelector: OWNED_DAEMONSET_SELECTOR }), OWNED_DAEMONSET_SELECTOR),
+      "daemonsets",
+    );
+
+    this.#wire();
+  }
+
+  #wire(): void {
+    const { onChange } = this.#options;
+    const traceChanged = (object: KubernetesObject) => {
+      const name = object.metadata?.name;
+      if (name !== undefined) onChange(name);
+    };
+    this.traces.informer.on("add", traceChanged);
+    this.traces.informer.on("update", traceChanged);
+    this.traces.informer.on("delete", traceChanged);
+
+    const reportChanged = (view: ReportView) => {
+      this.#file(view);
+      if (view.trace !== undefined) onChange(view.trace);
+    };
+    this.reports.informer.on("add", reportChanged);
+    this.reports.informer.on("update", reportChanged);
+    this.reports.informer.on("delete", (view: ReportView) => {
+      this.#unfile(view.metadata.name);
+      if (view.trace !== undefined) onChange(view.trace);
+    });
+
+    const daemonSetChanged = (ds: V1DaemonSet) => {
+      const owner = controllerOf(ds);
+      if (owner !== undefined) onChange(owner);
+    };
+    this.daemonSets.informer.on("add", daemonSetChanged);
+    this.daemonSets.informer.on("update", daemonSetChanged);
+    this.daemonSets.informer.on("delete", daemonSetChanged);
+  }
+
+  #file(view: ReportView): void {
+    const name = view.metadata.name;
+    this.#unfile(name);
+    if (view.trace === undefined) return;
+    let reports = this.#byTrace.get(view.trace);
+    if (reports === undefined) {
+      reports = new Map();
+      this.#byTrace.set(view.trace, reports);
+    }
+    reports.set(name, view);
+    this.#traceOfReport.set(name, view.trace);
+  }
+
+  #unfile(name: string): void {
+    const trace = this.#traceOfReport.get(name);
+    if (trace === undefined) return;
+    this.#traceOfReport.delete(name);
+    const reports = this.#byTrace.get(trace);
+    reports?.delete(name);
+    if (reports?.size === 0) this.#byTrace.delete(trace);
+  }
+
+  start(): void {
+    this.traces.start();
+    this.reports.start();
+    this.daemonSets.start();
+  }
+
+  async waitForSync(): Promise<void> {
+    await Promise.all([this.traces.waitForSync(), this.reports.waitForSync(), this.daemonSets.waitForSync()]);
+  }
+
+  /** Undefined when every cache has its first list; else which are still waiting. */
+  notSynced(): string | undefined {
+    const waiting = [this.traces, this.reports, this.daemonSets].filter((informer) => !informer.synced).map((informer) => informer.resource);
+    return waiting.length === 0 ? undefined : `waiting for the first list of ${waiting.join(", ")}`;
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all([this.traces.stop(), this.reports.stop(), this.daemonSets.stop()]);
+  }
+
+  trace(name: string): KubernetesObject | undefined {
+    return this.traces.informer.get(name);
+  }
+
+  traceNames(): string[] {
+    return this.traces.informer.list().flatMap((t) => (t.metadata?.name === undefined ? [] : [t.metadata.name]));
+  }
+
+  /** The reports of this DropTrace (by uid: not those of an earlier trace of the same name). Read-only: shared with the cache. */
+  reportsOf(trace: string, uid: string): ReportView[] {
+    return [...(this.#byTrace.get(trace)?.values() ?? [])].filter((r) => r.traceUid === uid);
+  }
+
+  daemonSet(name: string): V1DaemonSet | undefined {
+    return this.daemonSets.informer.get(name, this.#options.namespace);
+  }
+}

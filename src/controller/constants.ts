@@ -1,0 +1,99 @@
+// The controller's own names and default timings, defined once. Names shared with other
+// components (labels, annotations, the field manager) live in src/api/constants.ts.
+import { FIELD_MANAGER } from "../api/constants.js";
+
+/** The coordination.k8s.io/v1 Lease the replicas elect a leader on, in the controller's namespace. */
+export const LEASE_NAME = "droptrace-controller";
+/** `source.component` and `reportingComponent` of the Events the controller records. */
+export const EVENT_COMPONENT = FIELD_MANAGER;
+/** Events about cluster-scoped objects live here (the API server refuses any other namespace). */
+export const CLUSTER_EVENT_NAMESPACE = "default";
+
+/** Where the agent container sees the host's module cache (its DROPTRACE_CACHE_DIR). */
+export const AGENT_CACHE_MOUNT = "/var/cache/droptrace";
+
+/** Slack on top of the agent's stop sequence (api/constants.ts), for the kubelet and a slow API server. */
+export const TERMINATION_MARGIN_SECONDS = 10;
+
+/** Node failures announced as Events, per trace: beyond this the Degraded condition counts them. */
+export const MAX_NODE_FAILURE_EVENTS = 20;
+/** Condition and summary messages are cut here so status stays small. */
+export const MAX_MESSAGE_LENGTH = 1024;
+/** Nodes named in a condition message. */
+export const MAX_NODES_NAMED = 5;
+
+export const CONDITION = {
+  ready: "Ready",
+  progressing: "Progressing",
+  degraded: "Degraded",
+} as const;
+
+/** Condition and Event reasons: each names what happened, so a person knows where to look. */
+export const REASON = {
+  waitingForAgents: "WaitingForAgents",
+  tracing: "Tracing",
+  deadlinePassed: "DeadlinePassed",
+  allNodesDone: "AllNodesDone",
+  invalidSpec: "InvalidSpec",
+  specChanged: "SpecChanged",
+  allNodesFailed: "AllNodesFailed",
+  noNodesReported: "NoNodesReported",
+  noNodesSelected: "NoNodesSelected",
+  nodesFailing: "NodesFailing",
+  nodesNotReporting: "NodesNotReporting",
+  dropsUncounted: "DropsUncounted",
+  nodesHealthy: "NodesHealthy",
+  noAgents: "NoAgents",
+} as const;
+export type Reason = (typeof REASON)[keyof typeof REASON];
+
+/** A node whose report says it was rejected by the controller's schema. */
+export const INVALID_REPORT_REASON = "InvalidReport";
+
+export interface Backoff {
+  initialMs: number;
+  maxMs: number;
+}
+
+export interface LeaseTimings {
+  /** How long a lease is valid after its last renewal: a standby takes over after this. */
+  durationMs: number;
+  /** The leader gives up when it could not renew for this long (shorter than durationMs). */
+  renewDeadlineMs: number;
+  /** How often candidates try to acquire and the leader renews. */
+  retryPeriodMs: number;
+}
+
+/** Every timing the controller uses; tests shorten them. */
+export interface ControllerTimings {
+  /** Added to a trace's start + duration before nodes that have not finished are given up on. */
+  deadlineGraceMs: number;
+  /** Status writes per trace are at most one per this window; undefined: the trace's report interval. */
+  statusIntervalMs: number | undefined;
+  /** Reconcile retries after errors, per key. */
+  queueBackoff: Backoff;
+  /** Informer restarts after their watch stops with an error. */
+  watchBackoff: Backoff & { resetAfterMs: number };
+  /** Every trace is reconciled at least this often, whatever the watches say. */
+  resyncMs: number;
+  lease: LeaseTimings;
+}
+
+/**
+ * Defaults. The deadline grace covers scheduling, image pulls and a cold probe compile (about a
+ * minute on two cores, kernel-notes.md) plus the final report. Lease timings are client-go's.
+ */
+export const DEFAULT_TIMINGS: ControllerTimings = {
+  deadlineGraceMs: 300_000,
+  statusIntervalMs: undefined,
+  queueBackoff: { initialMs: 500, maxMs: 60_000 },
+  watchBackoff: { initialMs: 500, maxMs: 30_000, resetAfterMs: 60_000 },
+  resyncMs: 300_000,
+  lease: { durationMs: 15_000, renewDeadlineMs: 10_000, retryPeriodMs: 2_000 },
+};
+
+/** Reconciles running at once; one key is never reconciled twice at the same time. */
+export const DEFAULT_WORKERS = 4;
+
+/** Report list pages: a list of thousands of reports in one answer would be hundreds of MiB. */
+export const REPORT_LIST_PAGE = 250;

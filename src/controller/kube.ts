@@ -1,0 +1,35 @@
+// Small helpers for talking to the API through client-node.
+import { ApiException } from "@kubernetes/client-node";
+
+/**
+ * A client-node model written as an object literal. The models are classes (with static
+ * serializer tables); the server only ever sees their JSON, so a literal of the same shape is
+ * what we mean. Same helper as test/support's.
+ */
+export type Plain<T> = T extends Date ? T : T extends (infer U)[] ? Plain<U>[] : T extends object ? { [K in keyof T]: Plain<T[K]> } : T;
+export const model = <T>(value: Plain<T>): T => value as unknown as T;
+
+/** The HTTP status of a failed client-node call, if it was one. */
+export function apiStatus(err: unknown): number | undefined {
+  return err instanceof ApiException ? (err as ApiException<unknown>).code : undefined;
+}
+
+export const isNotFound = (err: unknown): boolean => apiStatus(err) === 404;
+export const isConflict = (err: unknown): boolean => apiStatus(err) === 409;
+
+/** Wall-clock milliseconds; injected so tests can move time forward. */
+export type Clock = () => number;
+export const systemClock: Clock = () => Date.now();
+
+/** metav1.Time: RFC 3339 in whole seconds, as the API server writes it. */
+export function rfc3339(ms: number): string {
+  return new Date(Math.floor(ms / 1000) * 1000).toISOString().replace(/\.\d{3}Z$/, "Z");
+}
+
+/** A timestamp as client-node hands it over: a Date from typed lists, a string from watches. */
+export function timeMs(value: unknown): number | undefined {
+  if (value instanceof Date) return value.getTime();
+  if (typeof value !== "string") return undefined;
+  const ms = Date.parse(value);
+  return Number.isNaN(ms) ? undefined : ms;
+}

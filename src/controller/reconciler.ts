@@ -1,0 +1,297 @@
+// Reconcile(name): level-based, keyed by DropTrace name, reading only from the caches. Gets the
+// trace (gone: nothing to do, its owner references take everything with it), refuses a spec
+// the CRD let through, keeps its DaemonSet as wanted, merges its nodes' reports into status,
+// writes status when it changed (at most once per report interval, phase changes at once),
+// and once the trace is over deletes the DaemonSet and, after its TTL, the trace. Returns when
+// to look again, or throws: the queue retries with backoff.
+import type { KubernetesObject, V1DaemonSet } from "@kubernetes/client-node";
+import type { Logger } from "pino";
+import { ANNOTATIONS } from "../api/constants.js";
+import { DropTraceSpecSchema, effectiveReportIntervalSeconds, specChanged, type DropTraceSpec, type DropTraceStatus } from "../api/droptrace.js";
+import { parseDurationSeconds } from "../api/duration.js";
+import { describeFieldErrors, fieldErrors } from "../api/field-errors.js";
+import { daemonSetName } from "../api/names.js";
+import type { ControllerMetrics } from "../metrics.js";
+import type { ClusterWriter } from "./cluster-writer.js";
+import { statusWriteTiming } from "./coalesce.js";
+import { CONDITION, REASON, type ControllerTimings, type Reason } from "./constants.js";
+import { agentSelector, desiredDaemonSet, OWNED_DAEMONSET_SELECTOR, type AgentPodSettings } from "./daemonset.js";
+import { appliedSpecOf, desiredScheduledOf, ownership, templateHashOf } from "./daemonset-state.js";
+import { EventRecorder } from "./event-recorder.js";
+import { nodeFailureEvent, phaseEvent } from "./events.js";
+import { timeMs, rfc3339, type Clock } from "./kube.js";
+import { mergeReports } from "./merge.js";
+import { countNodes, type NodeState } from "./node-states.js";
+import { decidePhase, isFinal, type PhaseOutcome } from "./phase.js";
+import type { ReportView } from "./report-view.js";
+import { buildStatus, EMPTY_MERGE, NO_NODES, sameStatus } from "./status.js";
+import { readTraceObject, ttlSecondsOf, type TraceObject } from "./trace-object.js";
+
+/** What the reconciler reads: the informer caches (caches.ts), or a fake in the benchmark. */
+export interface TraceSource {
+  trace(name: string): KubernetesObject | undefined;
+  reportsOf(trace: string, uid: string): readonly ReportView[];
+  daemonSet(name: string): V1DaemonSet | undefined;
+}
+
+export interface ReconcileResult {
+  /** Look again after this long even if nothing changes (deadlines, TTLs, the next status window). */
+  requeueAfterMs?: number;
+}
+
+export interface ReconcilerDeps {
+  source: TraceSource;
+  writer: ClusterWriter;
+  settings: AgentPodSettings & { identity: string };
+  timings: Pick<ControllerTimings, "deadlineGraceMs" | "statusIntervalMs">;
+  clock: Clock;
+  log: Logger;
+  metrics: ControllerMetrics;
+}
+
+/** What this process remembers about a trace between reconciles; all of it can be lost safely. */
+interface TraceMemory {
+  uid: string;
+  lastWriteAtMs?: number;
+  /** Our last status write: until the cache shows it, the cache's status is older than the truth. */
+  written?: { resourceVersionBefore: string | undefined; status: DropTraceStatus };
+  /** When we created a DaemonSet the cache has not shown yet: it is not created twice while the cache catches up. */
+  daemonSetCreatedAtMs?: number | undefined;
+}
+
+/** How long a DaemonSet we created may stay missing from the cache before we believe it is gone. */
+const CACHE_CATCH_UP_MS = 10_000;
+
+const after = (ms: number): ReconcileResult => ({ requeueAfterMs: Math.max(0, Math.ceil(ms)) });
+
+export class Reconciler {
+  readonly #deps: ReconcilerDeps;
+  readonly #memory = new Map<string, TraceMemory>();
+  readonly #events: EventRecorder;
+
+  constructor(deps: ReconcilerDeps) {
+    this.#deps = deps;
+    this.#events = new EventRecorder(deps.writer, { clock: deps.clock, instance: deps.settings.identity, metrics: deps.metrics });
+  }
+
+  /** Drops everything remembered: after a leadership change another replica may have written meanwhile. */
+  forgetAll(): void {
+    this.#memory.clear();
+    this.#events.forgetAll();
+  }
+
+  async reconcile(name: string): Promise<ReconcileResult> {
+    const raw = this.#deps.source.trace(name);
+    if (raw === undefined) {
+      const gone = this.#memory.get(name);
+      if (gone !== undefined) this.#events.forget(gone.uid);
+      this.#memory.delete(name);
+      return {};
+    }
+    const trace = readTraceObject(raw);
+    // Being deleted: the garbage collector removes the DaemonSet and reports it owns.
+    if (trace.deleting) return {};
+    const log = this.#deps.log.child({ trace: name });
+    if (trace.statusProblem !== undefined) log.warn({ problem: trace.statusProblem }, "the stored status does not parse; it will be rewritten");
+    const memory = this.#memoryOf(trace);
+    const current = this.#currentStatus(trace, memory);
+
+    if (isFinal(current?.phase)) return this.#finished(trace, current, log);
+
+    const spec = DropTraceSpecSchema.safeParse(trace.spec);
+    if (!spec.success) {
+      return this.#refuse(trace, current, memory, REASON.invalidSpec, describeFieldErrors(fieldErrors(spec.error, "spec")), log);
+    }
+    const dsName = daemonSetName(name);
+    const cached = this.#deps.source.daemonSet(dsName);
+    const owned = ownership(cached, trace);
+    if (owned === "ours") memory.daemonSetCreatedAtMs = undefined;
+    const daemonSet = owned === "ours" ? cached : undefined;
+    const applied = appliedSpecOf(daemonSet);
+    if (applied !== undefined && specChanged(applied, spec.data)) {
+      return this.#refuse(trace, current, memory, REASON.specChanged, undefined, log);
+    }
+
+    const nowMs = this.#deps.clock();
+    const reports = this.#deps.source.reportsOf(name, trace.uid);
+    const nodes = reports.map(nodeState);
+    const desiredScheduled = desiredScheduledOf(daemonSet);
+    const counts = countNodes(nodes, desiredScheduled);
+    const startMs = timeMs(current?.startTime) ?? timeMs(daemonSet?.metadata?.creationTimestamp) ?? nowMs;
+    const deadlineMs = startMs + (parseDurationSeconds(spec.data.duration) ?? 0) * 1000 + this.#deps.timings.deadlineGraceMs;
+    const outcome = decidePhase({ counts, reported: reports.length, desiredScheduled, nowMs, deadlineMs });
+
+    if (!isFinal(outcome.phase)) {
+      const waiting = await this.#ensureDaemonSet(trace, spec.data, cached, owned, memory, log);
+      if (waiting !== undefined) return waiting;
+    }
+
+    const timing = statusWriteTiming({
+      urgent: outcome.phase !== current?.phase || current.observedGeneration !== trace.generation,
+      lastWriteAtMs: memory.lastWriteAtMs,
+      intervalMs: this.#deps.timings.statusIntervalMs ?? effectiveReportIntervalSeconds(spec.data) * 1000,
+      nowMs,
+    });
+    if (!timing.writeNow) {
+      // The merge waits for the next window too: on thousands of nodes it is the expensive part.
+      this.#deps.metrics.statusWritesDeferredTotal.inc();
+      return after(Math.min(timing.waitMs, deadlineMs - nowMs));
+    }
+
+    const missing = counts.desired - reports.length;
+    const notReporting = isFinal(outcome.phase) && missing > 0 ? { count: missing, names: await this.#silentNodes(name, reports, log) } : { count: 0, names: [] };
+    const status = buildStatus({
+      current,
+      generation: trace.generation,
+      outcome,
+      nodes,
+      counts,
+      merged: mergeReports(reports, spec.data.topN),
+      notReporting,
+      startTime: current?.startTime ?? rfc3339(startMs),
+      nowMs,
+      daemonSet: `${this.#deps.settings.namespace}/${dsName}`,
+    });
+    await this.#write(trace, current, status, memory, log);
+    await this.#announce(trace, outcome, status, log);
+    for (const node of nodes) if (node.phase === "Failed") await this.#events.nodeFailure(trace, nodeFailureEvent(node), log);
+
+    if (isFinal(outcome.phase)) return this.#finished(trace, status, log);
+    return after(deadlineMs - nowMs);
+  }
+
+  /** Completed or Failed: no agent may keep running; after the TTL the trace itself goes. */
+  async #finished(trace: TraceObject, status: DropTraceStatus | undefined, log: Logger): Promise<ReconcileResult> {
+    const dsName = daemonSetName(trace.name);
+    const daemonSet = this.#deps.source.daemonSet(dsName);
+    if (ownership(daemonSet, trace) === "ours") {
+      await this.#deps.writer.deleteDaemonSet(dsName, daemonSet?.metadata?.uid);
+      log.info({ daemonSet: dsName }, "deleted the agents' DaemonSet: the trace has ended; its reports stay");
+    }
+    const ttl = ttlSecondsOf(trace.spec);
+    const completedMs = timeMs(status?.completionTime);
+    if (ttl === undefined || completedMs === undefined) return {};
+    const dueMs = completedMs + ttl * 1000;
+    const nowMs = this.#deps.clock();
+    if (nowMs < dueMs) return after(dueMs - nowMs);
+    await this.#deps.writer.deleteTrace(trace.name, trace.uid);
+    log.info({ ttlSecondsAfterFinished: ttl }, "deleted the DropTrace: its TTL after finishing has passed");
+    return {};
+  }
+
+  /** A spec the controller will not run: Failed at once, nothing left running. */
+  async #refuse(trace: TraceObject, current: DropTraceStatus | undefined, memory: TraceMemory, reason: Reason, problem: string | undefined, log: Logger): Promise<ReconcileResult> {
+    const outcome: PhaseOutcome = { phase: "Failed", reason };
+    const status = buildStatus({
+      current,
+      generation: trace.generation,
+      outcome,
+      nodes: [],
+      counts: NO_NODES,
+      merged: EMPTY_MERGE,
+      notReporting: { count: 0, names: [] },
+      startTime: current?.startTime,
+      nowMs: this.#deps.clock(),
+      daemonSet: `${this.#deps.settings.namespace}/${daemonSetName(trace.name)}`,
+      ...(problem === undefined ? {} : { specProblem: problem }),
+    });
+    await this.#write(trace, current, status, memory, log);
+    await this.#announce(trace, outcome, status, log);
+    return this.#finished(trace, status, log);
+  }
+
+  async #ensureDaemonSet(
+    trace: TraceObject,
+    spec: DropTraceSpec,
+    cached: V1DaemonSet | undefined,
+    owned: ReturnType<typeof ownership>,
+    memory: TraceMemory,
+    log: Logger,
+  ): Promise<ReconcileResult | undefined> {
+    const desired = desiredDaemonSet({ name: trace.name, uid: trace.uid, spec }, this.#deps.settings);
+    const name = desired.metadata?.name ?? "";
+    switch (owned) {
+      case "earlierTrace":
+        log.info({ daemonSet: name }, "waiting for the garbage collector to remove the DaemonSet of an earlier DropTrace of this name");
+        return after(1000);
+      case "foreign":
+        throw new Error(`DaemonSet ${this.#deps.settings.namespace}/${name} exists and is not this DropTrace's: delete it, or give the trace another name`);
+      case "absent":
+        if (memory.daemonSetCreatedAtMs !== undefined && this.#deps.clock() - memory.daemonSetCreatedAtMs < CACHE_CATCH_UP_MS) return undefined;
+        if ((await this.#deps.writer.createDaemonSet(desired)) === "exists") {
+          // Not in the cache, which holds every DaemonSet labelled as ours: someone else's, or ours with its labels removed.
+          throw new Error(
+            `DaemonSet ${this.#deps.settings.namespace}/${name} exists but is not labelled ${OWNED_DAEMONSET_SELECTOR}: delete it, or give the trace another name`,
+          );
+        }
+        memory.daemonSetCreatedAtMs = this.#deps.clock();
+        log.info({ daemonSet: name, image: this.#deps.settings.agentImage }, "created the agents' DaemonSet");
+        return undefined;
+      case "ours": {
+        const annotations = desired.metadata?.annotations ?? {};
+        if (templateHashOf(cached) === annotations[ANNOTATIONS.templateHash] && cached?.metadata?.annotations?.[ANNOTATIONS.spec] === annotations[ANNOTATIONS.spec]) {
+          return undefined;
+        }
+        await this.#deps.writer.replaceDaemonSet(desiredDaemonSet({ name: trace.name, uid: trace.uid, spec }, this.#deps.settings, cached?.metadata?.resourceVersion));
+        log.info({ daemonSet: name }, "replaced the agents' DaemonSet: its template was not the one this controller wants");
+        return undefined;
+      }
+    }
+  }
+
+  async #write(trace: TraceObject, current: DropTraceStatus | undefined, status: DropTraceStatus, memory: TraceMemory, log: Logger): Promise<void> {
+    if (sameStatus(current, status)) return;
+    const { metrics } = this.#deps;
+    try {
+      await this.#deps.writer.writeStatus(trace.raw, status);
+    } catch (err) {
+      metrics.statusWritesTotal.inc({ result: err instanceof Error && err.name === "StatusConflictError" ? "conflict" : "error" });
+      throw err;
+    }
+    metrics.statusWritesTotal.inc({ result: "ok" });
+    memory.lastWriteAtMs = this.#deps.clock();
+    memory.written = { resourceVersionBefore: trace.resourceVersion, status };
+    if (status.phase !== current?.phase) log.info({ phase: status.phase, from: current?.phase ?? "none", progress: status.nodeProgress, totalDrops: status.totalDrops }, "phase changed");
+    else log.debug({ progress: status.nodeProgress, totalDrops: status.totalDrops }, "status written");
+  }
+
+  /** The Event for the phase the status shows, with its Ready condition's reason and message. */
+  async #announce(trace: TraceObject, outcome: PhaseOutcome, status: DropTraceStatus, log: Logger): Promise<void> {
+    const ready = status.conditions?.find((c) => c.type === CONDITION.ready);
+    await this.#events.phase(trace, phaseEvent(outcome, ready?.message ?? outcome.reason), log);
+  }
+
+  /** Nodes with an agent pod but no report, for the status to name; best effort. */
+  async #silentNodes(trace: string, reports: readonly ReportView[], log: Logger): Promise<string[]> {
+    const selector = Object.entries(agentSelector(trace))
+      .map(([k, v]) => `${k}=${v}`)
+      .join(",");
+    try {
+      const reported = new Set(reports.map((r) => r.node));
+      return (await this.#deps.writer.agentPodNodes(selector)).filter((node) => !reported.has(node));
+    } catch (err) {
+      log.warn({ err }, "could not list the agent pods to name the nodes that never reported; status gives their number only");
+      return [];
+    }
+  }
+
+  #memoryOf(trace: TraceObject): TraceMemory {
+    const known = this.#memory.get(trace.name);
+    if (known?.uid === trace.uid) return known;
+    if (known !== undefined) this.#events.forget(known.uid);
+    const fresh: TraceMemory = { uid: trace.uid };
+    this.#memory.set(trace.name, fresh);
+    return fresh;
+  }
+
+  /** The cache may not have seen our own last write yet: then that write is the current status. */
+  #currentStatus(trace: TraceObject, memory: TraceMemory): DropTraceStatus | undefined {
+    const written = memory.written;
+    if (written !== undefined && written.resourceVersionBefore === trace.resourceVersion) return written.status;
+    return trace.status;
+  }
+}
+
+function nodeState(report: ReportView): NodeState {
+  return { node: report.node, phase: report.phase, reason: report.reason, message: report.message, totalDrops: report.totalDrops };
+}
