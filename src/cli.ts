@@ -8,10 +8,6 @@ import { EXIT, UsageError } from "./cli/exit-codes.js";
 import { parseRunFlags } from "./cli/run-options.js";
 import { DURATION_DEFAULT } from "./api/droptrace.js";
 import { KNOWN_DROP_REASONS } from "./api/drop-reasons.js";
-import { runCommand } from "./commands/run.js";
-import { compileCommand } from "./commands/compile.js";
-import { agentCommand } from "./agent/agent.js";
-import { controllerCommand } from "./controller/command.js";
 import { createLogger } from "./log.js";
 
 const VERSION = "0.1.0";
@@ -26,11 +22,14 @@ export interface Actions {
   compile(opts: { kernelRelease: string; cacheDir: string }): Promise<number>;
 }
 
+// Each subcommand's code is loaded only when it runs: `run` and `compile` never load the
+// Kubernetes client, which is most of the startup time (seconds on a slow node, tens of
+// seconds in the emulated test guest) and memory.
 export const defaultActions: Actions = {
-  controller: (opts) => controllerCommand(opts, createLogger()),
-  agent: () => agentCommand(createLogger()),
-  run: (settings) => runCommand(settings),
-  compile: (opts) => compileCommand(opts),
+  controller: async (opts) => (await import("./controller/command.js")).controllerCommand(opts, createLogger()),
+  agent: async () => (await import("./agent/agent.js")).agentCommand(createLogger()),
+  run: async (settings) => (await import("./commands/run.js")).runCommand(settings),
+  compile: async (opts) => (await import("./commands/compile.js")).compileCommand(opts),
 };
 
 const RunFlagsSchema = z.object({
