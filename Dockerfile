@@ -1,0 +1,91 @@
+# droptrace images: one build, two targets.
+#
+#   podman build --target controller -t droptrace-controller .   # unprivileged operator
+#   podman build --target agent      -t droptrace-agent .        # privileged node agent
+#
+# The bases are build arguments. The defaults are the images that
+# test/image/base-images.sh builds from Debian's archive (no registry is needed):
+#   BUILD_BASE  Node.js >= 20.5 with npm                 (Debian 13 + nodejs 20 + npm)
+#   NODE_BASE   Node.js >= 20.5 on PATH as `node`        (Debian 13 + nodejs 20)
+#   AGENT_BASE  Node.js >= 20.5, SystemTap (stap, staprun) new enough for the nodes'
+#               kernels, make and the gcc the nodes' kernel headers name, kmod, elfutils
+#                                   (Debian sid + nodejs 24 + SystemTap 5.6 + gcc 16 and 14)
+# Other images with those contents should work too (an official node:<version>-slim
+# for BUILD_BASE and NODE_BASE, say); only the defaults are tested here.
+# `npm run test:image` builds both targets and checks what they contain.
+ARG BUILD_BASE=localhost/droptrace-base-build:latest
+ARG NODE_BASE=localhost/droptrace-base-node:latest
+ARG AGENT_BASE=localhost/droptrace-base-agent:latest
+
+FROM ${BUILD_BASE} AS build
+# Behind a TLS-intercepting proxy npm needs the proxy's CA: mount it and name it,
+#   podman build -v /etc/ssl/certs/ca-certificates.crt:/run/build-ca.crt:ro \
+#     --build-arg NODE_EXTRA_CA_CERTS=/run/build-ca.crt ...
+# (test/image/test-image.sh does this with the host's bundle). A build argument
+# reaches this stage's RUN steps only, never the images that ship.
+ARG NODE_EXTRA_CA_CERTS
+WORKDIR /src
+# Dependencies first, so a source change does not reinstall them. No install
+# scripts: nothing droptrace uses needs one, and none then runs in the build.
+COPY package.json package-lock.json ./
+RUN npm ci --ignore-scripts --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY src ./src
+# Then production dependencies only, without their type declarations and
+# source maps: Node never loads them, and they are ~40 MB (mostly
+# @kubernetes/client-node). droptrace's own maps in dist/ stay. Pruning leaves
+# empty scope directories (@vitest/, ...) behind; they go too.
+RUN npm run build \
+ && npm prune --omit=dev --ignore-scripts --no-audit --no-fund \
+ && find node_modules -type f \( -name '*.d.ts' -o -name '*.d.mts' -o -name '*.d.cts' -o -name '*.map' \) -delete \
+ && find node_modules -depth -type d -empty -delete
+COPY stap/droptrace.stp ./stap/
+# What runs: the compiled code, production dependencies, package.json and the
+# probe script, owned by root and readable by everyone (the controller's user
+# only reads).
+RUN mkdir -p /app/dist /app/stap \
+ && cp -a package.json node_modules /app/ \
+ && cp -a dist/src /app/dist/ \
+ && cp stap/droptrace.stp /app/stap/ \
+ && chown -R 0:0 /app \
+ && chmod -R a+rX,go-w /app
+
+# The operator: non-root, numeric so runAsNonRoot can check it, and nothing is
+# written at run time, so it runs with a read-only root file system.
+FROM ${NODE_BASE} AS controller
+ARG NODE_BASE
+ARG VERSION=dev
+ARG REVISION=unknown
+ENV NODE_ENV=production
+COPY --from=build /app /app
+WORKDIR /app
+USER 65532:65532
+ENTRYPOINT ["node", "/app/dist/src/cli.js"]
+CMD ["controller"]
+LABEL org.opencontainers.image.title="droptrace-controller" \
+      org.opencontainers.image.description="droptrace operator: schedules node agents for DropTraces and merges their reports into status" \
+      org.opencontainers.image.licenses="Apache-2.0" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.revision="${REVISION}" \
+      org.opencontainers.image.base.name="${NODE_BASE}"
+
+# The node agent: root, because it compiles and loads a kernel module. It needs
+# the host's /lib/modules and /usr/src (and, on Debian hosts, the
+# /usr/lib/linux-kbuild-* directory that the headers' scripts link to) mounted
+# read-only, and a writable module cache (DROPTRACE_CACHE_DIR, /var/cache/droptrace).
+FROM ${AGENT_BASE} AS agent
+ARG AGENT_BASE
+ARG VERSION=dev
+ARG REVISION=unknown
+ENV NODE_ENV=production
+COPY --from=build /app /app
+WORKDIR /app
+USER 0:0
+ENTRYPOINT ["node", "/app/dist/src/cli.js"]
+CMD ["agent"]
+LABEL org.opencontainers.image.title="droptrace-agent" \
+      org.opencontainers.image.description="droptrace node agent: compiles and runs the SystemTap kfree_skb probe against the host's kernel" \
+      org.opencontainers.image.licenses="Apache-2.0" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.revision="${REVISION}" \
+      org.opencontainers.image.base.name="${AGENT_BASE}"
