@@ -15,7 +15,8 @@ import { agentMetrics, type AgentMetrics } from "../metrics.js";
 import { startHealthServer } from "../http/health-server.js";
 import type { DropTraceReportStatus } from "../api/report.js";
 import { EXIT } from "../cli/exit-codes.js";
-import { FINAL_WRITE_SECONDS } from "../api/constants.js";
+import { FINAL_WRITE_SECONDS, HOST_USR_LIB_MOUNT } from "../api/constants.js";
+import { linkHostKbuild } from "./host-kbuild.js";
 
 const FINAL_PHASES = new Set(["Completed", "Failed"]);
 
@@ -142,6 +143,12 @@ export async function agentCommand(log: Logger): Promise<number> {
       return EXIT.badArguments;
     }
     throw err;
+  }
+  try {
+    const linked = await linkHostKbuild(HOST_USR_LIB_MOUNT, "/usr/lib");
+    if (linked.length > 0) log.info({ linked }, "linked the host's kernel build scripts for the headers");
+  } catch (err) {
+    log.warn({ err }, "cannot link the host's linux-kbuild directories: compiling against Debian headers may fail");
   }
   const kubeConfig = new KubeConfig();
   kubeConfig.loadFromDefault();

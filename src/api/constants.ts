@@ -69,3 +69,10 @@ export const AGENT_CONTAINER = "agent";
  */
 export const PROBE_STOP_GRACE_SECONDS = 20;
 export const FINAL_WRITE_SECONDS = 20;
+
+/**
+ * Where the agent pod sees the host's /usr/lib (read-only). Debian's kernel headers link
+ * their scripts/ and tools/ into /usr/lib/linux-kbuild-<version>, so the agent links those
+ * directories from here into its own /usr/lib before it compiles (agent/host-kbuild.ts).
+ */
+export const HOST_USR_LIB_MOUNT = "/host/usr/lib";

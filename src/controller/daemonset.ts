@@ -4,7 +4,7 @@
 // so comparing objects field by field would never settle).
 import { createHash } from "node:crypto";
 import type { V1DaemonSet, V1DaemonSetSpec, V1EnvVar, V1Toleration } from "@kubernetes/client-node";
-import { FINAL_WRITE_SECONDS, PROBE_STOP_GRACE_SECONDS } from "../api/constants.js";
+import { FINAL_WRITE_SECONDS, HOST_USR_LIB_MOUNT, PROBE_STOP_GRACE_SECONDS } from "../api/constants.js";
 import { AGENT_ENV } from "../agent/settings.js";
 import { AGENT_CONTAINER, AGENT_METRICS_PORT, ANNOTATIONS, API_VERSION, APP_NAME, COMPONENT, DROPTRACE, LABELS, MANAGED_BY, MAX_REPORT_ROWS } from "../api/constants.js";
 import { effectiveReportIntervalSeconds, type DropTraceSpec } from "../api/droptrace.js";
@@ -76,10 +76,12 @@ function tolerations(spec: DropTraceSpec, settings: AgentPodSettings): V1Tolerat
 
 /** Host paths mounted read-only: module tree and headers for stap, tracefs for reason names (debugfs where tracefs is not mounted on its own). */
 const HOST_READ_ONLY = [
-  { name: "lib-modules", path: "/lib/modules" },
-  { name: "usr-src", path: "/usr/src" },
-  { name: "tracefs", path: "/sys/kernel/tracing" },
-  { name: "debugfs", path: "/sys/kernel/debug" },
+  { name: "lib-modules", path: "/lib/modules", mountPath: "/lib/modules" },
+  { name: "usr-src", path: "/usr/src", mountPath: "/usr/src" },
+  // Debian's headers link into /usr/lib/linux-kbuild-<version>; mounted aside, the agent links them in.
+  { name: "usr-lib", path: "/usr/lib", mountPath: HOST_USR_LIB_MOUNT },
+  { name: "tracefs", path: "/sys/kernel/tracing", mountPath: "/sys/kernel/tracing" },
+  { name: "debugfs", path: "/sys/kernel/debug", mountPath: "/sys/kernel/debug" },
 ] as const;
 
 /** `resourceVersion`: of the DaemonSet this one replaces, which makes the replace conditional. */
@@ -132,7 +134,7 @@ export function desiredDaemonSet(trace: TraceIdentity, settings: AgentPodSetting
               readOnlyRootFilesystem: false,
             },
             volumeMounts: [
-              ...HOST_READ_ONLY.map((m) => ({ name: m.name, mountPath: m.path, readOnly: true })),
+              ...HOST_READ_ONLY.map((m) => ({ name: m.name, mountPath: m.mountPath, readOnly: true })),
               { name: "module-cache", mountPath: AGENT_CACHE_MOUNT },
             ],
           },

@@ -49,6 +49,10 @@ describe("the agents' DaemonSet", () => {
       expect(mount?.readOnly).toBe(true);
       expect(volumes.get(mount?.name ?? "")?.path).toBe(path);
     }
+    // The host's /usr/lib, aside, for Debian's linux-kbuild directories the headers link to.
+    const usrLib = mounts.get("/host/usr/lib");
+    expect(usrLib?.readOnly).toBe(true);
+    expect(volumes.get(usrLib?.name ?? "")?.path).toBe("/usr/lib");
     const cache = mounts.get("/var/cache/droptrace");
     expect(cache?.readOnly).toBeUndefined();
     expect(volumes.get(cache?.name ?? "")).toEqual({ path: "/var/cache/droptrace", type: "DirectoryOrCreate" });
