@@ -8,13 +8,8 @@ export PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root
 set -u
 OUT=/droptrace/out
 mkdir -p "$OUT"
-mount -t proc proc /proc
-mount -t sysfs sys /sys
-mount -t tmpfs tmpfs /tmp
-mount -t tmpfs tmpfs /run
-mkdir -p /run/netns
-mount -t tracefs none /sys/kernel/tracing 2>/dev/null
-mount -t debugfs none /sys/kernel/debug 2>/dev/null
+. /droptrace/guest-common.sh
+mount_guest_filesystems
 say() { echo "droptrace-guest: $*"; }
 up() { cut -d' ' -f1 /proc/uptime; }
 status=0
@@ -27,8 +22,7 @@ droptrace() { node /opt/droptrace/dist/src/cli.js "$@"; }
 say "kernel $(uname -r), node $(node --version), $(staprun -V 2>&1 | head -n1)"
 uname -r >"$OUT/uname-r.txt"
 
-# ---- network (guest-network.sh): lo; a <-> b over va/vb, a DROP rule in b; an eth0 in c and d
-. /droptrace/guest-network.sh
+# ---- network (guest-common.sh): lo; a <-> b over va/vb, a DROP rule in b; an eth0 in c and d
 setup_test_network || { say "FAIL: iptables rule not added"; status=1; }
 {
   echo "root $(stat -L -c %i /proc/self/ns/net)"

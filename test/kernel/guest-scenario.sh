@@ -21,13 +21,8 @@ export PATH=/usr/sbin:/usr/bin:/sbin:/bin
 set -u
 OUT=/droptrace/out
 mkdir -p "$OUT"
-mount -t proc proc /proc
-mount -t sysfs sys /sys
-mount -t tmpfs tmpfs /tmp
-mount -t tmpfs tmpfs /run
-mkdir -p /run/netns
-mount -t debugfs none /sys/kernel/debug 2>/dev/null
-mount -t tracefs none /sys/kernel/tracing 2>/dev/null
+. /droptrace/guest-common.sh
+mount_guest_filesystems
 
 status=0
 say() { echo "droptrace-guest: $*"; }
@@ -48,8 +43,7 @@ stamp "init started"
 uname -r >"$OUT/uname-r.txt"
 echo "systemtap-runtime $runtime_version" >"$OUT/staprun-version.txt"
 
-# ---- network (guest-network.sh): lo; a <-> b over va/vb with a DROP rule in b; eth0 in c and d
-. /droptrace/guest-network.sh
+# ---- network (guest-common.sh): lo; a <-> b over va/vb with a DROP rule in b; eth0 in c and d
 setup_test_network || fail "iptables rule could not be added"
 ip netns exec b iptables -V >"$OUT/iptables-version.txt" 2>&1
 {

@@ -70,7 +70,7 @@ tar -C "$cache" -czf "$work/module-cache.tgz" .
 t3=$(now)
 set +e
 DROPTRACE_GUEST_OUT="$out/guest" "$here/boot-guest.sh" "$GUEST_TREE" "$here/guest-droptrace-cases.sh" \
-  "$here/guest-network.sh" "$work/droptrace.tgz" "$work/module-cache.tgz" >"$out/console.txt" 2>"$out/boot.txt"
+  "$here/guest-common.sh" "$work/droptrace.tgz" "$work/module-cache.tgz" >"$out/console.txt" 2>"$out/boot.txt"
 rc=$?
 set -e
 t4=$(now)

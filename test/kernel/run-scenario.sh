@@ -65,7 +65,7 @@ printf 'MOD_NAME=%s\nMOD_G_NAME=%s\n' "$MOD_NAME" "$MOD_G_NAME" >"$mods/modules.
 
 # The console also lands in $out/console.log.
 boot_rc=0
-DROPTRACE_GUEST_OUT="$out" "$here/boot-guest.sh" "$GUEST_TREE" "$here/guest-scenario.sh" "$here/guest-network.sh" \
+DROPTRACE_GUEST_OUT="$out" "$here/boot-guest.sh" "$GUEST_TREE" "$here/guest-scenario.sh" "$here/guest-common.sh" \
   "$mods"/*.ko "$mods/modules.env" >/dev/null 2>"$out/boot.txt" || boot_rc=$?
 cat "$out/boot.txt" >&2
 sed -n 's/^BOOT_SECONDS=/boot_seconds=/p' "$out/boot.txt" >>"$out/host-facts.txt"

@@ -1,5 +1,20 @@
 # Sourced by the guest scripts (guest-scenario.sh, guest-droptrace-cases.sh) inside the QEMU
-# guest: the test network every real-kernel scenario sends its drops through.
+# guest, which run as init: the file systems they need, and the test network every
+# real-kernel scenario sends its drops through.
+
+# mount_guest_filesystems: proc, sys, tmpfs on /tmp and /run (with /run/netns for `ip netns`),
+# and tracefs and debugfs for the tracepoint's format file.
+mount_guest_filesystems() {
+  mount -t proc proc /proc
+  mount -t sysfs sys /sys
+  mount -t tmpfs tmpfs /tmp
+  mount -t tmpfs tmpfs /run
+  mkdir -p /run/netns
+  mount -t tracefs none /sys/kernel/tracing 2>/dev/null
+  mount -t debugfs none /sys/kernel/debug 2>/dev/null
+}
+
+# The network:
 #   lo;
 #   netns a <-> netns b over the veth pair va/vb (10.9.0.1 / 10.9.0.2), with an iptables
 #   (nft backend) rule in b dropping UDP to port 7777;
