@@ -641,7 +641,7 @@ async function importCost(scratch: string, specifier: string | undefined): Promi
       "if (target) await import(target);",
       "globalThis.gc(); globalThis.gc();",
       'const status = (await import("node:fs")).readFileSync("/proc/self/status", "utf8");',
-      "const kib = (f) => Number(new RegExp(`^${f}:\\s+(\\d+) kB`, \"m\").exec(status)[1]) * 1024;",
+      "const kib = (f) => Number(new RegExp(`^${f}:\\\\s+(\\\\d+) kB`, \"m\").exec(status)[1]) * 1024;",
       'console.log(JSON.stringify({ rss: kib("VmRSS"), anon: kib("RssAnon"), heap: process.memoryUsage().heapUsed }));',
     ].join("\n"),
   );
