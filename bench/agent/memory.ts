@@ -33,6 +33,7 @@ import { readFixture, readFixtureKallsyms } from "../../test/agent/fixture.js";
 import { FAKE_STAP, FAKE_STAPRUN, ProbeOutput, RELEASE, row, StandIns } from "../../test/agent/stand-ins.js";
 import { startTestApiServer } from "../../test/support/apiserver.js";
 import type { Config } from "./memory-agent.js";
+import { dropKeys, random } from "./workload.js";
 
 const repoRoot = path.resolve(fileURLToPath(new URL("../..", import.meta.url)));
 const DIST_SRC = path.join(repoRoot, "dist", "src");
@@ -99,21 +100,6 @@ function staleBuild(): string[] {
 
 // ---- the workload: the fixture kernel's drop sites, a few thousand keys --------------------------
 
-// Deterministic, so every run replays the same stream.
-function random(seed: number): () => number {
-  let state = seed;
-  return () => {
-    state = (state * 1_103_515_245 + 12_345) % 2 ** 31;
-    return state / 2 ** 31;
-  };
-}
-
-function pick<T>(items: readonly T[], next: () => number): T {
-  const item = items[Math.floor(next() * items.length)];
-  if (item === undefined) throw new Error("pick from an empty list");
-  return item;
-}
-
 interface Workload {
   intervals: string[][];
   /** The end probe's output on SIGINT: a last partial interval and the end record. */
@@ -124,27 +110,7 @@ interface Workload {
 function workload(kallsymsText: string): Workload {
   const next = random(42);
   const reasons = parseKfreeSkbFormat(readFixture("kfree_skb.format"));
-  const networking = kallsymsText
-    .split("\n")
-    .filter((line) => / [tT] (ip_|ip6_|tcp_|udp_|neigh_|nf_|sk_|skb_|__dev_|dev_|br_|veth_)\w+(\t\[\w+\])?$/.test(line));
-  const locations = ["0xffffffffac2fa632", "0xffffffffac1d1200", "0xffffffffac38171c", "0xffffffffac244fa2"];
-  for (let i = 0; i < 150; i += 1) {
-    const [address] = pick(networking, next).split(" ");
-    locations.push(`0x${(BigInt(`0x${address ?? "0"}`) + BigInt(16 + Math.floor(next() * 400))).toString(16)}`);
-  }
-  const interfaces = ["lo", "eth0", "eth1", "-", "cni0", "flannel.1"];
-  for (let i = 0; i < 40; i += 1) interfaces.push(`veth${Math.floor(next() * 2 ** 32).toString(16).padStart(8, "0")}`);
-  for (let i = 0; i < 20; i += 1) interfaces.push(`lxc${Math.floor(next() * 2 ** 44).toString(16).padStart(11, "0")}`);
-  const namespaces = Array.from({ length: 24 }, (_, i) => 4026531840 + i * 97);
-  const reasonNumbers = reasons.resolveReasonNames([
-    "NOT_SPECIFIED", "NO_SOCKET", "NETFILTER_DROP", "NEIGH_FAILED", "QDISC_DROP", "TCP_INVALID_SEQUENCE",
-    "OTHERHOST", "IP_NOPROTO", "PKT_TOO_SMALL", "SOCKET_RCVBUFF", "TC_EGRESS", "CPU_BACKLOG",
-  ]);
-  const keySet = new Set<string>();
-  while (keySet.size < DISTINCT_KEYS) {
-    keySet.add([pick(locations, next), pick(interfaces, next), String(pick(namespaces, next)), String(pick(reasonNumbers, next))].join("\t"));
-  }
-  const keys = [...keySet].map((k) => k.split("\t"));
+  const keys = dropKeys(kallsymsText, reasons, DISTINCT_KEYS, next);
   const out = new ProbeOutput();
   let total = 0;
   const interval = (rows: number): string[] => {
@@ -152,10 +118,10 @@ function workload(kallsymsText: string): Workload {
     const lines: string[] = [];
     // One interval prints each key once, so at most every key.
     for (let i = 0; i < Math.min(rows, keys.length); i += 1) {
-      const [location = "", iface = "", netns = "0", reason = "0"] = keys[(start + i) % keys.length] ?? [];
+      const [location, iface, netns, reason] = keys[(start + i) % keys.length] ?? ["", "", 0, 0];
       const count = 1 + Math.floor(next() * 50);
       total += count;
-      lines.push(row(count, location, iface, Number(netns), Number(reason)));
+      lines.push(row(count, location, iface, netns, reason));
     }
     return out.interval(lines);
   };

@@ -14,6 +14,7 @@ import { runInNewContext } from "node:vm";
 import { gunzipSync } from "node:zlib";
 import { DropAccumulator } from "../../src/agent/accumulator.js";
 import { parseKfreeSkbFormat } from "../../src/agent/drop-reasons.js";
+import { dropKeys, random } from "./workload.js";
 import { parseKallsyms } from "../../src/agent/kallsyms.js";
 import { ProbeOutputReader } from "../../src/agent/probe-output.js";
 
@@ -42,21 +43,6 @@ function memory(): { heapMiB: string; rssMiB: string } {
   };
 }
 
-// Deterministic, so every run measures the same data.
-function random(seed: number): () => number {
-  let state = seed;
-  return () => {
-    state = (state * 1_103_515_245 + 12_345) % 2 ** 31;
-    return state / 2 ** 31;
-  };
-}
-
-function pick<T>(items: readonly T[], next: () => number): T {
-  const item = items[Math.floor(next() * items.length)];
-  if (item === undefined) throw new Error("pick from an empty list");
-  return item;
-}
-
 const before = memory();
 
 const readStart = performance.now();
@@ -75,43 +61,11 @@ const kallsyms = parseKallsyms(kallsymsText);
 const afterKallsyms = memory();
 const reasons = parseKfreeSkbFormat(readFileSync(path.join(fixtureDir, "kfree_skb.format"), "utf8"));
 
-// Drop sites: the fixture's four, and call sites inside that kernel's networking functions.
+// Drop keys from the fixture kernel's networking functions (workload.ts).
 const next = random(42);
-const networking = kallsymsText
-  .split("\n")
-  .filter((line) => / [tT] (ip_|ip6_|tcp_|udp_|neigh_|nf_|sk_|skb_|__dev_|dev_|br_|veth_)\w+(\t\[\w+\])?$/.test(line));
-const locations = ["0xffffffffac2fa632", "0xffffffffac1d1200", "0xffffffffac38171c", "0xffffffffac244fa2"];
-for (let i = 0; i < 150; i += 1) {
-  const [address] = pick(networking, next).split(" ");
-  locations.push(`0x${(BigInt(`0x${address ?? "0"}`) + BigInt(16 + Math.floor(next() * 400))).toString(16)}`);
-}
-// Short names, and 13 to 15 characters ones as container runtimes make (the long-string path).
-const interfaces = ["lo", "eth0", "eth1", "-", "cni0", "flannel.1"];
-for (let i = 0; i < 40; i += 1) interfaces.push(`veth${Math.floor(next() * 2 ** 32).toString(16).padStart(8, "0")}`);
-for (let i = 0; i < 20; i += 1) interfaces.push(`lxc${Math.floor(next() * 2 ** 44).toString(16).padStart(11, "0")}`);
-const namespaces = Array.from({ length: 24 }, (_, i) => 4026531840 + i * 97);
-const reasonNumbers = reasons.resolveReasonNames([
-  "NOT_SPECIFIED",
-  "NO_SOCKET",
-  "NETFILTER_DROP",
-  "NEIGH_FAILED",
-  "QDISC_DROP",
-  "TCP_INVALID_SEQUENCE",
-  "OTHERHOST",
-  "IP_NOPROTO",
-  "PKT_TOO_SMALL",
-  "SOCKET_RCVBUFF",
-  "TC_EGRESS",
-  "CPU_BACKLOG",
-]);
-
-const keySet = new Set<string>();
-while (keySet.size < DISTINCT_KEYS) {
-  keySet.add(
-    `${pick(locations, next)}\t${pick(interfaces, next)}\t${pick(namespaces, next)}\t${pick(reasonNumbers, next)}`,
-  );
-}
-const keys = [...keySet];
+const keyTuples = dropKeys(kallsymsText, reasons, DISTINCT_KEYS, next);
+const keys = keyTuples.map((key) => key.join("\t"));
+const dropSites = new Set(keyTuples.map(([location]) => location)).size;
 
 const lines: string[] = [];
 let expectedTotal = 0;
@@ -188,7 +142,7 @@ console.log(
 );
 console.log(
   `workload: ${fmt(rowCount)} rows in ${INTERVALS} intervals, ${fmt(accumulator.keyCount)} distinct keys, ` +
-    `${locations.length} drop sites, ${fmt(stdout.length / 2 ** 20)} MiB of stdout in ${chunks.length} chunks of ${CHUNK_BYTES / 1024} KiB`,
+    `${dropSites} drop sites, ${fmt(stdout.length / 2 ** 20)} MiB of stdout in ${chunks.length} chunks of ${CHUNK_BYTES / 1024} KiB`,
 );
 console.log(`parse only (split + zod):      ${parseRates.map((r) => fmt(r.rowsPerSecond)).join(", ")} rows/s`);
 console.log(`parse -> symbolize -> accumulate: ${pipelineRates.map((r) => fmt(r.rowsPerSecond)).join(", ")} rows/s`);
