@@ -259,7 +259,7 @@ describe("validation", () => {
 
     const err = await failure(c.custom.createClusterCustomObject({ ...dropTraces, body: dropTrace("strict", { colour: "red" }), fieldValidation: "Strict" }));
     expect(err.code).toBe(400);
-    expect(err.body.message).toBe('strict decoding error: unknown field "spec.colour"');
+    expect(err.body.message).toBe('DropTrace in version "v1alpha1" cannot be handled as a DropTrace: strict decoding error: unknown field "spec.colour"');
   });
 
   it("keeps spec immutable through the CRD's transition rule on update only", async () => {

@@ -1,22 +1,15 @@
 // The built-in kinds the project uses, with the defaulting and validation the real server applies
 // that a controller would notice. Everything else about them is stored as sent.
 import { isDeepStrictEqual } from "node:util";
-import { fieldErrors, FieldPath, goSyntax, type FieldError } from "../crd/field-error.js";
+import { fieldErrors, FieldPath, type FieldError } from "../crd/field-error.js";
 import { dns1123LabelMessages } from "../crd/metadata.js";
+import { at, base, selectorMatches, selectorText, str } from "./builtin-common.js";
+import { builtinConfigResources } from "./builtin-config.js";
+import { builtinCrdResources } from "./builtin-crd.js";
+import { builtinDeploymentResources } from "./builtin-deployment.js";
+import { builtinRbacResources } from "./builtin-rbac.js";
 import { defaultPodSpec, validatePodSpec } from "./pod-spec.js";
 import { isRecord, metaOf, type JsonObject, type ResourceType } from "./types.js";
-
-const str = (v: unknown): string => (typeof v === "string" ? v : "");
-const at = (obj: JsonObject, ...path: string[]): unknown =>
-  path.reduce<unknown>((node, key) => (isRecord(node) ? node[key] : undefined), obj);
-
-const base = {
-  shortNames: [] as string[],
-  categories: [] as string[],
-  fieldLabels: {} as ResourceType["fieldLabels"],
-  returnDeletedObject: false,
-  verbs: ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"],
-};
 
 const namespaces: ResourceType = {
   ...base,
@@ -132,40 +125,6 @@ const pods: ResourceType = {
     return errs;
   },
 };
-
-function selectorText(sel: unknown): string {
-  const s = isRecord(sel) ? sel : {};
-  const labels = isRecord(s["matchLabels"])
-    ? `map[string]string{${Object.entries(s["matchLabels"]).map(([k, v]) => `${JSON.stringify(k)}:${JSON.stringify(v)}`).join(", ")}}`
-    : "map[string]string(nil)";
-  const exprs = Array.isArray(s["matchExpressions"]) ? goSyntax(s["matchExpressions"]) : "[]v1.LabelSelectorRequirement(nil)";
-  return `v1.LabelSelector{MatchLabels:${labels}, MatchExpressions:${exprs}}`;
-}
-
-function selectorMatches(sel: unknown, labels: Record<string, unknown>): boolean {
-  if (!isRecord(sel)) return false;
-  const ml = isRecord(sel["matchLabels"]) ? sel["matchLabels"] : {};
-  if (!Object.entries(ml).every(([k, v]) => labels[k] === v)) return false;
-  const exprs = Array.isArray(sel["matchExpressions"]) ? sel["matchExpressions"] : [];
-  return exprs.every((e) => {
-    if (!isRecord(e)) return false;
-    const key = str(e["key"]);
-    const values = Array.isArray(e["values"]) ? e["values"] : [];
-    const has = Object.hasOwn(labels, key);
-    switch (e["operator"]) {
-      case "In":
-        return has && values.includes(labels[key]);
-      case "NotIn":
-        return !has || !values.includes(labels[key]);
-      case "Exists":
-        return has;
-      case "DoesNotExist":
-        return !has;
-      default:
-        return false;
-    }
-  });
-}
 
 const templateGenerationAnnotation = "deprecated.daemonset.template.generation";
 
@@ -344,4 +303,16 @@ const leases: ResourceType = {
   },
 };
 
-export const builtinResources: ResourceType[] = [namespaces, nodes, pods, coreEvents, eventsV1, daemonsets, leases];
+export const builtinResources: ResourceType[] = [
+  namespaces,
+  nodes,
+  pods,
+  coreEvents,
+  eventsV1,
+  daemonsets,
+  leases,
+  ...builtinConfigResources,
+  ...builtinDeploymentResources,
+  ...builtinRbacResources,
+  ...builtinCrdResources,
+];

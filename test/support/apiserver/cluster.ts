@@ -1,17 +1,23 @@
 // The verbs of the API (get, list, create, update, patch) over the store, independent of HTTP.
 import { randomUUID } from "node:crypto";
+import { fieldErrors, FieldPath } from "../crd/field-error.js";
 import type { Deleter } from "./deletion.js";
 import type { GarbageCollector } from "./gc.js";
+import { goJson } from "./jsonpath.js";
+import type { Admission } from "./owner-admission.js";
 import { jsonPatch, mergePatch, PatchApplyError, PatchDecodeError } from "./patch.js";
 import { matchesFields, matchesLabels, parseFieldSelector, parseLabelSelector } from "./selectors.js";
 import { statusErrors } from "./status.js";
 import type { Store } from "./store.js";
-import { admitCreate, admitUpdate, isNoop } from "./strategy.js";
+import { strategicMerge, StrategicMergeError } from "./strategic-merge.js";
+import { admitCreate, admitUpdate, isNoop, StrictDecodingError } from "./strategy.js";
 import { apiVersionOf, isRecord, metaOf, resourceKey, type JsonObject, type ResourceType } from "./types.js";
 
 export interface WriteOptions {
   dryRun: boolean;
   strict: boolean;
+  /** validating admission that needs the user (OwnerReferencesPermissionEnforcement), after validation */
+  admit?: Admission;
 }
 
 export interface WriteResult {
@@ -94,6 +100,14 @@ export class Cluster {
   }
 
   create(rt: ResourceType, namespace: string, body: unknown, opts: WriteOptions): WriteResult {
+    return decodingErrors(rt, () => this.doCreate(rt, namespace, body, opts));
+  }
+
+  update(rt: ResourceType, namespace: string, name: string, body: unknown, subresource: string | undefined, opts: WriteOptions): WriteResult {
+    return decodingErrors(rt, () => this.doUpdate(rt, namespace, name, body, subresource, opts));
+  }
+
+  private doCreate(rt: ResourceType, namespace: string, body: unknown, opts: WriteOptions): WriteResult {
     const obj = this.checkBody(rt, body);
     const meta = metaOf(obj);
     if (rt.namespaced) {
@@ -117,6 +131,7 @@ export class Cluster {
       Reflect.deleteProperty(meta, k);
     }
     const admitted = admitCreate(rt, obj, opts);
+    opts.admit?.(rt, admitted.object, undefined, undefined);
     const name = metaOf(admitted.object).name ?? "";
     if (this.store.get(resourceKey(rt), rt.namespaced ? namespace : "", name) !== undefined) throw statusErrors.alreadyExists(rt, name);
     const finalMeta = metaOf(admitted.object);
@@ -129,7 +144,7 @@ export class Cluster {
     return { object: stored, warnings: admitted.warnings };
   }
 
-  update(rt: ResourceType, namespace: string, name: string, body: unknown, subresource: string | undefined, opts: WriteOptions): WriteResult {
+  private doUpdate(rt: ResourceType, namespace: string, name: string, body: unknown, subresource: string | undefined, opts: WriteOptions): WriteResult {
     const old = this.get(rt, namespace, name);
     const obj = this.checkBody(rt, body);
     const meta = metaOf(obj);
@@ -151,6 +166,7 @@ export class Cluster {
       throw statusErrors.conflict(rt, name, `Precondition failed: UID in precondition: ${meta.uid}, UID in object meta: ${oldMeta.uid ?? ""}`);
     }
     const admitted = admitUpdate(rt, obj, old, subresource, opts);
+    opts.admit?.(rt, admitted.object, old, subresource);
     const newMeta = metaOf(admitted.object);
     newMeta.resourceVersion = oldMeta.resourceVersion ?? "";
     if (isNoop(admitted.object, old)) return { object: old, warnings: admitted.warnings };
@@ -173,20 +189,31 @@ export class Cluster {
     subresource: string | undefined,
     opts: WriteOptions,
   ): WriteResult {
-    const old = this.get(rt, namespace, name);
     let patched: unknown;
     const accepted = ["application/json-patch+json", "application/merge-patch+json"];
     if (rt.crd === undefined) accepted.push("application/strategic-merge-patch+json");
-    accepted.push("application/apply-patch+yaml");
+    // The patch type is checked before the object is looked up, as the real routing does.
+    if (contentType === "application/apply-patch+yaml") {
+      // Server-side apply is not implemented: say so, so that helm and kubectl users know what to do.
+      throw statusErrors.unsupportedMediaType(
+        contentType,
+        accepted,
+        " (this test API server does not implement server-side apply: apply client-side, e.g. helm install --server-side=false)",
+      );
+    }
+    if (!accepted.includes(contentType)) throw statusErrors.unsupportedMediaType(contentType, accepted);
+    const old = this.get(rt, namespace, name);
     switch (contentType) {
       case "application/merge-patch+json":
         patched = mergePatch(old, patch);
         break;
       case "application/strategic-merge-patch+json":
-        // Strategic merge patch is served for built-in kinds as a plain merge patch: lists are
-        // replaced whole instead of merged by their patchMergeKey.
-        if (rt.crd !== undefined) throw statusErrors.unsupportedMediaType(contentType, accepted);
-        patched = mergePatch(old, patch);
+        try {
+          patched = strategicMerge(old, patch);
+        } catch (err) {
+          if (err instanceof StrategicMergeError) throw statusErrors.badRequest(err.message);
+          throw err;
+        }
         break;
       case "application/json-patch+json":
         try {
@@ -203,7 +230,15 @@ export class Cluster {
     if (!isRecord(patched)) throw statusErrors.badRequest("the patch did not produce an object");
     const meta = metaOf(patched);
     if (meta.resourceVersion === undefined) meta.resourceVersion = metaOf(old).resourceVersion ?? "";
-    return this.update(rt, namespace, name, patched, subresource, opts);
+    try {
+      return this.doUpdate(rt, namespace, name, patched, subresource, opts);
+    } catch (err) {
+      if (!(err instanceof StrictDecodingError)) throw err;
+      // errors.NewInvalid(schema.GroupKind{}, "", ...): no kind, no name, the patched object as the value.
+      const value = contentType === "application/strategic-merge-patch+json" ? goMapText(patch) : goJson(patched);
+      const cause = fieldErrors.invalid(FieldPath.of("patch"), value, err.message);
+      throw statusErrors.invalidPatch(cause);
+    }
   }
 
   private checkBody(rt: ResourceType, body: unknown): JsonObject {
@@ -235,6 +270,28 @@ export class Cluster {
     if (ns === undefined) throw statusErrors.namespaceNotFound(namespace);
     const status = ns["status"];
     if (isRecord(status) && status["phase"] === "Terminating") throw statusErrors.namespaceTerminating(rt, name, namespace);
+  }
+}
+
+/** Go's `%+v` of a decoded JSON map: `map[spec:map[replicas:2]]`, keys sorted. */
+function goMapText(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(goMapText).join(" ")}]`;
+  if (isRecord(v)) {
+    return `map[${Object.keys(v)
+      .sort()
+      .map((k) => `${k}:${goMapText(v[k])}`)
+      .join(" ")}]`;
+  }
+  return v === null || v === undefined ? "<nil>" : typeof v === "string" ? v : JSON.stringify(v);
+}
+
+/** A strict decoding error of a create or update, worded as transformDecodeError words it. */
+function decodingErrors(rt: ResourceType, write: () => WriteResult): WriteResult {
+  try {
+    return write();
+  } catch (err) {
+    if (!(err instanceof StrictDecodingError)) throw err;
+    throw statusErrors.badRequest(`${rt.kind} in version ${JSON.stringify(rt.version)} cannot be handled as a ${rt.kind}: ${err.message}`);
   }
 }
 

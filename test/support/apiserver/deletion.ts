@@ -1,6 +1,7 @@
 // DELETE: preconditions, finalizers (deletionTimestamp until they are gone), propagation
 // (Background, Foreground, Orphan) through the emulated garbage collector, and namespace
 // deletion (its content is deleted, then the namespace once nothing is left).
+import { cleanupFinalizer, crdKey } from "./builtin-crd.js";
 import { nowTimestamp } from "./cluster.js";
 import type { GarbageCollector, Propagation } from "./gc.js";
 import type { ResourceRegistry } from "./registry.js";
@@ -43,6 +44,7 @@ export class Deleter {
     const pending = (meta.finalizers ?? []).length > 0;
     if (opts.dryRun) return pending || rt.returnDeletedObject ? obj : successStatus(rt, name, meta.uid);
     if (rt.plural === "namespaces" && rt.group === "") return this.deleteNamespace(rt, obj);
+    if (resourceKey(rt) === crdKey && meta.deletionTimestamp === undefined) return this.markCrdDeleting(rt, obj);
     const result = this.begin(rt, obj, opts.propagationPolicy ?? "Background");
     const gone = this.store.get(resourceKey(rt), meta.namespace ?? "", name) === undefined;
     return gone && !rt.returnDeletedObject ? successStatus(rt, name, meta.uid) : result;
@@ -99,6 +101,29 @@ export class Deleter {
     if (extraFinalizers.length > 0) meta.finalizers = [...(meta.finalizers ?? []), ...extraFinalizers];
     if (rt.generation !== "none") meta.generation = (meta.generation ?? 0) + 1;
     return this.store.commit("MODIFIED", resourceKey(rt), updated, obj);
+  }
+
+  /**
+   * The CRD registry's own Delete: deletionTimestamp, the cleanup finalizer and a Terminating
+   * condition; crd-controller.ts then deletes the instances and removes the finalizer.
+   */
+  private markCrdDeleting(rt: ResourceType, crd: JsonObject): JsonObject {
+    const updated = structuredClone(crd);
+    const meta = metaOf(updated);
+    meta.deletionTimestamp = nowTimestamp();
+    meta.deletionGracePeriodSeconds = 0;
+    if (!(meta.finalizers ?? []).includes(cleanupFinalizer)) meta.finalizers = [...(meta.finalizers ?? []), cleanupFinalizer];
+    const status = isRecord(updated["status"]) ? updated["status"] : {};
+    const conditions = (Array.isArray(status["conditions"]) ? status["conditions"] : []).filter((c) => !(isRecord(c) && c["type"] === "Terminating"));
+    conditions.push({
+      type: "Terminating",
+      status: "True",
+      lastTransitionTime: nowTimestamp(),
+      reason: "InstanceDeletionPending",
+      message: "CustomResourceDefinition marked for deletion; CustomResource deletion will begin soon",
+    });
+    updated["status"] = { ...status, conditions };
+    return this.store.commit("MODIFIED", resourceKey(rt), updated, crd);
   }
 
   private deleteNamespace(rt: ResourceType, ns: JsonObject): JsonObject {

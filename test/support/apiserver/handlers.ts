@@ -1,13 +1,21 @@
 // HTTP request → API verb: URL routing for /api/v1 and /apis/<group>/<version>, query options,
 // and the answer (status, body, Warning headers). Watches are handed to the WatchHub.
 import type { ServerResponse } from "node:http";
+import { accessReview } from "./access-review.js";
 import type { Cluster, WriteOptions } from "./cluster.js";
 import type { DeleteOptions, Deleter } from "./deletion.js";
 import { discovery } from "./discovery.js";
 import type { Propagation } from "./gc.js";
+import { negotiate, type Negotiated } from "./negotiation.js";
+import { OpenApi } from "./openapi.js";
+import type { Admission } from "./owner-admission.js";
+import type { Decision } from "./rbac.js";
 import type { ResourceRegistry } from "./registry.js";
+import type { RequestAttributes } from "./request-info.js";
 import { parseFieldSelector, parseLabelSelector } from "./selectors.js";
 import { statusErrors } from "./status.js";
+import { includeObjectParam } from "./table.js";
+import { transformed, watchEncoder } from "./transform.js";
 import { isRecord, metaOf, resourceKey, type ResourceType } from "./types.js";
 import { WatchHub } from "./watch.js";
 
@@ -29,7 +37,14 @@ export interface IncomingCall {
   url: URL;
   body: unknown;
   contentType: string;
+  /** the Accept header: JSON, or a Table / PartialObjectMetadata transformation */
+  accept?: string | undefined;
+  /** admission checks that need the requesting user (with authorization only) */
+  admit?: Admission | undefined;
+  /** the authorizer's answer for the requesting user (SelfSubjectAccessReview); absent: everything is allowed */
+  authorize?: ((a: RequestAttributes) => Decision) | undefined;
 }
+
 
 function route(registry: ResourceRegistry, path: string): ResourceRoute | undefined {
   const segs = path.split("/").filter((s) => s !== "").map(decodeURIComponent);
@@ -80,6 +95,17 @@ function isDryRun(q: URLSearchParams, body: unknown): boolean {
   return q.getAll("dryRun").includes("All") || fromBody.includes("All");
 }
 
+/** sendInitialEvents=true, checked as the real ListOptions validation does. */
+function sendInitialEvents(q: URLSearchParams): boolean {
+  if (q.get("sendInitialEvents") !== "true") return false;
+  if (q.get("resourceVersionMatch") !== "NotOlderThan") {
+    throw statusErrors.invalidListOptions("resourceVersionMatch", "sendInitialEvents requires setting resourceVersionMatch to NotOlderThan");
+  }
+  if (q.get("allowWatchBookmarks") !== "true") throw statusErrors.invalidListOptions("allowWatchBookmarks", "allowWatchBookmarks must be set to true when sendInitialEvents is set");
+  return true;
+}
+
+
 export class Handlers {
   constructor(
     private readonly registry: ResourceRegistry,
@@ -87,7 +113,11 @@ export class Handlers {
     private readonly deleter: Deleter,
     private readonly watches: WatchHub,
     private readonly serverAddress: () => string,
-  ) {}
+  ) {
+    this.openApi = new OpenApi(registry);
+  }
+
+  private readonly openApi: OpenApi;
 
   /** Answers the call, or returns undefined after starting a watch stream on `res`. */
   handle(call: IncomingCall, res: ServerResponse): HttpAnswer | undefined {
@@ -96,13 +126,32 @@ export class Handlers {
     if (call.method === "GET") {
       const doc = discovery(this.registry, path, this.serverAddress());
       if (doc !== undefined) return { status: 200, body: doc };
+      const openapi = this.openapi(path, call.url.searchParams);
+      if (openapi !== undefined) return openapi;
     }
     const r = route(this.registry, path);
     if (r === undefined) throw statusErrors.pathNotFound();
-    return r.name === undefined ? this.collection(call, r, res) : this.item(call, r, r.name);
+    const how = negotiate(call.accept);
+    if (how.transform === "Table") includeObjectParam(call.url.searchParams);
+    const answer = r.name === undefined ? this.collection(call, r, res, how) : this.item(call, r, r.name);
+    if (answer === undefined) return undefined;
+    return { ...answer, body: transformed(r.rt, answer.body, how, call.url.searchParams) };
   }
 
-  private collection(call: IncomingCall, r: ResourceRoute, res: ServerResponse): HttpAnswer | undefined {
+  /** /openapi/v3 and its group-version documents; a stale `hash` is redirected to the current one, as the real server does. */
+  private openapi(path: string, q: URLSearchParams): HttpAnswer | undefined {
+    if (path === "/openapi/v3") return { status: 200, body: this.openApi.index() };
+    if (!path.startsWith("/openapi/v3/")) return undefined;
+    const gv = path.slice("/openapi/v3/".length);
+    const doc = this.openApi.document(gv);
+    if (doc === undefined) return undefined;
+    const hash = OpenApi.hash(doc);
+    const asked = q.get("hash");
+    if (asked !== null && asked !== hash) return { status: 301, body: "", headers: { Location: `/openapi/v3/${gv}?hash=${hash}` } };
+    return { status: 200, body: doc, headers: { Etag: `"${hash}"`, ...(asked === null ? {} : { "Cache-Control": "public, immutable" }) } };
+  }
+
+  private collection(call: IncomingCall, r: ResourceRoute, res: ServerResponse, how: Negotiated): HttpAnswer | undefined {
     const q = call.url.searchParams;
     const { rt, namespace } = r;
     switch (call.method) {
@@ -119,6 +168,8 @@ export class Handlers {
             resourceVersion: q.get("resourceVersion"),
             timeoutSeconds: timeout === null ? undefined : Number(timeout),
             allowBookmarks: q.get("allowWatchBookmarks") === "true",
+            sendInitialEvents: sendInitialEvents(q),
+            encode: watchEncoder(rt, how, q),
           });
           return undefined;
         }
@@ -134,8 +185,9 @@ export class Handlers {
         };
       }
       case "POST": {
+        if (rt.review === true) return accessReview(rt, call.body, call.authorize);
         if (rt.namespaced && namespace === undefined) throw statusErrors.methodNotAllowed();
-        const created = this.cluster.create(rt, namespace ?? "", call.body, this.writeOptions(q));
+        const created = this.cluster.create(rt, namespace ?? "", call.body, this.writeOptions(q, call.admit));
         return { status: 201, body: created.object, headers: warningHeaders(q, created.warnings) };
       }
       case "DELETE": {
@@ -163,12 +215,12 @@ export class Handlers {
       case "GET":
         return { status: 200, body: this.cluster.get(rt, namespace, name) };
       case "PUT": {
-        const updated = this.cluster.update(rt, namespace, name, call.body, subresource, this.writeOptions(q));
+        const updated = this.cluster.update(rt, namespace, name, call.body, subresource, this.writeOptions(q, call.admit));
         return { status: 200, body: updated.object, headers: warningHeaders(q, updated.warnings) };
       }
       case "PATCH": {
         const contentType = call.contentType.split(";")[0]?.trim() ?? "";
-        const patched = this.cluster.patch(rt, namespace, name, contentType, call.body, subresource, this.writeOptions(q));
+        const patched = this.cluster.patch(rt, namespace, name, contentType, call.body, subresource, this.writeOptions(q, call.admit));
         return { status: 200, body: patched.object, headers: warningHeaders(q, patched.warnings) };
       }
       case "DELETE":
@@ -179,12 +231,12 @@ export class Handlers {
     }
   }
 
-  private writeOptions(q: URLSearchParams): WriteOptions {
+  private writeOptions(q: URLSearchParams, admit: Admission | undefined): WriteOptions {
     const validation = q.get("fieldValidation");
     if (validation !== null && !["Strict", "Warn", "Ignore"].includes(validation)) {
       throw statusErrors.badRequest(`fieldValidation: Unsupported value: "${validation}": supported values: "Ignore", "Strict", "Warn"`);
     }
-    return { dryRun: q.getAll("dryRun").includes("All"), strict: validation === "Strict" };
+    return { dryRun: q.getAll("dryRun").includes("All"), strict: validation === "Strict", ...(admit === undefined ? {} : { admit }) };
   }
 
   private deleteOptions(q: URLSearchParams, body: unknown): DeleteOptions {

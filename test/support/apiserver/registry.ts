@@ -34,10 +34,30 @@ function fromCrd(crd: LoadedCrd): ResourceType[] {
 }
 
 export class ResourceRegistry {
-  readonly all: ResourceType[];
+  /** served kinds of each CRD, by the CRD's name; changes as CRDs are created, updated and deleted */
+  private readonly crdTypes = new Map<string, ResourceType[]>();
 
-  constructor(crds: LoadedCrd[]) {
-    this.all = [...builtinResources, ...crds.flatMap(fromCrd)];
+  constructor(crds: LoadedCrd[] = []) {
+    for (const crd of crds) this.serveCrd(crd);
+  }
+
+  get all(): ResourceType[] {
+    return [...builtinResources, ...[...this.crdTypes.values()].flat()];
+  }
+
+  /** Serves the CRD's served versions (replacing what an earlier version of it served). */
+  serveCrd(crd: LoadedCrd): void {
+    this.crdTypes.set(crd.name, fromCrd(crd));
+  }
+
+  /** Stops serving the CRD's kind. */
+  forgetCrd(name: string): void {
+    this.crdTypes.delete(name);
+  }
+
+  /** The kinds a CRD serves now (empty when it serves none). */
+  typesOf(name: string): ResourceType[] {
+    return this.crdTypes.get(name) ?? [];
   }
 
   find(group: string, version: string, plural: string): ResourceType | undefined {

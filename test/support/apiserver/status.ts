@@ -64,6 +64,18 @@ export const statusErrors = {
     if (rt.group !== "") details.group = rt.group;
     return new ApiError(failure(422, "Invalid", message, details));
   },
+  /** errors.NewInvalid(schema.GroupKind{}, "", errs): what a patch that cannot be decoded answers */
+  invalidPatch: (err: FieldError) =>
+    new ApiError(failure(422, "Invalid", ` "" is invalid: ${errorText(err)}`, { causes: [toCause(err)] })),
+  /** a ListOptions validation error (metainternalversion validation) */
+  invalidListOptions: (field: string, detail: string) =>
+    new ApiError(
+      failure(422, "Invalid", `ListOptions.meta.k8s.io "" is invalid: ${field}: Forbidden: ${detail}`, {
+        group: "meta.k8s.io",
+        kind: "ListOptions",
+        causes: [{ reason: "FieldValueForbidden", message: `Forbidden: ${detail}`, field }],
+      }),
+    ),
   badRequest: (message: string) => new ApiError(failure(400, "BadRequest", message)),
   unprocessable: (serverMessage: string) =>
     new ApiError(
@@ -73,12 +85,12 @@ export const statusErrors = {
     ),
   methodNotAllowed: () => new ApiError(failure(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")),
   pathNotFound: () => new ApiError(failure(404, "NotFound", "the server could not find the requested resource", {})),
-  unsupportedMediaType: (contentType: string, accepted: string[]) =>
+  unsupportedMediaType: (contentType: string, accepted: string[], note = "") =>
     new ApiError(
       failure(
         415,
         "UnsupportedMediaType",
-        `the body of the request was in an unknown format - accepted media types include: ${accepted.join(", ")}`,
+        `the body of the request was in an unknown format - accepted media types include: ${accepted.join(", ")}${note}`,
         contentType === "" ? undefined : { kind: contentType },
       ),
     ),

@@ -14,6 +14,17 @@ export interface AdmitOptions {
   strict: boolean;
 }
 
+/**
+ * fieldValidation=Strict met unknown fields. The caller words it: create and update answer 400
+ * `<Kind> in version "<v>" cannot be handled as a <Kind>: strict decoding error: ...`, a patch 422
+ * `patch: Invalid value: "<patched object>": strict decoding error: ...`, as the real handlers do.
+ */
+export class StrictDecodingError extends Error {
+  constructor(readonly fields: string[]) {
+    super(`strict decoding error: ${fields.map((f) => `unknown field "${f}"`).join(", ")}`);
+  }
+}
+
 export interface Admitted {
   object: JsonObject;
   /** `Warning` header texts: the unknown fields that were dropped */
@@ -37,7 +48,7 @@ function defaultAndValidate(rt: ResourceType, obj: JsonObject, old: JsonObject |
     errors = [...validateObjectMeta(object["metadata"], rt.nameValidator), ...(rt.validator?.(object, old) ?? [])];
   }
   if (opts.strict && unknown.length > 0) {
-    throw statusErrors.badRequest(`strict decoding error: ${unknown.map((f) => `unknown field "${f}"`).join(", ")}`);
+    throw new StrictDecodingError(unknown);
   }
   const all = [...errors, ...extra];
   if (all.length > 0) throw statusErrors.invalid(rt, name, all);

@@ -72,6 +72,8 @@ export interface ResourceType {
   prepareForCreate?: (obj: JsonObject) => void;
   /** the real strategy's PrepareForUpdate beyond status/spec separation and generation */
   prepareForUpdate?: (obj: JsonObject, old: JsonObject) => void;
+  /** not stored: a create asks the authorizer a question (SelfSubjectAccessReview) */
+  review?: boolean;
 }
 
 export const apiVersionOf = (rt: ResourceType): string => (rt.group === "" ? rt.version : `${rt.group}/${rt.version}`);

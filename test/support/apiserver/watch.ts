@@ -17,6 +17,10 @@ export interface WatchRequest {
   resourceVersion: string | null;
   timeoutSeconds: number | undefined;
   allowBookmarks: boolean;
+  /** watch-list (sendInitialEvents=true): the current objects as ADDED, then a BOOKMARK marking their end */
+  sendInitialEvents?: boolean;
+  /** the event object as the client asked for it (a Table, say); default as stored */
+  encode?: ((object: JsonObject) => unknown) | undefined;
 }
 
 export class WatchHub {
@@ -46,8 +50,9 @@ export class WatchHub {
       (w.namespace === undefined || metaOf(obj).namespace === w.namespace) && matchesLabels(w.labels, metaOf(obj).labels) && matchesFields(w.fields, obj);
     res.writeHead(200, { "Content-Type": "application/json", "Cache-Control": "no-cache, private" });
     res.flushHeaders();
-    const send = (type: string, object: unknown) => {
-      if (!res.writableEnded && !res.destroyed) res.write(`${JSON.stringify({ type, object })}\n`);
+    const send = (type: string, object: JsonObject) => {
+      const encoded = w.encode === undefined ? object : w.encode(object);
+      if (!res.writableEnded && !res.destroyed) res.write(`${JSON.stringify({ type, object: encoded })}\n`);
     };
     const forward = (ev: StoredEvent) => {
       const now = passes(ev.object);
@@ -64,10 +69,18 @@ export class WatchHub {
         }
       }
     };
-    if (from !== undefined) {
+    if (w.sendInitialEvents === true) {
+      // Watch-list (client-go 1.35 informers ask for it): the state now, then the bookmark that ends it.
+      for (const obj of this.store.list(key, w.rt.namespaced ? w.namespace : undefined)) if (passes(obj)) send("ADDED", obj);
+      send("BOOKMARK", {
+        kind: w.rt.kind,
+        apiVersion: apiVersionOf(w.rt),
+        metadata: { resourceVersion: String(this.store.currentResourceVersion()), annotations: { "k8s.io/initial-events-end": "true" } },
+      });
+    } else if (from !== undefined) {
       const past = this.store.eventsSince(key, from);
       if (past === undefined) {
-        send("ERROR", statusErrors.expired(`too old resource version: ${from} (${this.store.compactedResourceVersion()})`).status);
+        send("ERROR", statusErrors.expired(`too old resource version: ${from} (${this.store.compactedResourceVersion()})`).status as unknown as JsonObject);
         res.end();
         return;
       }

@@ -27,6 +27,11 @@ const typeText: Record<FieldErrorType, string> = {
   FieldValueTypeInvalid: "Invalid value",
 };
 
+/** A bad value printed as given, unquoted: Go's `%#v` of a typed struct (`rbac.RoleRef{...}`). */
+export class GoValue {
+  constructor(readonly text: string) {}
+}
+
 /** Marks a value that is not printed (Go's omitValue). */
 export const omitValue = Symbol("omitValue");
 
@@ -134,6 +139,7 @@ export function errorBody(e: FieldError): string {
     else if (typeof v === "number") s = `${text}: ${goNumber(v)}`;
     else if (typeof v === "boolean" || typeof v === "bigint") s = `${text}: ${String(v)}`;
     else if (typeof v === "string") s = `${text}: ${JSON.stringify(v)}`;
+    else if (v instanceof GoValue) s = `${text}: ${v.text}`;
     else s = `${text}: ${goSyntax(v)}`;
   }
   if (e.detail.length > 0) s += `: ${e.detail}`;
