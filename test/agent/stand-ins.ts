@@ -2,6 +2,7 @@
 // looks like the kernel-7.2-udp-neigh fixture's machine, a module table backed by the stand-ins'
 // module file, and checks that no stand-in process outlives its test.
 import { existsSync, readFileSync } from "node:fs";
+import { gunzipSync } from "node:zlib";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -198,6 +199,10 @@ export interface HostOptions {
   headers?: boolean;
   /** The kfree_skb tracepoint's format file, when not the fixture's. */
   tracepointFormat?: string;
+  /** /proc/kallsyms, when not the fixture's. */
+  kallsyms?: string;
+  /** /proc/modules, when not the fixture's. */
+  procModules?: string;
 }
 
 export interface FakeModuleTable extends ModuleTable {
@@ -383,13 +388,13 @@ export function isAlive(pid: number): boolean {
 let kallsymsText: string | undefined;
 
 export function fixtureHost(options: HostOptions = {}): HostView {
-  kallsymsText ??= readFixtureKallsyms();
+  if (options.kallsyms === undefined) kallsymsText ??= readFixtureKallsyms();
   const files: Record<string, string> = {
-    "/proc/modules": readFixture("proc-modules.txt"),
+    "/proc/modules": options.procModules ?? readFixture("proc-modules.txt"),
     "/proc/sys/kernel/modules_disabled": "0\n",
     "/sys/kernel/security/lockdown": "[none] integrity confidentiality\n",
     "/sys/kernel/tracing/events/skb/kfree_skb/format": options.tracepointFormat ?? readFixture("kfree_skb.format"),
-    "/proc/kallsyms": kallsymsText,
+    "/proc/kallsyms": options.kallsyms ?? kallsymsText ?? "",
     "/etc/os-release": 'PRETTY_NAME="Debian GNU/Linux forky/sid"\nID=debian\n',
   };
   const dirs = options.headers === false ? [] : [`/lib/modules/${RELEASE}/build`];
@@ -398,6 +403,7 @@ export function fixtureHost(options: HostOptions = {}): HostView {
     uid: () => options.uid ?? 0,
     kernelRelease: () => RELEASE,
     readText: (p) => Promise.resolve(files[p]),
+    readBytes: (p) => Promise.resolve(files[p] === undefined ? undefined : Buffer.from(files[p], "utf8")),
     exists: (p) => Promise.resolve(dirs.includes(p) || p in files),
     readLink: () => Promise.resolve(undefined),
     // As the real host does: run the command (found "on PATH" here: the stand-ins), stdout and stderr when it exits 0.
@@ -407,5 +413,42 @@ export function fixtureHost(options: HostOptions = {}): HostView {
       const result = await execa(file, args, { reject: false, timeout: 10_000, stdin: "ignore" });
       return result.exitCode === 0 ? `${result.stdout}\n${result.stderr}` : undefined;
     },
+  };
+}
+
+/**
+ * The machine of the kernel-guest capture (test/fixtures/kernel-guest, a boot of the same 7.2
+ * kernel with stap/droptrace.stp itself): its kallsyms, modules and tracepoint format, against
+ * which its .tsv outputs symbolize.
+ */
+export function guestHost(options: HostOptions = {}): HostView {
+  return fixtureHost({
+    kallsyms: gunzipSync(readFileSync(path.join(GUEST_DIR, "kallsyms.txt.gz"))).toString("utf8"),
+    procModules: captured("proc-modules.txt"),
+    tracepointFormat: captured("kfree_skb.format"),
+    ...options,
+  });
+}
+
+/**
+ * A staprun scenario replaying one of the kernel-guest capture's outputs (`all.tsv`): its
+ * intervals `gapMs` apart, and its end record (with any interval after the last pause) on SIGINT,
+ * as the probe prints its last interval when stopped.
+ */
+export function replayCapture(name: string, gapMs: number, intervalsBeforeStop: number): StaprunScenario {
+  const intervals: string[][] = [[]];
+  let end: string | undefined;
+  for (const line of captured(name).split("\n")) {
+    if (line === "") continue;
+    if (line.startsWith("E\t")) end = line;
+    else intervals[intervals.length - 1]?.push(line);
+    if (line.startsWith("I\t")) intervals.push([]);
+  }
+  const complete = intervals.filter((i) => i.length > 0);
+  const before = complete.slice(0, intervalsBeforeStop);
+  const after = complete.slice(intervalsBeforeStop).flat();
+  return {
+    steps: before.flatMap((out, i) => (i === 0 ? [{ out }] : [{ sleepMs: gapMs }, { out }])),
+    onSigint: [{ out: [...after, ...(end === undefined ? [] : [end])] }, { exit: 0 }],
   };
 }

@@ -1,0 +1,63 @@
+// One agent pod of the walkthrough, as its own process: what `droptrace agent` does
+// (src/agent/agent.ts agentCommand), with the two things no machine here has swapped in.
+//
+// Real: the settings, read and validated from the environment the controller's DaemonSet gives
+// the pod; the Kubernetes client, from KUBECONFIG, with the agent service account's token (so
+// the chart's RBAC is what lets it write); /metrics and /healthz; the trace session, report
+// writer, signals, final report and idling.
+// Stand-ins: this host's kernel cannot load modules, so the node is the fixture's machine
+// (a boot of Debian's 7.2 kernel: its kallsyms, tracefs format, modules) and SystemTap is the
+// stand-in stap/staprun of test/agent/fakes replaying output the probe printed on that boot.
+//
+// Environment besides the pod's: WALKTHROUGH_NODE, a JSON NodeHost; FAKE_* for the stand-ins.
+import { CustomObjectsApi, KubeConfig } from "@kubernetes/client-node";
+import { pino } from "pino";
+import { runAgent } from "../../src/agent/agent.js";
+import { agentSettingsFromEnv } from "../../src/agent/settings.js";
+import { startHealthServer } from "../../src/http/health-server.js";
+import { agentMetrics } from "../../src/metrics.js";
+import { loadProbeScript } from "../../src/probe/script.js";
+import { FAKE_STAP, FAKE_STAPRUN, fixtureHost, guestHost, moduleTableOver } from "../agent/stand-ins.js";
+
+export interface NodeHost {
+  /** false: this node has no kernel headers (the package was never installed) */
+  headers: boolean;
+  /**
+   * Which real machine the node is: `guest`, the boot of test/fixtures/kernel-guest (the kernel
+   * suite's guest, stap/droptrace.stp itself), or `fixture`, the boot of ../shared/fixtures.
+   */
+  machine: "guest" | "fixture";
+  /** the port the pod's metrics port is reached at (each pod has its own network namespace; these share one) */
+  metricsPort: number;
+}
+
+const host = JSON.parse(process.env["WALKTHROUGH_NODE"] ?? "") as NodeHost;
+const log = pino({ level: process.env["DROPTRACE_LOG_LEVEL"] ?? "info" });
+const settings = { ...agentSettingsFromEnv(process.env), metricsPort: host.metricsPort };
+const kubeConfig = new KubeConfig();
+kubeConfig.loadFromDefault();
+const metrics = agentMetrics();
+const health = await startHealthServer({ port: settings.metricsPort, registry: metrics.registry });
+const controller = new AbortController();
+const stop = () => {
+  controller.abort();
+};
+process.on("SIGTERM", stop);
+process.on("SIGINT", stop);
+try {
+  process.exitCode = await runAgent(settings, {
+    api: kubeConfig.makeApiClient(CustomObjectsApi),
+    log,
+    metrics,
+    signal: controller.signal,
+    trace: {
+      host: host.machine === "guest" ? guestHost({ headers: host.headers }) : fixtureHost({ headers: host.headers }),
+      modules: moduleTableOver(process.env["FAKE_MODULES_FILE"] ?? ""),
+      script: loadProbeScript(),
+      stapCommand: FAKE_STAP,
+      staprunCommand: FAKE_STAPRUN,
+    },
+  });
+} finally {
+  await health.close();
+}

@@ -1,0 +1,244 @@
+// The README's walkthrough, run for real: the real helm installs the chart into the test API
+// server, the real kubectl applies the example and reads the results, the real controller
+// (dist/src/cli.js, started from the Deployment helm created) schedules agents, and agents
+// (the agent code, SystemTap replaying what the probe printed on Debian's 7.2 kernel) write
+// their reports, each with its service account's token under the chart's RBAC, enforced.
+// What a cluster would run but this machine cannot is played by kubelet.ts (its header says how).
+//
+// The README's console blocks must be this run's output (normalize() hides ages, timestamps,
+// uids); DROPTRACE_UPDATE_README=1 rewrites them from a run. The test also checks what the
+// output means (phases, counts, the failing node's message), and that every request the
+// controller and the agents made was allowed by the chart's RBAC.
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createServer, type AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { CustomObjectsApi, KubeConfig } from "@kubernetes/client-node";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { DROPTRACE, DROPTRACE_REPORT, GROUP, VERSION } from "../../src/api/constants.js";
+import type { DropTraceStatus } from "../../src/api/droptrace.js";
+import type { DropTraceReportStatus } from "../../src/api/report.js";
+import { fixtureIntervals, replayCapture } from "../agent/stand-ins.js";
+import { helmBinary, kubectlBinary } from "../chart/helm.js";
+import { startTestApiServer, type TestApiServer } from "../support/apiserver.js";
+import { Kubelet } from "./kubelet.js";
+import { normalize, readmeBlocks, rewriteReadme, Transcript } from "./transcript.js";
+
+const repoRoot = path.resolve(import.meta.dirname, "../..");
+const README = path.join(repoRoot, "README.md");
+const NAMESPACE = "droptrace-system";
+const TRACE = "all-nodes";
+const IMAGES = ["--set", "controller.image.repository=registry.example.com/droptrace-controller", "--set", "agent.image.repository=registry.example.com/droptrace-agent"];
+const ADMIN_TOKEN = "walkthrough-admin";
+const SERVICE_ACCOUNTS = [`${NAMESPACE}/droptrace-controller`, `${NAMESPACE}/droptrace-agent`] as const;
+const tokenOf = (sa: string) => `walkthrough-${sa.replace("/", "-")}`;
+
+/** "namespace group/resource[/subresource] verb", the chart test's notation plus where. */
+function permission(a: { verb: string; apiGroup: string; resource: string; subresource: string; namespace: string }): string {
+  return `${a.namespace === "" ? "(cluster)" : a.namespace} ${a.apiGroup === "" ? "core" : a.apiGroup}/${a.resource}${a.subresource === "" ? "" : `/${a.subresource}`} ${a.verb}`;
+}
+
+/**
+ * What each service account used in this walkthrough, as requests. test/chart/chart.test.ts lists
+ * what the chart grants; the controller's grants this walkthrough does not use as requests:
+ * droptraces delete (ttlSecondsAfterFinished, which the example does not set), daemonsets update
+ * (replacing a DaemonSet someone edited), pods list (naming nodes that never reported; every node
+ * reports here), and droptraces/finalizers update, which is not a request but what the API server
+ * checks before it lets the controller create a DaemonSet with blockOwnerDeletion on its trace.
+ * The agents use all they are granted.
+ */
+const USED: Record<(typeof SERVICE_ACCOUNTS)[number], string[]> = {
+  [`${NAMESPACE}/droptrace-controller`]: [
+    "(cluster) droptrace.io/droptracereports list",
+    "(cluster) droptrace.io/droptracereports watch",
+    "(cluster) droptrace.io/droptraces list",
+    "(cluster) droptrace.io/droptraces watch",
+    "(cluster) droptrace.io/droptraces/status update",
+    "default core/events create",
+    "droptrace-system apps/daemonsets create",
+    "droptrace-system apps/daemonsets delete",
+    "droptrace-system apps/daemonsets list",
+    "droptrace-system apps/daemonsets watch",
+    "droptrace-system coordination.k8s.io/leases create",
+    "droptrace-system coordination.k8s.io/leases get",
+    "droptrace-system coordination.k8s.io/leases update",
+  ],
+  [`${NAMESPACE}/droptrace-agent`]: ["(cluster) droptrace.io/droptracereports create", "(cluster) droptrace.io/droptracereports get", "(cluster) droptrace.io/droptracereports update"],
+};
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.on("error", reject);
+    s.listen(0, "127.0.0.1", () => {
+      const { port } = s.address() as AddressInfo;
+      s.close(() => {
+        resolve(port);
+      });
+    });
+  });
+}
+
+function kubeconfigFile(server: TestApiServer, dir: string, name: string, token: string): string {
+  const file = path.join(dir, `${name}.kubeconfig`);
+  writeFileSync(file, server.kubeconfig(token));
+  return file;
+}
+
+async function until<T>(what: string, probe: () => Promise<T | undefined>, ms: number): Promise<T> {
+  const deadline = Date.now() + ms;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await probe();
+      if (v !== undefined) return v;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last === undefined ? "" : `: ${last instanceof Error ? last.message : JSON.stringify(last)}`}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+describe("the README walkthrough", () => {
+  let dir: string;
+  let server: TestApiServer;
+  let kubelet: Kubelet;
+  let custom: CustomObjectsApi;
+  const transcript = new Transcript();
+  let env: Record<string, string>;
+  let requestsBeforeUninstall = 0;
+
+  const trace = async () =>
+    (await custom.getClusterCustomObject({ group: GROUP, version: VERSION, plural: DROPTRACE.plural, name: TRACE })) as { status?: DropTraceStatus };
+  const report = async (node: string) =>
+    (await custom.getClusterCustomObject({ group: GROUP, version: VERSION, plural: DROPTRACE_REPORT.plural, name: `${TRACE}-${node}` })) as { status?: DropTraceReportStatus };
+  const metrics = (step: string, port: number, shownPort: number, names: string) =>
+    transcript.run(step, "bash", ["-c", `curl -s http://127.0.0.1:${String(port)}/metrics | grep -E '^${names}'`], {
+      shown: `curl -s localhost:${String(shownPort)}/metrics | grep -E '^${names}'`,
+    }).then(() => undefined);
+  const kubectl = (step: string, args: string[], shown?: string) => transcript.run(step, kubectlBinary(), args, { env, shown: shown ?? `kubectl ${args.join(" ")}` });
+
+  beforeAll(async () => {
+    dir = mkdtempSync(path.join(tmpdir(), "droptrace-walkthrough-"));
+    const tokens: Record<string, { user: string; groups: string[] }> = {
+      [ADMIN_TOKEN]: { user: "kubernetes-admin", groups: ["system:masters", "system:authenticated"] },
+    };
+    for (const sa of SERVICE_ACCOUNTS) {
+      const [ns, name] = sa.split("/");
+      tokens[tokenOf(sa)] = {
+        user: `system:serviceaccount:${ns ?? ""}:${name ?? ""}`,
+        groups: ["system:serviceaccounts", `system:serviceaccounts:${ns ?? ""}`, "system:authenticated"],
+      };
+    }
+    // No CRDs served at the start: `helm install` creates them, as on a new cluster.
+    server = await startTestApiServer({ crdDirs: [], authorization: { tokens } });
+    const admin = kubeconfigFile(server, dir, "admin", ADMIN_TOKEN);
+    env = { KUBECONFIG: admin, HOME: dir, HELM_CACHE_HOME: path.join(dir, "helm-cache"), HELM_CONFIG_HOME: path.join(dir, "helm-config"), HELM_DATA_HOME: path.join(dir, "helm-data") };
+    const adminConfig = new KubeConfig();
+    adminConfig.loadFromFile(admin);
+    custom = adminConfig.makeApiClient(CustomObjectsApi);
+    const { first, second, last } = fixtureIntervals();
+    kubelet = new Kubelet({
+      admin: adminConfig,
+      kubeconfigFor: (sa) => kubeconfigFile(server, dir, sa.replace("/", "-"), tokenOf(sa)),
+      dir,
+      freePort,
+      nodes: [
+        // The kernel suite's guest: stap/droptrace.stp on 7.2 (lo, an iptables DROP, veths, two pods' eth0).
+        { name: "node-a", machine: "guest", probe: replayCapture("all.tsv", 1_000, 4) },
+        // The boot of ../shared/fixtures: UDP to closed ports and failed neighbour resolution.
+        { name: "node-b", machine: "fixture", probe: { steps: [{ out: first }, { sleepMs: 1_000 }, { out: second }], onSigint: [{ out: last }, { exit: 0 }] } },
+        // A node where nobody installed the kernel headers.
+        { name: "node-c", machine: "fixture", headers: false, probe: { steps: [] } },
+      ],
+    });
+    await kubelet.start();
+  }, 60_000);
+
+  afterAll(async () => {
+    await kubelet.stop();
+    await server.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("installs the chart, traces three nodes, reads the results, and uninstalls", async () => {
+    const helm = helmBinary();
+    // ---- install
+    await transcript.run(
+      "install",
+      helm,
+      ["install", "droptrace", path.join(repoRoot, "charts/droptrace"), "-n", NAMESPACE, "--create-namespace", "--server-side=false", ...IMAGES],
+      { env, shown: `helm install droptrace charts/droptrace -n ${NAMESPACE} --create-namespace --server-side=false \\\n    ${IMAGES.join(" ")}` },
+    );
+    await kubectl("install", ["label", "namespace", NAMESPACE, "pod-security.kubernetes.io/enforce=privileged", "--overwrite"]);
+    await until("the controller to be ready", async () => (await fetch(`http://127.0.0.1:${kubelet.metricsPort({ podPrefix: "droptrace-controller" })}/readyz`)).ok || undefined, 30_000);
+    await kubectl("install", ["-n", NAMESPACE, "get", "deployments,pods"]);
+
+    // ---- a trace
+    await kubectl("apply", ["apply", "-f", path.join(repoRoot, "examples/all-nodes-one-minute.yaml")], "kubectl apply -f examples/all-nodes-one-minute.yaml");
+    // While it runs: every node has written what it will write before the probe is stopped.
+    await until("every node's first reports to be merged", async () => {
+      const t = await trace();
+      return t.status?.phase === "Running" && t.status.totalDrops === 1_103 && (t.status.nodes?.failed ?? 0) === 1 ? t : undefined;
+    }, 60_000);
+    await kubectl("running", ["get", "dt"]);
+    await kubectl("running", ["-n", NAMESPACE, "get", "daemonsets,pods", "-o", "wide"]);
+    // In a cluster: kubectl -n droptrace-system port-forward pod/<agent pod> 9102. Here every pod's
+    // port is a port of this machine, so curl reaches it directly.
+    await metrics("running", kubelet.metricsPort({ node: "node-a" }), 9102, "droptrace_agent_(drops|uncounted_drops|intervals|rows|report_writes)");
+    const done = await until("the trace to complete", async () => {
+      const t = await trace();
+      return t.status?.phase === "Completed" ? t : undefined;
+    }, 120_000);
+    await kubectl("completed", ["get", "dt"]);
+    await kubectl("describe", ["describe", "dt", TRACE]);
+    await kubectl("reports", ["get", "droptracereports", "-l", `droptrace.io/trace=${TRACE}`]);
+    await kubectl("reports", ["get", "dtr", `${TRACE}-node-c`, "-o", "jsonpath={.status.message}{\"\\n\"}"], `kubectl get dtr ${TRACE}-node-c -o jsonpath='{.status.message}{"\\n"}'`);
+
+    // ---- what the output means
+    expect(done.status?.totalDrops).toBe(1_144);
+    expect((await report("node-a")).status?.phase).toBe("Completed");
+    expect((await report("node-b")).status?.phase).toBe("Completed");
+    const failed = (await report("node-c")).status;
+    expect(failed?.phase).toBe("Failed");
+    expect(failed?.message).toContain("linux-headers-7.2.13+deb14-amd64");
+    // The DaemonSet is gone once the trace completed: nothing runs while no trace is active.
+    await until("the agents to be stopped", () => Promise.resolve(kubelet.runningPods().some((p) => p.startsWith("droptrace-all-nodes")) ? undefined : true), 60_000);
+    await metrics("completed", kubelet.metricsPort({ podPrefix: "droptrace-controller" }), 8080, "droptrace_controller_(traces|is_leader|events_total)");
+
+    // ---- uninstall: the trace, then the release; helm leaves CRDs (and so DropTraces) in place
+    await kubectl("uninstall", ["delete", "dt", TRACE]);
+    requestsBeforeUninstall = server.requests.length;
+    await transcript.run("uninstall", helm, ["uninstall", "droptrace", "-n", NAMESPACE], { env, shown: `helm uninstall droptrace -n ${NAMESPACE}` });
+    await until("the controller to be stopped", () => Promise.resolve(kubelet.runningPods().length === 0 ? true : undefined), 60_000);
+    await kubectl("uninstall", ["get", "crd", "-o", "name"]);
+    await kubectl("uninstall", ["delete", "crd", "droptraces.droptrace.io", "droptracereports.droptrace.io"]);
+
+  }, 300_000);
+
+  it("needed no permission the chart does not grant, and used every one it grants but those named", () => {
+    for (const sa of SERVICE_ACCOUNTS) {
+      const [ns, name] = sa.split("/");
+      const user = `system:serviceaccount:${ns ?? ""}:${name ?? ""}`;
+      // Until helm uninstall: it deletes the bindings before the controller has stopped, whose
+      // last lease renewals are then refused, on a cluster as here.
+      const requests = server.requests.slice(0, requestsBeforeUninstall).filter((r) => r.user === user && r.attributes.resourceRequest);
+      expect(requests.length, `requests made as ${user}`).toBeGreaterThan(0);
+      expect(requests.filter((r) => !r.authorized).map((r) => `${r.method} ${r.path}${r.query}: ${r.status}`), `requests of ${user} RBAC refused`).toEqual([]);
+      const used = [...new Set(requests.map((r) => permission(r.attributes)))].sort();
+      expect(used, `permissions ${user} used`).toEqual(USED[sa]);
+    }
+  });
+
+  it("keeps the README's walkthrough true", () => {
+    const readme = readFileSync(README, "utf8");
+    if (process.env["DROPTRACE_UPDATE_README"] === "1") {
+      writeFileSync(README, rewriteReadme(readme, transcript));
+      return;
+    }
+    const blocks = readmeBlocks(readme);
+    expect([...blocks.keys()].sort()).toEqual([...transcript.steps.keys()].sort());
+    for (const [step, block] of blocks) expect(normalize(block), `README walkthrough step ${step}`).toBe(normalize(transcript.block(step)));
+  });
+});
