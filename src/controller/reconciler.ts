@@ -96,7 +96,7 @@ export class Reconciler {
     const memory = this.#memoryOf(trace);
     const current = this.#currentStatus(trace, memory);
 
-    if (isFinal(current?.phase)) return this.#finished(trace, current, log);
+    if (current !== undefined && isFinal(current.phase)) return this.#finished(trace, await this.#mergeLate(trace, current, memory, log), log);
 
     const spec = DropTraceSpecSchema.safeParse(trace.spec);
     if (!spec.success) {
@@ -158,6 +158,49 @@ export class Reconciler {
 
     if (isFinal(outcome.phase)) return this.#finished(trace, status, log);
     return after(deadlineMs - nowMs);
+  }
+
+  /**
+   * A finished trace keeps its phase, but counts that arrive after it ended are not lost: an
+   * agent whose final report was delayed (API errors past the deadline's grace, a slow probe
+   * stop) still writes it, and the merged drops, node counts and conditions take it in.
+   */
+  async #mergeLate(trace: TraceObject, current: DropTraceStatus, memory: TraceMemory, log: Logger): Promise<DropTraceStatus> {
+    const spec = DropTraceSpecSchema.safeParse(trace.spec);
+    const reports = this.#deps.source.reportsOf(trace.name, trace.uid);
+    const phase = current.phase;
+    const readyReason = current.conditions?.find((c) => c.type === CONDITION.ready)?.reason as Reason | undefined;
+    // A trace the controller refused ran nothing of what its spec asked: its reports are not its result.
+    const refused = readyReason === REASON.invalidSpec || readyReason === REASON.specChanged;
+    if (!spec.success || reports.length === 0 || phase === undefined || refused) return current;
+    const nodes = reports.map(nodeState);
+    const merged = mergeReports(reports, spec.data.topN);
+    // The DaemonSet is gone: the node count is the one the trace ended with.
+    const counts = countNodes(nodes, current.nodes?.desired);
+    const before = current.nodes;
+    if (merged.totalDrops === current.totalDrops && merged.uncountedDrops === current.uncountedDrops && counts.completed === before?.completed && counts.failed === before.failed) {
+      return current;
+    }
+    // The phase stays; its reason is the one the late reports give, where that phase agrees.
+    const decided = decidePhase({ counts, reported: reports.length, desiredScheduled: counts.desired, nowMs: Number.POSITIVE_INFINITY, deadlineMs: 0 });
+    const outcome: PhaseOutcome = decided.phase === phase ? decided : { phase, reason: readyReason ?? decided.reason };
+    const reported = new Set(reports.map((r) => r.node));
+    const silentNames = (current.nodeSummary ?? []).filter((n) => n.phase === "NotReporting" && !reported.has(n.node)).map((n) => n.node);
+    const status = buildStatus({
+      current,
+      generation: trace.generation,
+      outcome,
+      nodes,
+      counts,
+      merged,
+      notReporting: { count: Math.max(0, counts.desired - reports.length), names: silentNames },
+      startTime: current.startTime,
+      nowMs: this.#deps.clock(),
+      daemonSet: `${this.#deps.settings.namespace}/${daemonSetName(trace.name)}`,
+    });
+    log.info({ totalDrops: merged.totalDrops, before: current.totalDrops }, "merged reports that arrived after the trace ended");
+    await this.#write(trace, current, status, memory, log);
+    return status;
   }
 
   /** Completed or Failed: no agent may keep running; after the TTL the trace itself goes. */

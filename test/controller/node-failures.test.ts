@@ -75,6 +75,37 @@ describe("nodes that fail or stay silent", () => {
     expect(completion?.type).toBe("Warning");
   });
 
+  it("takes in a final report that arrives after the trace ended: its phase and completion time stay", async () => {
+    const clock = new TestClock();
+    await startController(cluster, { clock: clock.now });
+    const trace = await createTrace(cluster, "slow-final", { duration: "10s" });
+    await until("the DaemonSet", () => getDaemonSet(cluster, "slow-final"));
+    await setDesiredNodes(cluster, "slow-final", 2);
+    const [n1, n2] = agents(cluster, trace, "n1", "n2");
+    if (n1 === undefined || n2 === undefined) throw new Error("two agents");
+    await n1.report(reportStatus("Completed", [{ ...udp, count: 12 }]));
+    await n2.report(reportStatus("Running", [{ ...udp, count: 5 }]));
+    await until("both reports merged", async () => ((await getTrace(cluster, "slow-final"))?.status?.totalDrops === 17 ? true : undefined));
+
+    clock.advance(60_000);
+    const ended = await untilPhase(cluster, "slow-final", "Completed");
+    expect(condition(ended, "Ready")).toMatchObject({ status: "True", reason: "DeadlinePassed" });
+    expect(condition(ended, "Degraded")?.message).toBe("1 node had not sent a final report by the deadline: n2");
+
+    // n2's final report, held up past the deadline (say, by API errors), still arrives.
+    await n2.report(reportStatus("Completed", [{ ...udp, count: 30 }]));
+    const merged = await until("the late report merged", async () => {
+      const t = await getTrace(cluster, "slow-final");
+      return t?.status?.totalDrops === 42 ? t : undefined;
+    });
+    expect(merged.status?.phase).toBe("Completed");
+    expect(merged.status?.completionTime).toBe(ended.status?.completionTime);
+    expect(merged.status?.nodes).toEqual({ desired: 2, pending: 0, running: 0, completed: 2, failed: 0 });
+    expect(merged.status?.drops).toMatchObject([{ ...udp, count: 42, nodes: 2 }]);
+    expect(condition(merged, "Ready")).toMatchObject({ status: "True", reason: "AllNodesDone" });
+    expect(condition(merged, "Degraded")?.status).toBe("False");
+  });
+
   it("fails the trace when every node failed, saying why per reason", async () => {
     await startController(cluster);
     const trace = await createTrace(cluster, "doomed");
