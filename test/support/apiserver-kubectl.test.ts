@@ -125,11 +125,14 @@ describe("kubectl get", () => {
 
   it("watches with get -w: the row, then a row per change", async () => {
     const watch = cli.spawnKubectl(["get", "dt", "all-nodes", "-w"]);
-    const lines: string[] = [];
-    watch.stdout.on("data", (chunk: Buffer) => lines.push(...chunk.toString("utf8").split("\n").filter((l) => l !== "")));
+    // A chunk may end inside a line (seen: "NAME" alone, then the rest of the header): only
+    // complete lines count.
+    let text = "";
+    watch.stdout.on("data", (chunk: Buffer) => (text += chunk.toString("utf8")));
+    const completeLines = () => text.slice(0, text.lastIndexOf("\n") + 1).split("\n").filter((l) => l !== "");
     const until = async (n: number) => {
       const deadline = Date.now() + 10_000;
-      while (lines.length < n && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      while (completeLines().length < n && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     };
     try {
       await until(2);
@@ -139,7 +142,7 @@ describe("kubectl get", () => {
       watch.kill();
       await watch;
     }
-    expect(tableLines(lines.join("\n"))).toEqual([
+    expect(tableLines(completeLines().join("\n"))).toEqual([
       "NAME | PHASE | NODES | DROPS | TOP SYMBOL | AGE",
       expect.stringMatching(/^all-nodes \| Running \| 1\/3 \| 42 \| tcp_v4_rcv \| \d+s$/),
       expect.stringMatching(/^all-nodes \| Completed \| 3\/3 \| 1125 \| tcp_v4_rcv \| \d+s$/),
