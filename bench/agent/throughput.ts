@@ -136,8 +136,8 @@ console.log(
     `(${fmt(kallsyms.symbolCount)} code symbols, ${kallsyms.moduleNames.length} modules incl. kernel)`,
 );
 console.log(
-  `memory (JS heap + ArrayBuffers): at start ${before.heapMiB} MiB; with the kallsyms text ${withText.heapMiB} MiB ` +
-    `(the table keeps the text for names); with the table ${afterKallsyms.heapMiB} MiB; ` +
+  `memory (JS heap + ArrayBuffers): at start ${before.heapMiB} MiB; with the kallsyms text ${withText.heapMiB} MiB; ` +
+    `with the table as well ${afterKallsyms.heapMiB} MiB (the table alone: ${fmt(kallsyms.byteLength / 2 ** 20)} MiB); ` +
     `rss ${before.rssMiB} -> ${withText.rssMiB} -> ${afterKallsyms.rssMiB} MiB`,
 );
 console.log(

@@ -14,6 +14,13 @@ export const realHost: HostView = {
       return undefined;
     }
   },
+  readBytes: async (path) => {
+    try {
+      return await readFile(path);
+    } catch {
+      return undefined;
+    }
+  },
   exists: async (path) => {
     try {
       await stat(path);

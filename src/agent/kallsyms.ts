@@ -1,10 +1,13 @@
 // Symbolizes kernel addresses from /proc/kallsyms, the way the kernel's %pS does it
 // (nearest symbol at or below the address, plus the offset), without the "/size" part.
 //
-// The file has ~200k lines and is loaded once per agent start, so it is parsed by hand
-// (no per-line zod, no per-line strings): addresses go into typed arrays as two 32-bit halves
-// (kernel addresses exceed 2^53, and bigint is slow to parse and compare), and names stay
-// offsets into the original text until an address actually needs one.
+// The file has ~200k lines (9 MB) and is loaded once per agent start, and the table lives as long
+// as the trace, so it is parsed by hand from bytes (no per-line zod, no per-line strings) and
+// kept compact: addresses in typed arrays as two 32-bit halves (kernel addresses exceed 2^53, and
+// bigint is slow to parse and compare), and only the names of code symbols, packed into one byte
+// array in address order, each decoded when an address first needs it. The text itself is not
+// kept: for the fixture kernel's 9 MB the table is 4.4 MB, where the text and an index into it
+// were 13.
 
 /** Module of an address in the core kernel image. */
 export const KERNEL_MODULE = "kernel";
@@ -31,39 +34,43 @@ const NOT_CODE = -1;
 const CORE_KERNEL = 0;
 const TWO_POW_32 = 0x1_0000_0000;
 
+const NEWLINE = 0x0a;
+const TAB = 0x09;
+const SPACE = 0x20;
+const OPEN_BRACKET = 0x5b;
+const CLOSE_BRACKET = 0x5d;
+
 /** A parsed /proc/kallsyms: sorted code symbols, searched by address. */
 export class KallsymsTable {
   /** True when every address read 0 (kptr_restrict): nothing can be symbolized; report KALLSYMS_HIDDEN_MESSAGE. */
   readonly addressesHidden: boolean;
-  readonly #text: string;
   readonly #high: Uint32Array;
   readonly #low: Uint32Array;
-  readonly #nameStart: Uint32Array;
-  readonly #nameEnd: Uint32Array;
   // Index into #modules (CORE_KERNEL for the kernel image), or NOT_CODE.
   readonly #module: Int32Array;
   readonly #modules: readonly string[];
+  /** Entry i's name is #names[#nameOffsets[i]] up to #names[#nameOffsets[i + 1]]; empty for NOT_CODE. */
+  readonly #names: Buffer;
+  readonly #nameOffsets: Uint32Array;
   readonly #symbolCount: number;
 
   /** @internal use parseKallsyms */
   constructor(parts: {
-    text: string;
     addressesHidden: boolean;
     high: Uint32Array;
     low: Uint32Array;
-    nameStart: Uint32Array;
-    nameEnd: Uint32Array;
     module: Int32Array;
     modules: readonly string[];
+    names: Buffer;
+    nameOffsets: Uint32Array;
   }) {
-    this.#text = parts.text;
     this.addressesHidden = parts.addressesHidden;
     this.#high = parts.high;
     this.#low = parts.low;
-    this.#nameStart = parts.nameStart;
-    this.#nameEnd = parts.nameEnd;
     this.#module = parts.module;
     this.#modules = parts.modules;
+    this.#names = parts.names;
+    this.#nameOffsets = parts.nameOffsets;
     this.#symbolCount = parts.module.reduce((count, module) => (module === NOT_CODE ? count : count + 1), 0);
   }
 
@@ -77,6 +84,11 @@ export class KallsymsTable {
     return this.#modules;
   }
 
+  /** Bytes the table holds in typed arrays (names, addresses, modules): what it costs while a trace runs. */
+  get byteLength(): number {
+    return this.#names.byteLength + this.#nameOffsets.byteLength + this.#high.byteLength + this.#low.byteLength + this.#module.byteLength;
+  }
+
   /** `{ symbol: "udp_rcv+0x452", module: "kernel" }`; unknown addresses give the raw address and UNKNOWN_MODULE. */
   symbolize(address: bigint | string): SymbolizedLocation {
     const { high, low } = splitAddress(address);
@@ -85,9 +97,16 @@ export class KallsymsTable {
     if (this.addressesHidden || index < 0 || module === NOT_CODE) {
       return { symbol: formatAddress(high, low), module: UNKNOWN_MODULE };
     }
-    const name = this.#text.slice(this.#nameStart[index] ?? 0, this.#nameEnd[index] ?? 0);
+    const name = this.#name(index);
     const offset = formatOffset(high, low, this.#high[index] ?? 0, this.#low[index] ?? 0);
     return { symbol: `${name}+${offset}`, module: this.#modules[module] ?? UNKNOWN_MODULE };
+  }
+
+  #name(index: number): string {
+    const start = this.#nameOffsets[index] ?? 0;
+    const end = this.#nameOffsets[index + 1] ?? 0;
+    // A code symbol's name is never empty: an empty one is the padding before the next function.
+    return start === end ? `${PADDING_PREFIX}${this.#name(index + 1)}` : this.#names.toString("utf8", start, end);
   }
 
   #lastAtOrBelow(high: number, low: number): number {
@@ -109,15 +128,17 @@ export class KallsymsTable {
 }
 
 /**
- * Parses /proc/kallsyms text (`<addr> <type> <name>[\t[module]]` per line).
- * Keeps text symbols (t, T, w, W) of the kernel and of modules; data, rodata and bss symbols
- * (b, B, d, D, r, R, g, G, s, S, v, V) are kept as nameless boundaries, so an address past the
- * end of code comes out unknown rather than as `last_function+0x123456`. Other types
- * (absolute, debugging, undefined) are not addresses of anything and are ignored.
+ * Parses /proc/kallsyms (`<addr> <type> <name>[\t[module]]` per line), as read from the file
+ * (bytes) or as text. Keeps text symbols (t, T, w, W) of the kernel and of modules; data, rodata
+ * and bss symbols (b, B, d, D, r, R, g, G, s, S, v, V) are kept as nameless boundaries, so an
+ * address past the end of code comes out unknown rather than as `last_function+0x123456`. Other
+ * types (absolute, debugging, undefined) are not addresses of anything and are ignored.
  * Throws KallsymsFormatError, quoting the line, on a line of another shape.
  */
-export function parseKallsyms(text: string): KallsymsTable {
-  const capacity = countLines(text);
+export function parseKallsyms(input: string | Uint8Array): KallsymsTable {
+  // A Buffer's indexOf is memchr.
+  const bytes = typeof input === "string" ? Buffer.from(input, "utf8") : Buffer.from(input.buffer, input.byteOffset, input.byteLength);
+  const capacity = countLines(bytes);
   const high = new Uint32Array(capacity);
   const low = new Uint32Array(capacity);
   const nameStart = new Uint32Array(capacity);
@@ -130,39 +151,39 @@ export function parseKallsyms(text: string): KallsymsTable {
   let anyNonZero = false;
 
   let lineStart = 0;
-  while (lineStart < text.length) {
-    let lineEnd = text.indexOf("\n", lineStart);
-    if (lineEnd === -1) lineEnd = text.length;
+  while (lineStart < bytes.length) {
+    let lineEnd = bytes.indexOf(NEWLINE, lineStart);
+    if (lineEnd === -1) lineEnd = bytes.length;
     lines += 1;
-    const space = text.indexOf(" ", lineStart);
+    const space = bytes.indexOf(SPACE, lineStart);
     const digits = space - lineStart;
-    if (space === -1 || space + 3 > lineEnd || digits < 1 || digits > 16 || text.charCodeAt(space + 2) !== 0x20) {
-      throw kallsymsLineError(text, lineStart, lineEnd, lines);
+    if (space === -1 || space + 3 > lineEnd || digits < 1 || digits > 16 || bytes[space + 2] !== SPACE) {
+      throw kallsymsLineError(bytes, lineStart, lines);
     }
     // Up to 16 hex digits: the last 8 form the low half, the rest the high half; both stay exact.
     let addrHigh = 0;
     let addrLow = 0;
     const lowStart = Math.max(lineStart, space - 8);
     for (let i = lineStart; i < space; i += 1) {
-      const digit = hexDigit(text.charCodeAt(i));
-      if (digit < 0) throw kallsymsLineError(text, lineStart, lineEnd, lines);
+      const digit = hexDigit(bytes[i] ?? 0);
+      if (digit < 0) throw kallsymsLineError(bytes, lineStart, lines);
       if (i < lowStart) addrHigh = addrHigh * 16 + digit;
       else addrLow = addrLow * 16 + digit;
     }
     if (addrHigh !== 0 || addrLow !== 0) anyNonZero = true;
 
-    const type = text.charCodeAt(space + 1);
+    const type = bytes[space + 1] ?? 0;
     let symbolEnd = lineEnd;
     let moduleName: string | undefined;
     // Module lines end in "\t[name]"; searching backwards from a ']' keeps the scan within the line.
-    if (text.charCodeAt(lineEnd - 1) === 0x5d) {
-      const tab = text.lastIndexOf("\t", lineEnd - 1);
-      if (tab > space + 2 && text.charCodeAt(tab + 1) === 0x5b) {
+    if (bytes[lineEnd - 1] === CLOSE_BRACKET) {
+      const tab = bytes.lastIndexOf(TAB, lineEnd - 1);
+      if (tab > space + 2 && bytes[tab + 1] === OPEN_BRACKET) {
         symbolEnd = tab;
-        moduleName = text.slice(tab + 2, lineEnd - 1);
+        moduleName = bytes.toString("utf8", tab + 2, lineEnd - 1);
       }
     }
-    if (symbolEnd <= space + 3) throw kallsymsLineError(text, lineStart, lineEnd, lines);
+    if (symbolEnd <= space + 3) throw kallsymsLineError(bytes, lineStart, lines);
 
     const kind = symbolKind(type);
     if (kind !== IGNORED) {
@@ -192,32 +213,69 @@ export function parseKallsyms(text: string): KallsymsTable {
   if (!anyNonZero) {
     const none = new Uint32Array(0);
     return new KallsymsTable({
-      text: "",
       addressesHidden: true,
       high: none,
       low: none,
-      nameStart: none,
-      nameEnd: none,
       module: new Int32Array(0),
       modules: [KERNEL_MODULE],
+      names: Buffer.alloc(0),
+      nameOffsets: new Uint32Array(1),
     });
   }
 
   const order = sortedUniqueOrder(high, low, module, count);
+  const kept = order.length;
   const pick = <T extends Uint32Array | Int32Array>(source: T, target: T): T => {
-    for (let i = 0; i < order.length; i += 1) target[i] = source[order[i] ?? 0] ?? 0;
+    for (let i = 0; i < kept; i += 1) target[i] = source[order[i] ?? 0] ?? 0;
     return target;
   };
+  // Code names only, in address order: a boundary's name is never shown. Where functions are
+  // padded (x86's CONFIG_CALL_PADDING), the padding before each is a symbol of its own,
+  // `__pfx_<function>`, directly below it: 40% of the names' bytes. Those are kept as empty names
+  // and spelt out from the next name when shown.
+  const keptModule = pick(module, new Int32Array(kept));
+  const nameOffsets = new Uint32Array(kept + 1);
+  const named = (i: number): boolean => keptModule[i] !== NOT_CODE && !isPaddingOf(bytes, order[i] ?? 0, order[i + 1], nameStart, nameEnd, keptModule[i] === keptModule[i + 1]);
+  let nameBytes = 0;
+  for (let i = 0; i < kept; i += 1) {
+    const entry = order[i] ?? 0;
+    nameOffsets[i] = nameBytes;
+    if (named(i)) nameBytes += (nameEnd[entry] ?? 0) - (nameStart[entry] ?? 0);
+  }
+  nameOffsets[kept] = nameBytes;
+  // Its own memory (not a slice of Buffer's shared pool), sized exactly.
+  const names = Buffer.allocUnsafeSlow(nameBytes);
+  for (let i = 0; i < kept; i += 1) {
+    if (nameOffsets[i] === nameOffsets[i + 1]) continue;
+    const entry = order[i] ?? 0;
+    // Byte by byte: names are short, and a call per name into Buffer's copy costs more.
+    const end = nameEnd[entry] ?? 0;
+    let to = nameOffsets[i] ?? 0;
+    for (let from = nameStart[entry] ?? 0; from < end; from += 1, to += 1) names[to] = bytes[from] ?? 0;
+  }
   return new KallsymsTable({
-    text,
     addressesHidden: false,
-    high: pick(high, new Uint32Array(order.length)),
-    low: pick(low, new Uint32Array(order.length)),
-    nameStart: pick(nameStart, new Uint32Array(order.length)),
-    nameEnd: pick(nameEnd, new Uint32Array(order.length)),
-    module: pick(module, new Int32Array(order.length)),
+    high: pick(high, new Uint32Array(kept)),
+    low: pick(low, new Uint32Array(kept)),
+    module: keptModule,
     modules,
+    names,
+    nameOffsets,
   });
+}
+
+const PADDING_PREFIX = "__pfx_";
+const PADDING_PREFIX_BYTES = Buffer.from(PADDING_PREFIX, "latin1");
+
+/** True when entry `entry` is named `__pfx_` + the name of `next`, a code symbol of the same module. */
+function isPaddingOf(bytes: Buffer, entry: number, next: number | undefined, nameStart: Uint32Array, nameEnd: Uint32Array, sameModule: boolean): boolean {
+  if (next === undefined || !sameModule) return false;
+  const start = nameStart[entry] ?? 0;
+  const nextStart = nameStart[next] ?? 0;
+  const nextLength = (nameEnd[next] ?? 0) - nextStart;
+  if ((nameEnd[entry] ?? 0) - start !== PADDING_PREFIX_BYTES.length + nextLength) return false;
+  if (bytes.compare(PADDING_PREFIX_BYTES, 0, PADDING_PREFIX_BYTES.length, start, start + PADDING_PREFIX_BYTES.length) !== 0) return false;
+  return bytes.compare(bytes, nextStart, nextStart + nextLength, start + PADDING_PREFIX_BYTES.length, start + PADDING_PREFIX_BYTES.length + nextLength) === 0;
 }
 
 const IGNORED = 0;
@@ -258,7 +316,16 @@ function sortedUniqueOrder(high: Uint32Array, low: Uint32Array, module: Int32Arr
       unique[kept - 1] = index;
     }
   }
-  return unique.subarray(0, kept);
+  // A boundary only matters where code ends: one after another (the data section's thousands of
+  // symbols), or one below all code, would only make the same addresses unknown again.
+  let needed = 0;
+  for (let i = 0; i < kept; i += 1) {
+    const index = unique[i] ?? 0;
+    if (module[index] === NOT_CODE && (needed === 0 || module[unique[needed - 1] ?? 0] === NOT_CODE)) continue;
+    unique[needed] = index;
+    needed += 1;
+  }
+  return unique.subarray(0, needed);
 }
 
 /**
@@ -315,14 +382,14 @@ function sortByAddress(high: Uint32Array, low: Uint32Array, count: number): Uint
   return merged;
 }
 
-function countLines(text: string): number {
+function countLines(bytes: Buffer): number {
   let lines = 0;
-  let at = text.indexOf("\n");
+  let at = bytes.indexOf(NEWLINE);
   while (at !== -1) {
     lines += 1;
-    at = text.indexOf("\n", at + 1);
+    at = bytes.indexOf(NEWLINE, at + 1);
   }
-  return text.length > 0 && !text.endsWith("\n") ? lines + 1 : lines;
+  return bytes.length > 0 && bytes[bytes.length - 1] !== NEWLINE ? lines + 1 : lines;
 }
 
 function hexDigit(code: number): number {
@@ -332,10 +399,11 @@ function hexDigit(code: number): number {
   return -1;
 }
 
-function kallsymsLineError(text: string, start: number, end: number, lineNumber: number): KallsymsFormatError {
-  return new KallsymsFormatError(
-    `kallsyms line ${lineNumber} is not "<address> <type> <name>[\\t[module]]": ${JSON.stringify(text.slice(start, Math.min(end, start + 200)))}`,
-  );
+function kallsymsLineError(bytes: Buffer, start: number, lineNumber: number): KallsymsFormatError {
+  let end = bytes.indexOf(NEWLINE, start);
+  if (end === -1) end = bytes.length;
+  const line = bytes.toString("utf8", start, Math.min(end, start + 200));
+  return new KallsymsFormatError(`kallsyms line ${lineNumber} is not "<address> <type> <name>[\\t[module]]": ${JSON.stringify(line)}`);
 }
 
 function splitAddress(address: bigint | string): { high: number; low: number } {

@@ -24,6 +24,8 @@ export interface HostView {
   kernelRelease(): string;
   /** The file's text, or undefined when it is missing or unreadable. */
   readText(path: string): Promise<string | undefined>;
+  /** The file's bytes, or undefined when it is missing or unreadable: for /proc/kallsyms, 9 MB that need never be a string. */
+  readBytes(path: string): Promise<Uint8Array | undefined>;
   /** True when the path exists; a dangling symlink does not. */
   exists(path: string): Promise<boolean>;
   /** Where a symlink points, or undefined when the path is not a symlink. */
@@ -50,8 +52,8 @@ export interface PreflightFacts {
   kernelRelease: string;
   /** The kfree_skb tracepoint's format file, for reason names. */
   tracepointFormat: string;
-  /** /proc/kallsyms as read, for symbolizing. */
-  kallsyms: string;
+  /** /proc/kallsyms as read, for symbolizing (parseKallsyms). */
+  kallsyms: Uint8Array;
   /** `stap --version`'s version, when stap was needed and found. */
   systemtapVersion?: string;
 }
@@ -96,10 +98,10 @@ export async function preflight(host: HostView, options: PreflightOptions): Prom
     });
   }
 
-  const kallsyms = await host.readText(paths.kallsyms);
+  const kallsyms = await host.readBytes(paths.kallsyms);
   if (kallsyms === undefined || kallsyms.length === 0) {
     problems.push({ reason: "KallsymsUnreadable", message: `cannot read ${paths.kallsyms}: mount /proc, and run as root` });
-  } else if (/^0+ /.test(kallsyms)) {
+  } else if (/^0+ /.test(Buffer.from(kallsyms.buffer, kallsyms.byteOffset, Math.min(kallsyms.length, 32)).toString("latin1"))) {
     problems.push({
       reason: "KallsymsHidden",
       message: `${paths.kallsyms} shows every address as 0: run as root (CAP_SYSLOG) or set the sysctl kernel.kptr_restrict to 0 or 1`,

@@ -61,6 +61,14 @@ describe("fixture kernel-7.2-udp-neigh end to end", () => {
     expect(snapshot.protocolErrors).toBe(0);
   });
 
+  it("gives the same table from kallsyms parsed as the file's bytes", () => {
+    const fromBytes = parseKallsyms(Buffer.from(readFixtureKallsyms(), "utf8"));
+    const reader = new ProbeOutputReader();
+    const accumulator = new DropAccumulator(fromBytes, reasons);
+    for (const result of [...reader.push(probeOutput), ...reader.end()]) if (result.ok) accumulator.add(result.record);
+    expect(accumulator.snapshot(20).rows).toEqual(README_TABLE);
+  });
+
   it("gives the same table whatever the stdout chunk boundaries", () => {
     const bytes = Buffer.from(probeOutput, "utf8");
     for (const size of [1, 2, 3, 7, 13, 64]) {

@@ -7,11 +7,17 @@ import {
 } from "../../src/agent/kallsyms.js";
 import { readFixtureKallsyms } from "./fixture.js";
 
-describe("kallsyms of the fixture's kernel", () => {
+// The agent parses the file's text; the parser works on bytes, so a Buffer, or any view into
+// bytes, must give the same table.
+describe.each([
+  ["as text", (text: string) => text],
+  ["as a Buffer", (text: string) => Buffer.from(text, "utf8")],
+  ["as a Uint8Array view at an offset", (text: string) => new Uint8Array(Buffer.from(`junk\n${text}`, "utf8")).subarray(5)],
+])("kallsyms of the fixture's kernel, %s", (_how, input: (text: string) => string | Uint8Array) => {
   let table: KallsymsTable;
 
   beforeAll(() => {
-    table = parseKallsyms(readFixtureKallsyms());
+    table = parseKallsyms(input(readFixtureKallsyms()));
   });
 
   it("keeps the kernel's and the modules' code symbols", () => {
@@ -62,6 +68,13 @@ describe("kallsyms of the fixture's kernel", () => {
     expect(table.symbolize("0xffffffffab1fffff")).toEqual({ symbol: "0xffffffffab1fffff", module: "unknown" });
     expect(table.symbolize("0xffffffffac600010")).toEqual({ symbol: "0xffffffffac600010", module: "unknown" });
   });
+
+  it("keeps code names and addresses, not the text: well under the file's size", () => {
+    // 9.3 MiB of text; 4.4 MiB of table, which held 13 MiB when it kept the text and an index into it.
+    const textBytes = Buffer.byteLength(readFixtureKallsyms());
+    expect(table.byteLength).toBeLessThan(textBytes * 0.5);
+    expect(table.byteLength).toBeGreaterThan(152788 * 12);
+  });
 });
 
 describe("parseKallsyms", () => {
@@ -89,6 +102,58 @@ describe("parseKallsyms", () => {
     expect(table.symbolize("0xffffffffc0000010")).toEqual({ symbol: "mod_a_early+0x10", module: "mod_a" });
     expect(table.symbolize("0xffffffffc0001fff")).toEqual({ symbol: "mod_a_late+0xfff", module: "mod_a" });
     expect(table.symbolize("0xffffffffc0002004")).toEqual({ symbol: "mod_b_function+0x4", module: "mod_b" });
+  });
+
+  it("ends code at the first of several data symbols in a row, and not below the first code symbol", () => {
+    const table = parseKallsyms(
+      [
+        "ffffffff80000000 D below_all_code",
+        "ffffffff81000000 T only_function",
+        "ffffffff81000100 D data_a",
+        "ffffffff81000200 D data_b",
+        "ffffffff81000300 B bss_c",
+        "ffffffff81000400 T after_data",
+        "ffffffff81000500 b bss_d",
+        "",
+      ].join("\n"),
+    );
+    expect(table.symbolize("0xffffffff80000010").module).toBe("unknown");
+    expect(table.symbolize("0xffffffff810000ff")).toEqual({ symbol: "only_function+0xff", module: "kernel" });
+    for (const inData of ["0xffffffff81000100", "0xffffffff81000250", "0xffffffff810003ff"]) expect(table.symbolize(inData).module).toBe("unknown");
+    expect(table.symbolize("0xffffffff81000410")).toEqual({ symbol: "after_data+0x10", module: "kernel" });
+    expect(table.symbolize("0xffffffff81000510").module).toBe("unknown");
+  });
+
+  it("names the padding before a function after the function, as the kernel does, wherever it sits", () => {
+    const table = parseKallsyms(
+      [
+        "ffffffff81000000 T __pfx_first",
+        "ffffffff81000010 T first",
+        "ffffffff81000100 t __pfx_orphan",
+        "ffffffff81000110 t not_orphan",
+        "ffffffff81000200 T __pfx_",
+        "ffffffff81000210 T __pfx___pfx_x",
+        "ffffffff81000220 T __pfx_x",
+        "ffffffff81000230 T x",
+        "ffffffffc0000000 t __pfx_in_module\t[m]",
+        "ffffffffc0000010 t in_module\t[m]",
+        "ffffffffc0001000 t __pfx_other_module\t[m]",
+        "ffffffffc0001010 t other_module\t[n]",
+        "",
+      ].join("\n"),
+    );
+    const names = (addresses: string[]) => addresses.map((a) => table.symbolize(a).symbol);
+    expect(names(["0xffffffff81000001", "0xffffffff81000011"])).toEqual(["__pfx_first+0x1", "first+0x1"]);
+    expect(names(["0xffffffff81000101", "0xffffffff81000201"])).toEqual(["__pfx_orphan+0x1", "__pfx_+0x1"]);
+    expect(names(["0xffffffff81000211", "0xffffffff81000221", "0xffffffff81000231"])).toEqual(["__pfx___pfx_x+0x1", "__pfx_x+0x1", "x+0x1"]);
+    expect(table.symbolize("0xffffffffc0000001")).toEqual({ symbol: "__pfx_in_module+0x1", module: "m" });
+    expect(table.symbolize("0xffffffffc0001001")).toEqual({ symbol: "__pfx_other_module+0x1", module: "m" });
+  });
+
+  it("keeps names that are not ASCII as they were written", () => {
+    const table = parseKallsyms(Buffer.from("ffffffff81000000 T caf\u00e9_function\nffffffffc0000000 t f\t[m\u00f6d]\n", "utf8"));
+    expect(table.symbolize("0xffffffff81000001")).toEqual({ symbol: "caf\u00e9_function+0x1", module: "kernel" });
+    expect(table.symbolize("0xffffffffc0000002")).toEqual({ symbol: "f+0x2", module: "m\u00f6d" });
   });
 
   it("treats data symbols as the end of the code before them and ignores absolute ones", () => {

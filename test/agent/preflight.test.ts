@@ -38,6 +38,7 @@ function host(overrides: FakeHost = {}): HostView {
     uid: () => overrides.uid ?? 0,
     kernelRelease: () => RELEASE,
     readText: (path) => Promise.resolve(files[path]),
+    readBytes: (path) => Promise.resolve(files[path] === undefined ? undefined : Buffer.from(files[path], "utf8")),
     exists: (path) => Promise.resolve(dirs.includes(path) || path in files),
     readLink: (path) => Promise.resolve(overrides.links?.[path]),
     commandOutput: (command, args) => {
@@ -61,7 +62,7 @@ describe("preflight", () => {
     const result = await preflight(host(), { needCompile: true, cacheDir: "/c" });
     expect(result).toEqual({
       ok: true,
-      facts: { kernelRelease: RELEASE, tracepointFormat: FORMAT, kallsyms: KALLSYMS, systemtapVersion: "5.6" },
+      facts: { kernelRelease: RELEASE, tracepointFormat: FORMAT, kallsyms: Buffer.from(KALLSYMS), systemtapVersion: "5.6" },
     });
   });
 
