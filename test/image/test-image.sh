@@ -4,18 +4,25 @@
 #
 #   1. local base images (base-images.sh: debootstrap + podman import, cached)
 #   2. podman build --target controller, --target agent
-#   3. controller: `droptrace --help` with a read-only root and no capabilities,
-#      a non-root numeric user, no SystemTap or compiler inside
-#   4. agent: `droptrace --help`, `stap --version` (the SystemTap the base
-#      promises), `staprun -V`, root, gcc/make/kmod/elfutils on PATH
-#   5. agent: `droptrace run --duration 5s` gives this machine's real answer:
+#   3. both run the bundle: the ENTRYPOINT is node on /app/dist/bundle/droptrace.mjs
+#      (the agent's with its heap flags), /app holds the bundle, its licence
+#      notices and the probe script and nothing else (no node_modules, no
+#      dist/src, no source maps)
+#   4. controller: `droptrace --help` with a read-only root and no capabilities,
+#      `droptrace controller` loads the controller's code and names the settings it
+#      lacks, a non-root numeric user, no SystemTap or compiler inside
+#   5. agent: `droptrace --help`, `droptrace agent` outside a DaemonSet loads the
+#      agent's code (the Kubernetes client among it) and names the variables the
+#      DaemonSet sets, `stap --version` (the SystemTap the base promises),
+#      `staprun -V`, root, gcc/make/kmod/elfutils on PATH
+#   6. agent: `droptrace run --duration 5s` gives this machine's real answer:
 #      exit 3 and the preflight message (on a kernel without module loading,
 #      as on the project's CI machines, that is "cannot load modules")
-#   6. agent: `droptrace compile` against real kernel headers mounted read-only
+#   7. agent: `droptrace compile` against real kernel headers mounted read-only
 #      the way the agent's pod mounts the host's, when a tree with headers is at
 #      hand (the real-kernel tests' guest tree, or DROPTRACE_IMAGE_HEADERS_TREES);
 #      skipped, and said so, when none is
-#   7. labels, and image sizes against a budget
+#   8. labels, and image sizes against a budget
 # Prints each step's time, each image's size, and a final "N passed, N failed"
 # line; exits non-zero when anything failed.
 #
@@ -135,6 +142,41 @@ label() { "${podman[@]}" image inspect --format "{{index .Config.Labels \"$2\"}}
 size_mb() { echo $(($("${podman[@]}" image inspect --format '{{.Size}}' "$1") / 1000000)); }
 
 # ---------------------------------------------------------------------------
+bundle=/app/dist/bundle/droptrace.mjs
+entrypoint() { "${podman[@]}" image inspect --format '{{json .Config.Entrypoint}}' "$1" 2>/dev/null; }
+for target in "${built[@]}"; do
+  image=localhost/droptrace-$target:$tag
+  step "$target image: runs the bundle"
+  ep=$(entrypoint "$image")
+  # The agent's heap flags keep it under its memory goal: bench/agent/memory.ts measures the
+  # agent as this ENTRYPOINT starts it.
+  if [[ $ep == '["node",'*"\"$bundle\"]" && ($target != agent || ($ep == *'"--max-old-space-size='* && $ep == *'"--max-semi-space-size='*)) ]]; then
+    pass "$target: ENTRYPOINT $ep"
+  else
+    want="[\"node\", flags..., \"$bundle\"]"
+    [[ $target == agent ]] && want="$want, the flags holding --max-old-space-size and --max-semi-space-size"
+    fail "$target: ENTRYPOINT should be $want" "$ep"
+  fi
+  if [[ $target == agent ]]; then
+    # bench/agent/memory.ts measures the agent with these too.
+    env=$("${podman[@]}" image inspect --format '{{range .Config.Env}}{{println .}}{{end}}' "$image" | grep '^MALLOC_' | sort | tr '\n' ' ')
+    if [[ $env == *MALLOC_MMAP_THRESHOLD_=* && $env == *MALLOC_TRIM_THRESHOLD_=* ]]; then
+      pass "agent: ENV $env"
+    else
+      fail "agent: ENV should set MALLOC_MMAP_THRESHOLD_ and MALLOC_TRIM_THRESHOLD_" "${env:-(none)}"
+    fi
+  fi
+  # What /app holds: the bundle's .mjs files, their licences and the probe script, nothing the bundle made unnecessary.
+  out=$(run --entrypoint sh "$image" -c 'cd /app && find . -type f | sort' 2>&1)
+  extra=$(grep -v -E '^\./(dist/bundle/(chunks/)?[A-Za-z0-9_-]+\.mjs|dist/bundle/THIRD-PARTY-LICENSES\.txt|stap/droptrace\.stp)$' <<<"$out")
+  if [[ $out == *"./dist/bundle/droptrace.mjs"* && $out == *"./dist/bundle/THIRD-PARTY-LICENSES.txt"* && $out == *"./stap/droptrace.stp"* && -z $extra ]]; then
+    pass "$target: /app holds the bundle ($(grep -c '\.mjs$' <<<"$out") .mjs files, $(run --entrypoint du "$image" -sh /app/dist/bundle 2>/dev/null | cut -f1) with THIRD-PARTY-LICENSES.txt) and stap/droptrace.stp, nothing else"
+  else
+    fail "$target: /app should hold dist/bundle/**/*.mjs, dist/bundle/THIRD-PARTY-LICENSES.txt and stap/droptrace.stp only" "${extra:-$out}"
+  fi
+done
+
+# ---------------------------------------------------------------------------
 if is_built controller; then
   step "controller image"
   # As the chart runs it: read-only root, every capability dropped, not root.
@@ -143,6 +185,15 @@ if is_built controller; then
     pass "controller: droptrace --help (read-only root, no capabilities)"
   else
     fail "controller: droptrace --help did not print the usage" "$out"
+  fi
+
+  # Loads the controller's chunk of the bundle (and the Kubernetes client), then stops at its settings.
+  out=$(run --read-only --cap-drop ALL "$controller_image" controller 2>&1)
+  code=$?
+  if [[ $code == 2 && $out == *POD_NAMESPACE* ]]; then
+    pass "controller: droptrace controller without its settings exits 2: $(head -n1 <<<"$out" | cut -c1-120)"
+  else
+    fail "controller: droptrace controller without its settings should exit 2 naming POD_NAMESPACE; it exited $code" "$out"
   fi
 
   user=$("${podman[@]}" image inspect --format '{{.Config.User}}' "$controller_image")
@@ -168,6 +219,15 @@ if is_built agent; then
     pass "agent: droptrace --help"
   else
     fail "agent: droptrace --help did not print the usage" "$out"
+  fi
+
+  # Loads the agent's chunk of the bundle (and the Kubernetes client), then stops at its settings.
+  out=$(run "$agent_image" agent 2>&1)
+  code=$?
+  if [[ $code == 2 && $out == *"DROPTRACE_TRACE, DROPTRACE_TRACE_UID, NODE_NAME, DROPTRACE_DURATION not set"* ]]; then
+    pass "agent: droptrace agent outside a DaemonSet exits 2 and names the variables it sets"
+  else
+    fail "agent: droptrace agent outside a DaemonSet should exit 2 naming the variables the DaemonSet sets; it exited $code" "$out"
   fi
 
   promised=$(label "$agent_image" io.droptrace.base.packages | tr ' ' '\n' | sed -n 's/^systemtap=\([0-9][0-9.]*\).*/\1/p')
@@ -252,7 +312,7 @@ if is_built agent; then
     mkdir -p "$cache_root/systemtap-cache"
     t=$SECONDS
     out=$(run "${hmounts[@]}" -v "$cache_root/systemtap-cache:/root/.systemtap" --entrypoint sh "$agent_image" -c \
-      "node /app/dist/src/cli.js compile --kernel-release '$release' --cache-dir /tmp/modules && modinfo -F vermagic /tmp/modules/'$release'/*.ko" 2>&1)
+      "node $bundle compile --kernel-release '$release' --cache-dir /tmp/modules && modinfo -F vermagic /tmp/modules/'$release'/*.ko" 2>&1)
     code=$?
     # vermagic is what the kernel checks before it loads the module.
     if [[ $code == 0 && $(tail -n1 <<<"$out") == "$release "* ]]; then
