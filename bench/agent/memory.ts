@@ -50,7 +50,7 @@ import { CustomObjectsApi } from "@kubernetes/client-node";
 import { build } from "esbuild";
 import { parseKfreeSkbFormat } from "../../src/agent/drop-reasons.js";
 import { API_VERSION, DROPTRACE_REPORT, GROUP, MAX_REPORT_ROWS, VERSION } from "../../src/api/constants.js";
-import { BUILT, builtAgent, requireBuilt, stripTypes, type BuiltAgentCommand } from "../../test/agent/built-agent.js";
+import { BUILT, builtAgent, imageAgent, requireBuilt, stripTypes, type BuiltAgentCommand } from "../../test/agent/built-agent.js";
 import { readFixture, readFixtureKallsyms } from "../../test/agent/fixture.js";
 import { FAKES_DIR, ProbeOutput, row, StandIns } from "../../test/agent/stand-ins.js";
 import { startTestApiServer } from "../../test/support/apiserver.js";
@@ -104,36 +104,6 @@ function machine(): string {
   return `${String(os.availableParallelism())} cores (${cpu}), ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB, ${debian}, kernel ${os.release()}, node ${process.version}`;
 }
 
-interface ImageAgent {
-  /** Node's flags in the agent target's ENTRYPOINT. */
-  nodeFlags: string[];
-  /** The ENTRYPOINT's script, as a path in this checkout. */
-  entry: string;
-  /** The agent target's ENV. */
-  env: Record<string, string>;
-  entrypoint: string;
-}
-
-/** How the Dockerfile's agent target starts droptrace: ENTRYPOINT ["node", flags..., "/app/<script>"], and its ENV. */
-function imageAgent(): ImageAgent {
-  // Continuation lines joined, so that each instruction is one line.
-  const dockerfile = readFileSync(path.join(repoRoot, "Dockerfile"), "utf8").replaceAll(/\\\n\s*/g, " ");
-  const stage = /^FROM \S+ AS agent\n([\s\S]*?)(?=^FROM |(?![\s\S]))/m.exec(dockerfile)?.[1];
-  const entrypoint = stage === undefined ? undefined : /^ENTRYPOINT (\[.*\])$/m.exec(stage)?.[1];
-  if (stage === undefined || entrypoint === undefined) throw new Error("the Dockerfile has no agent stage with an ENTRYPOINT [...] line");
-  const words = JSON.parse(entrypoint) as string[];
-  const script = words.at(-1) ?? "";
-  if (words[0] !== "node" || !script.startsWith("/app/")) throw new Error(`the agent's ENTRYPOINT is not ["node", flags..., "/app/..."]: ${entrypoint}`);
-  const env: Record<string, string> = {};
-  for (const [, pairs] of stage.matchAll(/^ENV (.*)$/gm)) {
-    for (const pair of (pairs ?? "").trim().split(/\s+/)) {
-      const [key, value] = pair.split("=", 2);
-      if (key === undefined || value === undefined) throw new Error(`the agent stage's ENV ${pairs ?? ""} is not KEY=value pairs`);
-      env[key] = value;
-    }
-  }
-  return { nodeFlags: words.slice(1, -1), entry: path.join(repoRoot, script.slice("/app/".length)), env, entrypoint };
-}
 
 /** src files changed since `entry` was built: the numbers would be the older build's. */
 function staleBuild(entry: string): string[] {
