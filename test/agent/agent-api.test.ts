@@ -13,6 +13,7 @@ import { silentLogger } from "../../src/log.js";
 import { agentMetrics } from "../../src/metrics.js";
 import { loadProbeScript } from "../../src/probe/script.js";
 import { startTestApiServer, type TestApiServer } from "../support/apiserver.js";
+import { until } from "../support/until.js";
 import { FlakyProxy } from "./flaky-proxy.js";
 import {
   FAKE_STAP,
@@ -123,18 +124,9 @@ function written(name: string) {
   return history(name).map(({ report: r }) => ({ phase: r.status?.phase, intervals: r.status?.intervals, total: r.status?.totalDrops }));
 }
 
-async function eventually<T>(probe: () => T | undefined, what: string, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-}
 
 const finalReport = (name: string) =>
-  eventually(() => {
+  until(() => {
     const r = report(name);
     return r?.status?.phase === "Completed" || r?.status?.phase === "Failed" ? r : undefined;
   }, `${name} to be final`);
@@ -192,7 +184,7 @@ describe("the agent's DropTraceReport", () => {
 
     // The ownerReference names the real DropTrace: deleting it collects the report.
     await api.deleteClusterCustomObject({ group: GROUP, version: VERSION, plural: "droptraces", name: "dt1" });
-    await eventually(() => (report("dt1-node-a") === undefined ? true : undefined), "the report to be garbage-collected");
+    await until(() => (report("dt1-node-a") === undefined ? true : undefined), "the report to be garbage-collected");
   });
 
   it("loses no counts when writes fail with 500: the next write that lands carries everything", async () => {
@@ -221,7 +213,7 @@ describe("the agent's DropTraceReport", () => {
     proxy.cutNext("POST", REPORTS_PATH, "answer");
     proxy.cutNext("PUT", REPORTS_PATH, "request");
     startAgent(settingsFor("dt1", uid), proxy.api());
-    await eventually(() => (report("dt1-node-a")?.status?.intervals === 1 ? true : undefined), "the first interval");
+    await until(() => (report("dt1-node-a")?.status?.intervals === 1 ? true : undefined), "the first interval");
     proxy.cutNext("PUT", REPORTS_PATH, "answer");
 
     const final = await finalReport("dt1-node-a");
@@ -253,7 +245,7 @@ describe("the agent's DropTraceReport", () => {
     const uid = await createTrace("dt1");
     await fixtureScenario();
     const agent = startAgent(settingsFor("dt1", uid, { durationSeconds: 600 }));
-    await eventually(() => (report("dt1-node-a")?.status?.intervals === 2 ? true : undefined), "two intervals");
+    await until(() => (report("dt1-node-a")?.status?.intervals === 2 ? true : undefined), "two intervals");
 
     const stopped = Date.now();
     agent.controller.abort();
@@ -394,7 +386,7 @@ describe("the agent as a process", () => {
     const { first, second } = fixtureIntervals();
     await standIns.staprun({ steps: [{ out: first }, { out: second }] });
     const killed = spawnAgent(settings);
-    const earlier = await eventually(() => {
+    const earlier = await until(() => {
       const r = report("dt1-node-a");
       return r?.status?.intervals === 2 ? r : undefined;
     }, "the first agent's two intervals", 15_000);
@@ -412,7 +404,7 @@ describe("the agent as a process", () => {
       onSigint: [{ out: [...out.interval([row(1, LOC.udpRcv, "lo", NETNS.root, REASON.NO_SOCKET)]), out.end()] }, { exit: 0 }],
     });
     const restarted = spawnAgent(settings);
-    const midway = await eventually(() => {
+    const midway = await until(() => {
       const r = report("dt1-node-a");
       return r?.status?.intervals === 3 ? r : undefined;
     }, "the restarted agent's first interval", 15_000);

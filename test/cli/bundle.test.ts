@@ -5,7 +5,6 @@
 import { cp, mkdir, mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
 import { CustomObjectsApi } from "@kubernetes/client-node";
 import { execa } from "execa";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
@@ -14,6 +13,7 @@ import { DropTraceReportSchema, type DropTraceReport } from "../../src/api/repor
 import { BUILT, builtAgent, imageAgent, requireBuilt } from "../agent/built-agent.js";
 import { FIXTURE_ROWS, fixtureIntervals, isAlive, RELEASE, StandIns } from "../agent/stand-ins.js";
 import { startTestApiServer, type TestApiServer } from "../support/apiserver.js";
+import { until } from "../support/until.js";
 
 const REPO_ROOT = path.resolve(import.meta.dirname, "../..");
 
@@ -109,9 +109,9 @@ describe("the bundle as the agent, on the fixture's machine, against the test AP
       return agent;
     };
 
-    const midway = await poll(() => (report("dt1-fixture-node")?.status?.intervals === 2 ? report("dt1-fixture-node") : undefined), "two intervals reported");
+    const midway = await until(() => (report("dt1-fixture-node")?.status?.intervals === 2 ? report("dt1-fixture-node") : undefined), "two intervals reported", 15_000);
     expect(midway.status).toMatchObject({ phase: "Running", totalDrops: 511 });
-    const final = await poll(() => (report("dt1-fixture-node")?.status?.phase === "Completed" ? report("dt1-fixture-node") : undefined), "the final report");
+    const final = await until(() => (report("dt1-fixture-node")?.status?.phase === "Completed" ? report("dt1-fixture-node") : undefined), "the final report", 15_000);
     expect(final.status).toMatchObject({ phase: "Completed", kernelRelease: RELEASE, intervals: 3, totalDrops: 551, uncountedDrops: 0, rows: FIXTURE_ROWS });
     expect(final.status?.probe).toMatchObject({ cacheHit: false });
 
@@ -128,13 +128,3 @@ describe("the bundle as the agent, on the fixture's machine, against the test AP
     expect(lines.filter((line) => line.includes('"msg":"trace finished"'))).toHaveLength(1);
   });
 });
-
-async function poll<T>(probe: () => T | undefined, what: string, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
