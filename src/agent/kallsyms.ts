@@ -14,10 +14,6 @@ export const KERNEL_MODULE = "kernel";
 /** Module of an address kallsyms does not cover; its symbol is then the raw address. */
 export const UNKNOWN_MODULE = "unknown";
 
-export const KALLSYMS_HIDDEN_MESSAGE =
-  "kallsyms addresses hidden: /proc/kallsyms shows every address as 0; run the agent as root " +
-  "(with CAP_SYSLOG) or lower the kernel.kptr_restrict sysctl";
-
 export interface SymbolizedLocation {
   /** `udp_rcv+0x452`, or the raw `0x…` address when unknown. */
   readonly symbol: string;
@@ -42,7 +38,12 @@ const CLOSE_BRACKET = 0x5d;
 
 /** A parsed /proc/kallsyms: sorted code symbols, searched by address. */
 export class KallsymsTable {
-  /** True when every address read 0 (kptr_restrict): nothing can be symbolized; report KALLSYMS_HIDDEN_MESSAGE. */
+  /**
+   * True when every code symbol's address read 0, as the kernel shows them to a reader it hides
+   * them from (kptr_restrict, no CAP_SYSLOG): nothing can be symbolized. Only code symbols count:
+   * x86_64 lists per-CPU symbols first whose address really is 0 (`0000000000000000 A
+   * fixed_percpu_data`) even for root, so the first lines say nothing about the rest.
+   */
   readonly addressesHidden: boolean;
   readonly #high: Uint32Array;
   readonly #low: Uint32Array;
@@ -148,7 +149,7 @@ export function parseKallsyms(input: string | Uint8Array): KallsymsTable {
   const moduleIndex = new Map<string, number>([[KERNEL_MODULE, CORE_KERNEL]]);
   let count = 0;
   let lines = 0;
-  let anyNonZero = false;
+  let anyCodeNonZero = false;
 
   let lineStart = 0;
   while (lineStart < bytes.length) {
@@ -170,7 +171,6 @@ export function parseKallsyms(input: string | Uint8Array): KallsymsTable {
       if (i < lowStart) addrHigh = addrHigh * 16 + digit;
       else addrLow = addrLow * 16 + digit;
     }
-    if (addrHigh !== 0 || addrLow !== 0) anyNonZero = true;
 
     const type = bytes[space + 1] ?? 0;
     let symbolEnd = lineEnd;
@@ -189,6 +189,7 @@ export function parseKallsyms(input: string | Uint8Array): KallsymsTable {
     if (kind !== IGNORED) {
       let moduleId = NOT_CODE;
       if (kind === CODE) {
+        if (addrHigh !== 0 || addrLow !== 0) anyCodeNonZero = true;
         moduleId = CORE_KERNEL;
         if (moduleName !== undefined) {
           moduleId = moduleIndex.get(moduleName) ?? -1;
@@ -210,7 +211,7 @@ export function parseKallsyms(input: string | Uint8Array): KallsymsTable {
   }
   if (lines === 0) throw new KallsymsFormatError("kallsyms is empty: is /proc mounted?");
 
-  if (!anyNonZero) {
+  if (!anyCodeNonZero) {
     const none = new Uint32Array(0);
     return new KallsymsTable({
       addressesHidden: true,

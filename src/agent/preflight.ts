@@ -1,6 +1,7 @@
 // Can this machine trace? Each check that fails says what is wrong and what to do about it,
 // with a reason code the controller can count across nodes ("HeadersMissing" on 12 nodes).
 // The checks read the host through HostView, so every message is tested without a kernel.
+import { KallsymsFormatError, parseKallsyms, type KallsymsTable } from "./kallsyms.js";
 
 export type PreflightReason =
   | "NotRoot"
@@ -52,8 +53,8 @@ export interface PreflightFacts {
   kernelRelease: string;
   /** The kfree_skb tracepoint's format file, for reason names. */
   tracepointFormat: string;
-  /** /proc/kallsyms as read, for symbolizing (parseKallsyms). */
-  kallsyms: Uint8Array;
+  /** /proc/kallsyms, parsed: the table rows are symbolized with. */
+  kallsyms: KallsymsTable;
   /** `stap --version`'s version, when stap was needed and found. */
   systemtapVersion?: string;
 }
@@ -98,15 +99,8 @@ export async function preflight(host: HostView, options: PreflightOptions): Prom
     });
   }
 
-  const kallsyms = await host.readBytes(paths.kallsyms);
-  if (kallsyms === undefined || kallsyms.length === 0) {
-    problems.push({ reason: "KallsymsUnreadable", message: `cannot read ${paths.kallsyms}: mount /proc, and run as root` });
-  } else if (/^0+ /.test(Buffer.from(kallsyms.buffer, kallsyms.byteOffset, Math.min(kallsyms.length, 32)).toString("latin1"))) {
-    problems.push({
-      reason: "KallsymsHidden",
-      message: `${paths.kallsyms} shows every address as 0: run as root (CAP_SYSLOG) or set the sysctl kernel.kptr_restrict to 0 or 1`,
-    });
-  }
+  const kallsyms = await readKallsyms(host, paths.kallsyms);
+  if ("problem" in kallsyms) problems.push(kallsyms.problem);
 
   if ((await host.commandOutput("staprun", ["-V"])) === undefined) {
     problems.push({ reason: "StaprunMissing", message: `staprun (SystemTap's module loader) is not installed: ${await installAdvice(host, paths, "systemtap-runtime")}` });
@@ -119,13 +113,40 @@ export async function preflight(host: HostView, options: PreflightOptions): Prom
     systemtapVersion = compiling.systemtapVersion;
   }
 
-  if (problems.length > 0 || tracepointFormat === undefined || kallsyms === undefined) {
+  if (problems.length > 0 || tracepointFormat === undefined || !("table" in kallsyms)) {
     return { ok: false, kernelRelease: release, problems };
   }
   return {
     ok: true,
-    facts: { kernelRelease: release, tracepointFormat, kallsyms, ...(systemtapVersion === undefined ? {} : { systemtapVersion }) },
+    facts: { kernelRelease: release, tracepointFormat, kallsyms: kallsyms.table, ...(systemtapVersion === undefined ? {} : { systemtapVersion }) },
   };
+}
+
+/**
+ * The symbol table, or why there is none. Whether the kernel hides addresses is decided by the
+ * parser from every code symbol (KallsymsTable.addressesHidden), the one place that decides it.
+ */
+async function readKallsyms(host: HostView, file: string): Promise<{ table: KallsymsTable } | { problem: PreflightProblem }> {
+  const bytes = await host.readBytes(file);
+  if (bytes === undefined || bytes.length === 0) {
+    return { problem: { reason: "KallsymsUnreadable", message: `cannot read ${file}: mount /proc, and run as root` } };
+  }
+  let table: KallsymsTable;
+  try {
+    table = parseKallsyms(bytes);
+  } catch (err) {
+    if (!(err instanceof KallsymsFormatError)) throw err;
+    return { problem: { reason: "KallsymsUnreadable", message: `cannot read ${file}: ${err.message}` } };
+  }
+  if (table.addressesHidden) {
+    return {
+      problem: {
+        reason: "KallsymsHidden",
+        message: `${file} shows every address as 0: run as root (CAP_SYSLOG) or set the sysctl kernel.kptr_restrict to 0 or 1`,
+      },
+    };
+  }
+  return { table };
 }
 
 async function moduleLoadingProblems(host: HostView): Promise<PreflightProblem[]> {

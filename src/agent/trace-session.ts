@@ -10,7 +10,6 @@ import { loadProbeScript, type ProbeScript } from "../probe/script.js";
 import { ProbeProcess, type ProbeExit } from "../probe/staprun.js";
 import { DropAccumulator, type DropSnapshot } from "./accumulator.js";
 import { parseKfreeSkbFormat, UnknownDropReasonError } from "./drop-reasons.js";
-import { parseKallsyms } from "./kallsyms.js";
 import { LoadedModuleRecord, removeLeftover, type ModuleTable } from "./loaded-modules.js";
 import { preflight, type HostView, type PreflightProblem } from "./preflight.js";
 import { ProbeOutputReader } from "./probe-output.js";
@@ -116,12 +115,12 @@ export async function runTrace(request: TraceRequest, deps: TraceDeps, hooks: Tr
   try {
     const reasons = parseKfreeSkbFormat(checked.facts.tracepointFormat);
     reasonNumbers = reasons.resolveReasonNames([...request.reasons]);
-    accumulator = new DropAccumulator(parseKallsyms(checked.facts.kallsyms), reasons);
+    accumulator = new DropAccumulator(checked.facts.kallsyms, reasons);
   } catch (err) {
     if (err instanceof UnknownDropReasonError) {
       return finish({ phase: "Failed", reason: "ReasonUnknown", message: err.message, cannotTrace: false, badRequest: true });
     }
-    return finish({ phase: "Failed", reason: "KernelDataUnreadable", message: `cannot read this kernel's symbols or drop reasons: ${String(err)}`, cannotTrace: true });
+    return finish({ phase: "Failed", reason: "KernelDataUnreadable", message: `cannot read this kernel's drop reasons: ${String(err)}`, cannotTrace: true });
   }
 
   let compileSeconds = 0;

@@ -6,9 +6,12 @@ import { gunzipSync } from "node:zlib";
 import { NO_INTERFACE } from "../../src/agent/probe-output.js";
 
 const repoRoot = path.resolve(fileURLToPath(new URL("../..", import.meta.url)));
-const fixtureDir = path.resolve(repoRoot, "../shared/fixtures/kernel-7.2-udp-neigh");
 
-function fixturePath(name: string): string {
+/** The real kernels the shared fixtures were captured on, each from one boot. */
+export type KernelFixture = "kernel-7.2-udp-neigh" | "kernel-6.12-udp" | "kernel-6.1-udp";
+
+function fixturePath(name: string, fixture: KernelFixture = "kernel-7.2-udp-neigh"): string {
+  const fixtureDir = path.resolve(repoRoot, "../shared/fixtures", fixture);
   // A missing fixture must fail the suite: skipping would make these tests pass without testing.
   if (!existsSync(fixtureDir)) {
     throw new Error(
@@ -21,12 +24,17 @@ function fixturePath(name: string): string {
   return file;
 }
 
-export function readFixture(name: string): string {
-  return readFileSync(fixturePath(name), "utf8");
+export function readFixture(name: string, fixture?: KernelFixture): string {
+  return readFileSync(fixturePath(name, fixture), "utf8");
 }
 
-export function readFixtureKallsyms(): string {
-  return gunzipSync(readFileSync(fixturePath("kallsyms.txt.gz"))).toString("utf8");
+/** The fixture's /proc/kallsyms as the kernel gave it: bytes, as the agent reads it. */
+export function readFixtureKallsymsBytes(fixture?: KernelFixture): Buffer {
+  return gunzipSync(readFileSync(fixturePath("kallsyms.txt.gz", fixture)));
+}
+
+export function readFixtureKallsyms(fixture?: KernelFixture): string {
+  return readFixtureKallsymsBytes(fixture).toString("utf8");
 }
 
 /**
