@@ -4,7 +4,7 @@
 // Why a bundle: Node.js resolves and compiles @kubernetes/client-node file by file, about 70 MB
 // of resident memory for the agent; bundled, only the code the agent reaches through its
 // imports is kept, and the agent runs in well under its 80 MB goal (bench/agent/memory.ts).
-// Code splitting keeps cli.ts's lazy imports lazy: `agent` never loads the controller's code,
+// Code splitting keeps src/cli/main.ts's lazy imports lazy: `agent` never loads the controller's code,
 // `run` and `compile` never load the Kubernetes client.
 //
 // The bundle needs nothing from node_modules at run time, and no package.json (.mjs is ES
@@ -68,7 +68,7 @@ const agentsOwnKubernetesClient: Plugin = {
 await rm(outdir, { recursive: true, force: true });
 const result = await build({
   absWorkingDir: repoRoot,
-  entryPoints: { droptrace: "src/cli.ts" },
+  entryPoints: { droptrace: "src/cli/main.ts" },
   outdir,
   entryNames: "[name]",
   chunkNames: "chunks/[name]-[hash]",

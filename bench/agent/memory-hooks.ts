@@ -1,5 +1,5 @@
 // Loaded with `node --import` into the agent that bench/agent/memory.ts measures, after
-// test/agent/fixture-machine.ts: lets memory.ts ask the running agent for what only the process
+// test/trace/fixture-machine.ts: lets memory.ts ask the running agent for what only the process
 // itself can see. Plain Node.js runs it (memory.ts strips its types); it imports Node's modules
 // only and does nothing until asked.
 //

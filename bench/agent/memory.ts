@@ -13,10 +13,10 @@
 //
 // The measured process is the built droptrace, unmodified, started as the image's agent target
 // starts it: `node <the ENTRYPOINT's flags> dist/bundle/droptrace.mjs agent`, flags and
-// environment read from the Dockerfile (--build dist runs tsc's dist/src/cli.js instead, as the
+// environment read from the Dockerfile (--build dist runs tsc's dist/src/cli/main.js instead, as the
 // images did before they ran the bundle; --flags none leaves the image's flags out). It runs
 // against the in-process test API server, with the fixture kernel's 211k-line /proc/kallsyms and
-// the stand-in staprun of test/agent/fakes replaying thousands of rows a second; see
+// the stand-in staprun of test/trace/fakes replaying thousands of rows a second; see
 // test/agent/built-agent.ts for how this machine is made to look like the fixture's without
 // touching droptrace's code. RSS is read from /proc/<pid>/status every 200 ms; heap figures come
 // from the agent's own /metrics. This process (tsx, the API server, the workload) is not
@@ -48,11 +48,11 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { CustomObjectsApi } from "@kubernetes/client-node";
 import { build } from "esbuild";
-import { parseKfreeSkbFormat } from "../../src/agent/drop-reasons.js";
+import { parseKfreeSkbFormat } from "../../src/trace/kernel-reasons.js";
 import { API_VERSION, DROPTRACE_REPORT, GROUP, MAX_REPORT_ROWS, VERSION } from "../../src/api/constants.js";
 import { BUILT, builtAgent, imageAgent, requireBuilt, stripTypes, type BuiltAgentCommand } from "../../test/agent/built-agent.js";
-import { readFixture, readFixtureKallsyms } from "../../test/agent/fixture.js";
-import { FAKES_DIR, ProbeOutput, row, StandIns } from "../../test/agent/stand-ins.js";
+import { readFixture, readFixtureKallsyms } from "../../test/trace/fixture.js";
+import { FAKES_DIR, ProbeOutput, row, StandIns } from "../../test/trace/stand-ins.js";
 import { startTestApiServer } from "../../test/support/apiserver.js";
 import { dropKeys, random } from "./workload.js";
 
@@ -691,8 +691,8 @@ try {
       ["commander", ["commander"]],
       ["@kubernetes/client-node", ["@kubernetes/client-node"]],
       ["@kubernetes/client-node, bundled (KubeConfig, CustomObjectsApi)", [await bundledKubernetesClient(scratch)]],
-      ["dist/src/cli.js", [BUILT.dist]],
-      ["dist/src/cli.js + agent/agent.js (the agent before the bundle)", [BUILT.dist, path.join(DIST_SRC, "agent", "agent.js")]],
+      ["dist/src/cli/main.js", [BUILT.dist]],
+      ["dist/src/cli/main.js + agent/command.js (the agent before the bundle)", [BUILT.dist, path.join(DIST_SRC, "agent", "command.js")]],
       ["dist/bundle/droptrace.mjs", [BUILT.bundle]],
       ...(agentChunk === undefined ? [] : [["dist/bundle/droptrace.mjs + its agent chunk (the agent)", [BUILT.bundle, path.join(path.dirname(BUILT.bundle), "chunks", agentChunk)]] as [string, string[]]]),
     ];

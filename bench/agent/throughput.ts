@@ -12,11 +12,11 @@ import { fileURLToPath } from "node:url";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { gunzipSync } from "node:zlib";
-import { DropAccumulator } from "../../src/agent/accumulator.js";
-import { parseKfreeSkbFormat } from "../../src/agent/drop-reasons.js";
+import { DropAccumulator } from "../../src/trace/accumulator.js";
+import { parseKfreeSkbFormat } from "../../src/trace/kernel-reasons.js";
 import { dropKeys, random } from "./workload.js";
-import { parseKallsyms } from "../../src/agent/kallsyms.js";
-import { ProbeOutputReader } from "../../src/agent/probe-output.js";
+import { parseKallsyms } from "../../src/trace/kallsyms.js";
+import { ProbeOutputReader } from "../../src/probe/output.js";
 
 const repoRoot = path.resolve(fileURLToPath(new URL("../..", import.meta.url)));
 const fixtureDir = path.resolve(repoRoot, "../shared/fixtures/kernel-7.2-udp-neigh");

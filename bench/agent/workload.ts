@@ -1,7 +1,7 @@
 // The benchmarks' probe workload: drop keys as a real node would produce them, built from the
 // fixture kernel's own networking functions, interface names as container runtimes make them,
 // a few dozen namespaces and common drop reasons. Deterministic, so every run sees the same data.
-import type { DropReasons } from "../../src/agent/drop-reasons.js";
+import type { DropReasons } from "../../src/trace/kernel-reasons.js";
 
 /** A seeded linear congruential generator: numbers in [0, 1). */
 export function random(seed: number): () => number {

@@ -2,21 +2,19 @@
 // It traces once, writes its DropTraceReport every interval and at the end, then stays
 // idle until the controller deletes the DaemonSet (a DaemonSet restarts pods that exit,
 // and a restart must not trace again).
-import { CustomObjectsApi, KubeConfig } from "@kubernetes/client-node";
+import type { CustomObjectsApi } from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import { carryOver } from "./carry-over.js";
-import { realHost } from "./host.js";
-import { procModules } from "./loaded-modules.js";
-import { reportStatus } from "./report-status.js";
+import { realHost } from "../trace/host.js";
+import { procModules } from "../probe/loaded-modules.js";
+import { reportStatus } from "../trace/report-status.js";
 import { ReportWriter, type Backoff } from "./report-writer.js";
-import { agentSettingsFromEnv, AgentSettingsError, type AgentSettings } from "./settings.js";
-import { runTrace, type TraceDeps, type TraceState } from "./trace-session.js";
-import { agentMetrics, type AgentMetrics } from "../metrics.js";
-import { startHealthServer } from "../http/health-server.js";
+import type { AgentSettings } from "./settings.js";
+import { runTrace, type TraceDeps, type TraceState } from "../trace/session.js";
+import { agentMetrics, type AgentMetrics } from "../api/metrics.js";
 import type { DropTraceReportStatus } from "../api/report.js";
-import { EXIT } from "../cli/exit-codes.js";
-import { FINAL_WRITE_SECONDS, HOST_USR_LIB_MOUNT } from "../api/constants.js";
-import { linkHostKbuild } from "./host-kbuild.js";
+import { EXIT } from "../api/exit-codes.js";
+import { FINAL_WRITE_SECONDS } from "../api/constants.js";
 
 const FINAL_PHASES = new Set(["Completed", "Failed"]);
 
@@ -130,41 +128,4 @@ function aborted(signal: AbortSignal): Promise<void> {
       { once: true },
     );
   });
-}
-
-/** The `droptrace agent` subcommand: environment, Kubernetes client, metrics, signals. */
-export async function agentCommand(log: Logger): Promise<number> {
-  let settings: AgentSettings;
-  try {
-    settings = agentSettingsFromEnv(process.env);
-  } catch (err) {
-    if (err instanceof AgentSettingsError) {
-      log.error(err.message);
-      return EXIT.badArguments;
-    }
-    throw err;
-  }
-  try {
-    const linked = await linkHostKbuild(HOST_USR_LIB_MOUNT, "/usr/lib");
-    if (linked.length > 0) log.info({ linked }, "linked the host's kernel build scripts for the headers");
-  } catch (err) {
-    log.warn({ err }, "cannot link the host's linux-kbuild directories: compiling against Debian headers may fail");
-  }
-  const kubeConfig = new KubeConfig();
-  kubeConfig.loadFromDefault();
-  const metrics = agentMetrics();
-  const health = await startHealthServer({ port: settings.metricsPort, registry: metrics.registry });
-  const controller = new AbortController();
-  const stop = () => {
-    log.info("SIGTERM: stopping the probe and writing the final report");
-    controller.abort();
-  };
-  // `on`, not `once`: execa's exit hook re-raises a signal no other listener is left to handle, which would kill the agent before its final report.
-  process.on("SIGTERM", stop);
-  process.on("SIGINT", stop);
-  try {
-    return await runAgent(settings, { api: kubeConfig.makeApiClient(CustomObjectsApi), log, metrics, signal: controller.signal });
-  } finally {
-    await health.close();
-  }
 }

@@ -7,7 +7,7 @@ import type { Logger } from "pino";
 import { API_VERSION, DROPTRACE, DROPTRACE_REPORT, GROUP, LABELS, MANAGED_BY, VERSION } from "../api/constants.js";
 import { labelValue, reportName } from "../api/names.js";
 import { DropTraceReportSchema, type DropTraceReport, type DropTraceReportStatus } from "../api/report.js";
-import type { AgentMetrics } from "../metrics.js";
+import type { AgentMetrics } from "../api/metrics.js";
 
 export interface ReportIdentity {
   trace: string;

@@ -4,7 +4,7 @@ import { z } from "zod";
 import { DropTraceSpecSchema, effectiveReportIntervalSeconds, type DropTraceSpec } from "../api/droptrace.js";
 import { fieldErrors } from "../api/field-errors.js";
 import { parseDurationSeconds } from "../api/duration.js";
-import { UsageError } from "./exit-codes.js";
+import { UsageError } from "../api/exit-codes.js";
 
 export interface RunFlags {
   duration: string;

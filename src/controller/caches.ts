@@ -17,12 +17,12 @@ import {
 import type { Logger } from "pino";
 import { z } from "zod";
 import { DROPTRACE, DROPTRACE_REPORT, GROUP, VERSION } from "../api/constants.js";
-import type { ControllerMetrics } from "../metrics.js";
-import { REPORT_LIST_PAGE, type ControllerTimings } from "./constants.js";
-import { model } from "./kube.js";
+import type { ControllerMetrics } from "../api/metrics.js";
+import { REPORT_LIST_PAGE, type ControllerTimings } from "./defaults.js";
+import { model } from "../kube/api.js";
 import { OWNED_DAEMONSET_SELECTOR } from "./daemonset.js";
-import { toReportView, StringPool, type ReportView } from "./report-view.js";
-import { RestartingInformer } from "./restarting-informer.js";
+import { toReportView, StringPool, type ReportView } from "./status/report-view.js";
+import { RestartingInformer } from "../kube/restarting-informer.js";
 
 const ListEnvelopeSchema = z.object({
   metadata: z.looseObject({ resourceVersion: z.string().optional(), continue: z.string().optional() }).optional(),

@@ -5,7 +5,7 @@
 import { AppsV1Api, CoreV1Api, CustomObjectsApi, type CoreV1Event, type KubeConfig, type KubernetesObject, type V1DaemonSet } from "@kubernetes/client-node";
 import { DROPTRACE, FIELD_MANAGER, GROUP, VERSION } from "../api/constants.js";
 import type { DropTraceStatus } from "../api/droptrace.js";
-import { isConflict, isNotFound, model } from "./kube.js";
+import { isConflict, isNotFound, model } from "../kube/api.js";
 import type { V1DeleteOptions } from "@kubernetes/client-node";
 
 export interface ClusterWriter {

@@ -2,9 +2,9 @@
 import { delimiter } from "node:path";
 import { KubeConfig } from "@kubernetes/client-node";
 import type { Logger } from "pino";
-import { EXIT } from "../cli/exit-codes.js";
-import { startHealthServer } from "../http/health-server.js";
-import { controllerMetrics } from "../metrics.js";
+import { EXIT } from "../api/exit-codes.js";
+import { startHealthServer } from "../kube/health-server.js";
+import { controllerMetrics } from "../api/metrics.js";
 import { Controller } from "./controller.js";
 import { ControllerFlagsSchema, controllerSettings, ControllerSettingsError, type ControllerSettings } from "./settings.js";
 

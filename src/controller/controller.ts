@@ -4,15 +4,15 @@
 import { CoordinationV1Api, type KubeConfig, type KubernetesObject } from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import { PHASES } from "../api/droptrace.js";
-import { controllerMetrics, type ControllerMetrics } from "../metrics.js";
+import { controllerMetrics, type ControllerMetrics } from "../api/metrics.js";
 import { Caches } from "./caches.js";
 import { KubeClusterWriter, type ClusterWriter } from "./cluster-writer.js";
-import { DEFAULT_TIMINGS, DEFAULT_WORKERS, LEASE_NAME, type ControllerTimings } from "./constants.js";
-import { systemClock, type Clock } from "./kube.js";
-import { LeaderElector } from "./leader-election.js";
+import { DEFAULT_TIMINGS, DEFAULT_WORKERS, LEASE_NAME, type ControllerTimings } from "./defaults.js";
+import { systemClock, type Clock } from "../kube/api.js";
+import { LeaderElector } from "../kube/leader-election.js";
 import { Reconciler } from "./reconciler.js";
 import type { ControllerSettings } from "./settings.js";
-import { WorkQueue } from "./work-queue.js";
+import { WorkQueue } from "../kube/work-queue.js";
 
 export interface ControllerOptions {
   kubeConfig: KubeConfig;

@@ -10,8 +10,8 @@ import { AGENT_CONTAINER, AGENT_METRICS_PORT, ANNOTATIONS, API_VERSION, APP_NAME
 import { effectiveReportIntervalSeconds, type DropTraceSpec } from "../api/droptrace.js";
 import { formatDuration } from "../api/duration.js";
 import { daemonSetName, labelValue } from "../api/names.js";
-import { AGENT_CACHE_MOUNT, TERMINATION_MARGIN_SECONDS } from "./constants.js";
-import { model } from "./kube.js";
+import { AGENT_CACHE_MOUNT, TERMINATION_MARGIN_SECONDS } from "./defaults.js";
+import { model } from "../kube/api.js";
 import type { ControllerSettings } from "./settings.js";
 
 export type AgentPodSettings = Pick<

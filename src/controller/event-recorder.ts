@@ -3,11 +3,11 @@
 // such as Events a previous leader recorded. Failures are logged and counted, never thrown:
 // an Event lost is a pity, a trace held up for one would be worse.
 import type { Logger } from "pino";
-import type { ControllerMetrics } from "../metrics.js";
+import type { ControllerMetrics } from "../api/metrics.js";
 import type { ClusterWriter } from "./cluster-writer.js";
-import { MAX_NODE_FAILURE_EVENTS } from "./constants.js";
+import { MAX_NODE_FAILURE_EVENTS } from "./defaults.js";
 import { eventObject, type EventSpec } from "./events.js";
-import type { Clock } from "./kube.js";
+import type { Clock } from "../kube/api.js";
 
 export interface EventTarget {
   name: string;

@@ -6,10 +6,10 @@ import { createHash } from "node:crypto";
 import type { CoreV1Event } from "@kubernetes/client-node";
 import { API_VERSION, DROPTRACE } from "../api/constants.js";
 import { shortenName } from "../api/names.js";
-import { CLUSTER_EVENT_NAMESPACE, EVENT_COMPONENT, MAX_MESSAGE_LENGTH, REASON } from "./constants.js";
-import { model } from "./kube.js";
-import type { NodeState } from "./node-states.js";
-import type { PhaseOutcome } from "./phase.js";
+import { CLUSTER_EVENT_NAMESPACE, EVENT_COMPONENT, MAX_MESSAGE_LENGTH, REASON } from "./defaults.js";
+import { model } from "../kube/api.js";
+import type { NodeState } from "./status/node-states.js";
+import type { PhaseOutcome } from "./status/phase.js";
 
 export interface EventSpec {
   /** What is announced; equal keys for the same trace are the same Event. */

@@ -11,20 +11,20 @@ import { DropTraceSpecSchema, effectiveReportIntervalSeconds, specChanged, type 
 import { parseDurationSeconds } from "../api/duration.js";
 import { describeFieldErrors, fieldErrors } from "../api/field-errors.js";
 import { daemonSetName } from "../api/names.js";
-import type { ControllerMetrics } from "../metrics.js";
+import type { ControllerMetrics } from "../api/metrics.js";
 import type { ClusterWriter } from "./cluster-writer.js";
-import { statusWriteTiming } from "./coalesce.js";
-import { CONDITION, REASON, type ControllerTimings, type Reason } from "./constants.js";
+import { statusWriteTiming } from "./status/write-timing.js";
+import { CONDITION, REASON, type ControllerTimings, type Reason } from "./defaults.js";
 import { agentSelector, desiredDaemonSet, OWNED_DAEMONSET_SELECTOR, type AgentPodSettings } from "./daemonset.js";
 import { appliedSpecOf, desiredScheduledOf, ownership, templateHashOf } from "./daemonset-state.js";
 import { EventRecorder } from "./event-recorder.js";
 import { nodeFailureEvent, phaseEvent } from "./events.js";
-import { timeMs, rfc3339, type Clock } from "./kube.js";
-import { mergeReports } from "./merge.js";
-import { countNodes, type NodeState } from "./node-states.js";
-import { decidePhase, isFinal, type PhaseOutcome } from "./phase.js";
-import type { ReportView } from "./report-view.js";
-import { buildStatus, EMPTY_MERGE, NO_NODES, sameStatus } from "./status.js";
+import { timeMs, rfc3339, type Clock } from "../kube/api.js";
+import { mergeReports } from "./status/merge.js";
+import { countNodes, type NodeState } from "./status/node-states.js";
+import { decidePhase, isFinal, type PhaseOutcome } from "./status/phase.js";
+import type { ReportView } from "./status/report-view.js";
+import { buildStatus, EMPTY_MERGE, NO_NODES, sameStatus } from "./status/status.js";
 import { readTraceObject, ttlSecondsOf, type TraceObject } from "./trace-object.js";
 
 /** What the reconciler reads: the informer caches (caches.ts), or a fake in the benchmark. */

@@ -9,8 +9,8 @@ import { runAgent } from "../../src/agent/agent.js";
 import type { AgentSettings } from "../../src/agent/settings.js";
 import { API_VERSION, DROPTRACE_REPORT, GROUP, VERSION } from "../../src/api/constants.js";
 import { DropTraceReportSchema, type DropTraceReport } from "../../src/api/report.js";
-import { silentLogger } from "../../src/log.js";
-import { agentMetrics } from "../../src/metrics.js";
+import { silentLogger } from "../../src/cli/log.js";
+import { agentMetrics } from "../../src/api/metrics.js";
 import { loadProbeScript } from "../../src/probe/script.js";
 import { startTestApiServer, type TestApiServer } from "../support/apiserver.js";
 import { until } from "../support/until.js";
@@ -31,7 +31,7 @@ import {
   StandIns,
   SYSTEMTAP_VERSION,
   type StaprunScenario,
-} from "./stand-ins.js";
+} from "../trace/stand-ins.js";
 
 const script = loadProbeScript();
 const REPORTS_KEY = `${GROUP}/${DROPTRACE_REPORT.plural}`;

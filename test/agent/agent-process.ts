@@ -5,9 +5,9 @@
 import { CustomObjectsApi, KubeConfig } from "@kubernetes/client-node";
 import { runAgent } from "../../src/agent/agent.js";
 import type { AgentSettings } from "../../src/agent/settings.js";
-import { silentLogger } from "../../src/log.js";
+import { silentLogger } from "../../src/cli/log.js";
 import { loadProbeScript } from "../../src/probe/script.js";
-import { FAKE_STAP, FAKE_STAPRUN, fixtureHost, moduleTableOver } from "./stand-ins.js";
+import { FAKE_STAP, FAKE_STAPRUN, fixtureHost, moduleTableOver } from "../trace/stand-ins.js";
 
 interface Config {
   settings: AgentSettings;

@@ -10,16 +10,16 @@ import { fileURLToPath } from "node:url";
 import type { KubeConfig } from "@kubernetes/client-node";
 import { transform } from "esbuild";
 import { AGENT_ENV } from "../../src/agent/settings.js";
-import type { FixtureMachine } from "./fixture-machine.js";
-import { readFixture, readFixtureKallsyms } from "./fixture.js";
-import { FAKES_DIR, RELEASE, type StandIns } from "./stand-ins.js";
+import type { FixtureMachine } from "../trace/fixture-machine.js";
+import { readFixture, readFixtureKallsyms } from "../trace/fixture.js";
+import { FAKES_DIR, RELEASE, type StandIns } from "../trace/stand-ins.js";
 
 const repoRoot = path.resolve(fileURLToPath(new URL("../..", import.meta.url)));
 
 /** What `npm run build` makes: the bundle the images run, and tsc's output beside it. */
 export const BUILT = {
   bundle: path.join(repoRoot, "dist", "bundle", "droptrace.mjs"),
-  dist: path.join(repoRoot, "dist", "src", "cli.js"),
+  dist: path.join(repoRoot, "dist", "src", "cli", "main.js"),
 } as const;
 
 /** Fails with what to do when `npm run build` has not made `entry`. */
@@ -72,7 +72,7 @@ export interface BuiltAgentCommand {
 export async function builtAgent(options: BuiltAgentOptions): Promise<BuiltAgentCommand> {
   const dir = path.join(options.standIns.dir, "fixture-machine");
   await mkdir(path.join(dir, "headers"), { recursive: true });
-  const preload = await stripTypes(path.join(import.meta.dirname, "fixture-machine.ts"), path.join(dir, "fixture-machine.mjs"));
+  const preload = await stripTypes(path.join(import.meta.dirname, "..", "trace", "fixture-machine.ts"), path.join(dir, "fixture-machine.mjs"));
   const file = async (name: string, text: string): Promise<string> => {
     const target = path.join(dir, name);
     await writeFile(target, text);

@@ -4,7 +4,7 @@ import path from "node:path";
 import { execa } from "execa";
 import { beforeAll, describe, expect, it } from "vitest";
 
-const bin = path.resolve(import.meta.dirname, "../../dist/src/cli.js");
+const bin = path.resolve(import.meta.dirname, "../../dist/src/cli/main.js");
 
 beforeAll(() => {
   if (!existsSync(bin)) throw new Error(`${bin} is missing: run \`npm run build\` first (npm test does)`);

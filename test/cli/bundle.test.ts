@@ -11,7 +11,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { API_VERSION, DROPTRACE_REPORT, GROUP, VERSION } from "../../src/api/constants.js";
 import { DropTraceReportSchema, type DropTraceReport } from "../../src/api/report.js";
 import { BUILT, builtAgent, imageAgent, requireBuilt } from "../agent/built-agent.js";
-import { FIXTURE_ROWS, fixtureIntervals, isAlive, RELEASE, StandIns } from "../agent/stand-ins.js";
+import { FIXTURE_ROWS, fixtureIntervals, isAlive, RELEASE, StandIns } from "../trace/stand-ins.js";
 import { startTestApiServer, type TestApiServer } from "../support/apiserver.js";
 import { until } from "../support/until.js";
 

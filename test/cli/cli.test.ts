@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { main, type Actions } from "../../src/cli.js";
+import { main, type Actions } from "../../src/cli/main.js";
 import type { RunSettings } from "../../src/cli/run-options.js";
 
 function recordingActions() {

@@ -8,11 +8,11 @@ import { DROPTRACE, GROUP, VERSION } from "../../src/api/constants.js";
 import type { DropTraceStatus } from "../../src/api/droptrace.js";
 import { daemonSetName } from "../../src/api/names.js";
 import type { DropTraceReportStatus, ReportRow } from "../../src/api/report.js";
-import type { ControllerTimings } from "../../src/controller/constants.js";
+import type { ControllerTimings } from "../../src/controller/defaults.js";
 import { Controller, type ControllerOptions } from "../../src/controller/controller.js";
 import { agentSelector } from "../../src/controller/daemonset.js";
 import { controllerSettings, type ControllerSettings } from "../../src/controller/settings.js";
-import { silentLogger } from "../../src/log.js";
+import { silentLogger } from "../../src/cli/log.js";
 import { startTestApiServer, type TestApiServer } from "../support/apiserver.js";
 import { mergePatch, model } from "../support/apiserver-test-helpers.js";
 

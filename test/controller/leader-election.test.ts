@@ -2,8 +2,8 @@
 // (handing the lease back) or dies (leaving it to expire), the other takes over.
 import { CoordinationV1Api, type V1Lease } from "@kubernetes/client-node";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { LEASE_NAME } from "../../src/controller/constants.js";
-import { LeaderElector } from "../../src/controller/leader-election.js";
+import { LEASE_NAME } from "../../src/controller/defaults.js";
+import { LeaderElector } from "../../src/kube/leader-election.js";
 import { createTrace, FAST, getDaemonSet, NAMESPACE, startCluster, startController, stopController, testLog, until, untilPhase, type Cluster } from "./harness.js";
 
 let cluster: Cluster;

@@ -1,7 +1,7 @@
 // Status is written only when it changed, at most once per interval per trace however often
 // the nodes report, and a phase change goes out at once. Plus /metrics, /healthz and /readyz.
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { startHealthServer } from "../../src/http/health-server.js";
+import { startHealthServer } from "../../src/kube/health-server.js";
 import {
   agents,
   createTrace,

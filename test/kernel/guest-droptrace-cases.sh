@@ -18,7 +18,7 @@ mkdir -p /opt/droptrace /var/cache/droptrace
 tar -C /opt/droptrace -xzf /droptrace/droptrace.tgz
 tar -C /var/cache/droptrace -xzf /droptrace/module-cache.tgz
 mount --bind /bin/false /usr/bin/stap
-droptrace() { node /opt/droptrace/dist/src/cli.js "$@"; }
+droptrace() { node /opt/droptrace/dist/src/cli/main.js "$@"; }
 say "kernel $(uname -r), node $(node --version), $(staprun -V 2>&1 | head -n1)"
 uname -r >"$OUT/uname-r.txt"
 
@@ -55,7 +55,7 @@ run_case() {
   local name=$1; shift
   CASE_BEFORE=$(modules_now)
   echo "$(up)" >"$OUT/$name.started"
-  ( setsid node /opt/droptrace/dist/src/cli.js run "$@" >"$OUT/$name.json" 2> >(while IFS= read -r l; do echo "$(up) $l"; done >"$OUT/$name.err"); echo $? >"$OUT/$name.rc" ) &
+  ( setsid node /opt/droptrace/dist/src/cli/main.js run "$@" >"$OUT/$name.json" 2> >(while IFS= read -r l; do echo "$(up) $l"; done >"$OUT/$name.err"); echo $? >"$OUT/$name.rc" ) &
   CASE_PID=$!
 }
 finish_case() { # NAME: wait for it, record what is loaded afterwards
@@ -87,7 +87,7 @@ ip -n b link set vb up
 # 2b: the whole process group is killed, as a container runtime kills a container: the module
 #     stays loaded with nothing attached. Each next run must remove the leftover and trace.
 say "case 2: SIGKILL, then new runs"
-agent_pid() { pgrep -f 'cli.js run' | head -n1; }
+agent_pid() { pgrep -f 'cli/main.js run' | head -n1; }
 run_case killed --output json --duration 90s --interval 5s
 wait_loaded "$CASE_PID" || say "FAIL: case 2 never loaded its module"
 grep '^droptrace_' /proc/modules >"$OUT/killed.modules-before-kill" || true
@@ -123,7 +123,7 @@ finish_case filtered
 # ---- case 4: no compiled module and no compiler ------------------------------------------
 say "case 4: empty module cache, no stap"
 mkdir -p /tmp/empty-cache
-node /opt/droptrace/dist/src/cli.js run --output json --duration 5s --cache-dir /tmp/empty-cache >"$OUT/nocache.json" 2>"$OUT/nocache.err"
+node /opt/droptrace/dist/src/cli/main.js run --output json --duration 5s --cache-dir /tmp/empty-cache >"$OUT/nocache.json" 2>"$OUT/nocache.err"
 echo $? >"$OUT/nocache.rc"
 
 grep '^droptrace_' /proc/modules >"$OUT/final-modules" || true

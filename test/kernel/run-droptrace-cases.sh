@@ -20,7 +20,7 @@ secs() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.1f", b-a}'; }
 out=$(mkdir -p "$1" && realpath -e "$1")
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
-[[ -f $repo/dist/src/cli.js ]] || die "$repo/dist is missing: run npm run build first"
+[[ -f $repo/dist/src/cli/main.js ]] || die "$repo/dist is missing: run npm run build first"
 
 t_all=$(now)
 eval "$("$here/build-guest.sh")"
@@ -57,7 +57,7 @@ bind "$stage" "$GUEST_TREE/opt/droptrace"
 bind "$cache" "$GUEST_TREE/var/cache/droptrace"
 compile() {
   chroot "$GUEST_TREE" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root \
-    node /opt/droptrace/dist/src/cli.js compile --kernel-release "$GUEST_KERNEL_RELEASE" --cache-dir /var/cache/droptrace
+    node /opt/droptrace/dist/src/cli/main.js compile --kernel-release "$GUEST_KERNEL_RELEASE" --cache-dir /var/cache/droptrace
 }
 t0=$(now); compile >"$out/compile-cold.txt" 2>&1 || { cat "$out/compile-cold.txt" >&2; die "droptrace compile failed in the chroot"; }; t1=$(now)
 compile >"$out/compile-warm.txt" 2>&1 || { cat "$out/compile-warm.txt" >&2; die "second droptrace compile failed"; }; t2=$(now)

@@ -2,7 +2,7 @@
 // Deployment and DaemonSet controllers and the kubelets. They start the pods' processes from
 // what the objects in the API say, so what runs is what the chart and the controller asked for:
 //
-// - the controller Deployment's container: `node dist/src/cli.js <args>` with the container's
+// - the controller Deployment's container: `node dist/src/cli/main.js <args>` with the container's
 //   environment (downward-API fields resolved) and a kubeconfig holding its service account's
 //   token, so the chart's RBAC decides what it may do;
 // - each DaemonSet: one pod per node its nodeSelector picks, the process test/walkthrough/
@@ -19,12 +19,12 @@ import path from "node:path";
 import { AppsV1Api, CoreV1Api, type KubeConfig, type V1Container, type V1DaemonSet, type V1Deployment, type V1Node, type V1Pod, V1PodSpec } from "@kubernetes/client-node";
 import { execa } from "execa";
 import { mergePatch, model } from "../support/apiserver-test-helpers.js";
-import { FAKE_STAP } from "../agent/stand-ins.js";
-import type { StaprunScenario } from "../agent/stand-ins.js";
+import { FAKE_STAP } from "../trace/stand-ins.js";
+import type { StaprunScenario } from "../trace/stand-ins.js";
 import type { NodeHost } from "./node-agent.js";
 
 const repoRoot = path.resolve(import.meta.dirname, "../..");
-const CLI = path.join(repoRoot, "dist", "src", "cli.js");
+const CLI = path.join(repoRoot, "dist", "src", "cli", "main.js");
 const NODE_AGENT = path.join(import.meta.dirname, "node-agent.ts");
 
 export interface WalkthroughNode {

@@ -1,5 +1,5 @@
 // One agent pod of the walkthrough, as its own process: what `droptrace agent` does
-// (src/agent/agent.ts agentCommand), with the two things no machine here has swapped in.
+// (src/agent/command.ts agentCommand), with the two things no machine here has swapped in.
 //
 // Real: the settings, read and validated from the environment the controller's DaemonSet gives
 // the pod; the Kubernetes client, from KUBECONFIG, with the agent service account's token (so
@@ -7,17 +7,17 @@
 // writer, signals, final report and idling.
 // Stand-ins: this host's kernel cannot load modules, so the node is the fixture's machine
 // (a boot of Debian's 7.2 kernel: its kallsyms, tracefs format, modules) and SystemTap is the
-// stand-in stap/staprun of test/agent/fakes replaying output the probe printed on that boot.
+// stand-in stap/staprun of test/trace/fakes replaying output the probe printed on that boot.
 //
 // Environment besides the pod's: WALKTHROUGH_NODE, a JSON NodeHost; FAKE_* for the stand-ins.
 import { CustomObjectsApi, KubeConfig } from "@kubernetes/client-node";
 import { pino } from "pino";
 import { runAgent } from "../../src/agent/agent.js";
 import { agentSettingsFromEnv } from "../../src/agent/settings.js";
-import { startHealthServer } from "../../src/http/health-server.js";
-import { agentMetrics } from "../../src/metrics.js";
+import { startHealthServer } from "../../src/kube/health-server.js";
+import { agentMetrics } from "../../src/api/metrics.js";
 import { loadProbeScript } from "../../src/probe/script.js";
-import { FAKE_STAP, FAKE_STAPRUN, fixtureHost, guestHost, moduleTableOver } from "../agent/stand-ins.js";
+import { FAKE_STAP, FAKE_STAPRUN, fixtureHost, guestHost, moduleTableOver } from "../trace/stand-ins.js";
 
 export interface NodeHost {
   /** false: this node has no kernel headers (the package was never installed) */

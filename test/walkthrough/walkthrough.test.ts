@@ -1,6 +1,6 @@
 // The README's walkthrough, run for real: the real helm installs the chart into the test API
 // server, the real kubectl applies the example and reads the results, the real controller
-// (dist/src/cli.js, started from the Deployment helm created) schedules agents, and agents
+// (dist/src/cli/main.js, started from the Deployment helm created) schedules agents, and agents
 // (the agent code, SystemTap replaying what the probe printed on Debian's 7.2 kernel) write
 // their reports, each with its service account's token under the chart's RBAC, enforced.
 // What a cluster would run but this machine cannot is played by kubelet.ts (its header says how).
@@ -18,7 +18,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DROPTRACE, DROPTRACE_REPORT, GROUP, VERSION } from "../../src/api/constants.js";
 import type { DropTraceStatus } from "../../src/api/droptrace.js";
 import type { DropTraceReportStatus } from "../../src/api/report.js";
-import { fixtureIntervals, replayCapture } from "../agent/stand-ins.js";
+import { fixtureIntervals, replayCapture } from "../trace/stand-ins.js";
 import { helmBinary, kubectlBinary } from "../chart/helm.js";
 import { startTestApiServer, type TestApiServer } from "../support/apiserver.js";
 import { Kubelet } from "./kubelet.js";

@@ -1,0 +1,48 @@
+// `droptrace agent`: the environment the DaemonSet gave, the host's kbuild links, the Kubernetes
+// client, /metrics and /healthz, and the signals that stop the trace.
+import { CustomObjectsApi, KubeConfig } from "@kubernetes/client-node";
+import type { Logger } from "pino";
+import { HOST_USR_LIB_MOUNT } from "../api/constants.js";
+import { EXIT } from "../api/exit-codes.js";
+import { agentMetrics } from "../api/metrics.js";
+import { startHealthServer } from "../kube/health-server.js";
+import { runAgent } from "./agent.js";
+import { linkHostKbuild } from "./host-kbuild.js";
+import { agentSettingsFromEnv, AgentSettingsError, type AgentSettings } from "./settings.js";
+
+/** The `droptrace agent` subcommand: environment, Kubernetes client, metrics, signals. */
+export async function agentCommand(log: Logger): Promise<number> {
+  let settings: AgentSettings;
+  try {
+    settings = agentSettingsFromEnv(process.env);
+  } catch (err) {
+    if (err instanceof AgentSettingsError) {
+      log.error(err.message);
+      return EXIT.badArguments;
+    }
+    throw err;
+  }
+  try {
+    const linked = await linkHostKbuild(HOST_USR_LIB_MOUNT, "/usr/lib");
+    if (linked.length > 0) log.info({ linked }, "linked the host's kernel build scripts for the headers");
+  } catch (err) {
+    log.warn({ err }, "cannot link the host's linux-kbuild directories: compiling against Debian headers may fail");
+  }
+  const kubeConfig = new KubeConfig();
+  kubeConfig.loadFromDefault();
+  const metrics = agentMetrics();
+  const health = await startHealthServer({ port: settings.metricsPort, registry: metrics.registry });
+  const controller = new AbortController();
+  const stop = () => {
+    log.info("SIGTERM: stopping the probe and writing the final report");
+    controller.abort();
+  };
+  // `on`, not `once`: execa's exit hook re-raises a signal no other listener is left to handle, which would kill the agent before its final report.
+  process.on("SIGTERM", stop);
+  process.on("SIGINT", stop);
+  try {
+    return await runAgent(settings, { api: kubeConfig.makeApiClient(CustomObjectsApi), log, metrics, signal: controller.signal });
+  } finally {
+    await health.close();
+  }
+}

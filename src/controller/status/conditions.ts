@@ -1,0 +1,121 @@
+// The Ready, Progressing and Degraded conditions of a DropTrace, in metav1.Condition's shape.
+// Reasons come from REASON and messages say what to do; lastTransitionTime moves only when a
+// condition's status flips, so an unchanged trace produces an unchanged status.
+import type { Condition } from "../../api/kubernetes.js";
+import type { DropRow, Phase } from "../../api/droptrace.js";
+import { CONDITION, MAX_MESSAGE_LENGTH, MAX_NODES_NAMED, REASON, type Reason } from "../defaults.js";
+import { nodeProgress, type NodeCounts } from "./node-states.js";
+
+export type ConditionSpec = Omit<Condition, "lastTransitionTime" | "observedGeneration">;
+
+export interface ConditionInput {
+  phase: Phase;
+  reason: Reason;
+  counts: NodeCounts;
+  /** Failed nodes by their reason (node-states.ts failuresByReason). */
+  failures: ReadonlyMap<string, readonly string[]>;
+  /** Nodes the DaemonSet wanted that never reported, once the deadline passed: a count, and the names known. */
+  notReporting: { count: number; names: readonly string[] };
+  /** Nodes that reported but had not sent a final report when the deadline passed. */
+  unfinished: readonly string[];
+  totalDrops: number;
+  uncountedDrops: number;
+  topRow: DropRow | undefined;
+  /** Said when the spec is refused: its field errors. */
+  specProblem?: string;
+  /** "namespace/name" of the trace's DaemonSet, for messages that send a person to its pods. */
+  daemonSet: string;
+}
+
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`;
+
+/** "a, b, c and 4 more" */
+function someNames(names: readonly string[], total = names.length): string {
+  const shown = names.slice(0, MAX_NODES_NAMED);
+  const more = total - shown.length;
+  return more > 0 ? `${shown.join(", ")} and ${more} more` : shown.join(", ");
+}
+
+/** "HeadersMissing on 2 (a, b); CompileFailed on 1 (c)" */
+export function describeFailures(failures: ReadonlyMap<string, readonly string[]>): string {
+  return [...failures.entries()].map(([reason, nodes]) => `${reason} on ${nodes.length} (${someNames(nodes)})`).join("; ");
+}
+
+function readyMessage(input: ConditionInput): string {
+  const { counts } = input;
+  switch (input.reason) {
+    case REASON.waitingForAgents:
+      return `waiting for the first node report; ${nodeProgress(counts)} nodes done`;
+    case REASON.tracing:
+      return `tracing: ${nodeProgress(counts)} nodes done, ${input.totalDrops} drops so far`;
+    case REASON.allNodesDone:
+    case REASON.deadlinePassed: {
+      const top = input.topRow === undefined ? "" : `; most at ${input.topRow.symbol} (${input.topRow.count})`;
+      const how = input.reason === REASON.allNodesDone ? "every node finished" : "the deadline passed before every node finished";
+      return `${input.totalDrops} drops counted on ${plural(counts.completed + counts.running, "node")}${top}; ${how}`;
+    }
+    case REASON.allNodesFailed:
+      return `no node could trace: ${describeFailures(input.failures)}`;
+    case REASON.noNodesReported:
+      return `no node reported before the deadline: look at the agent pods of DaemonSet ${input.daemonSet} (kubectl describe pods) for scheduling or image problems`;
+    case REASON.noNodesSelected:
+      return "no Linux node matches this trace's nodeSelector and tolerations: check them against kubectl get nodes --show-labels";
+    case REASON.invalidSpec:
+      return `the spec is invalid, nothing was started: ${input.specProblem ?? ""}; delete this DropTrace and apply a corrected one`;
+    case REASON.specChanged:
+      return "the spec changed after the trace started, which the API forbids; the trace was stopped: delete this DropTrace and apply a new one";
+    default:
+      return input.reason;
+  }
+}
+
+function degraded(input: ConditionInput): ConditionSpec {
+  const base = { type: CONDITION.degraded };
+  if (input.reason === REASON.invalidSpec || input.reason === REASON.specChanged) {
+    return { ...base, status: "False", reason: REASON.noAgents, message: "no agent ran for this trace" };
+  }
+  const problems: { reason: Reason; message: string }[] = [];
+  const failed = input.counts.failed;
+  if (failed > 0) {
+    problems.push({ reason: REASON.nodesFailing, message: `${failed} of ${plural(input.counts.desired, "node")} failed: ${describeFailures(input.failures)}` });
+  }
+  if (input.notReporting.count > 0) {
+    const names = input.notReporting.names.length > 0 ? `: ${someNames(input.notReporting.names, input.notReporting.count)}` : "";
+    problems.push({ reason: REASON.nodesNotReporting, message: `${input.notReporting.count} of ${plural(input.counts.desired, "node")} never reported${names}` });
+  }
+  if (input.unfinished.length > 0) {
+    problems.push({ reason: REASON.nodesNotReporting, message: `${plural(input.unfinished.length, "node")} had not sent a final report by the deadline: ${someNames(input.unfinished)}` });
+  }
+  if (input.uncountedDrops > 0) {
+    problems.push({ reason: REASON.dropsUncounted, message: `${input.uncountedDrops} drops were seen but not counted because a node's probe map was full` });
+  }
+  const first = problems[0];
+  if (first === undefined) return { ...base, status: "False", reason: REASON.nodesHealthy, message: "no node has failed" };
+  return { ...base, status: "True", reason: first.reason, message: problems.map((p) => p.message).join("; ") };
+}
+
+export function desiredConditions(input: ConditionInput): ConditionSpec[] {
+  const message = readyMessage(input);
+  const active = input.phase === "Pending" || input.phase === "Running";
+  const conditions: ConditionSpec[] = [
+    { type: CONDITION.ready, status: input.phase === "Completed" ? "True" : "False", reason: input.reason, message },
+    { type: CONDITION.progressing, status: active ? "True" : "False", reason: input.reason, message: active ? message : "the trace has ended" },
+    degraded(input),
+  ];
+  return conditions.map((c) => ({ ...c, message: c.message.slice(0, MAX_MESSAGE_LENGTH) }));
+}
+
+/**
+ * The conditions to write: `desired`, each keeping the existing lastTransitionTime unless its
+ * status changed, all with this generation. Conditions of other types are kept as they are.
+ */
+export function applyConditions(existing: readonly Condition[] | undefined, desired: readonly ConditionSpec[], generation: number, nowIso: string): Condition[] {
+  const old = new Map((existing ?? []).map((c) => [c.type, c]));
+  const result: Condition[] = desired.map((d) => {
+    const before = old.get(d.type);
+    const lastTransitionTime = before !== undefined && before.status === d.status ? before.lastTransitionTime : nowIso;
+    return { type: d.type, status: d.status, observedGeneration: generation, lastTransitionTime, reason: d.reason, message: d.message };
+  });
+  const desiredTypes = new Set(desired.map((d) => d.type));
+  return [...result, ...(existing ?? []).filter((c) => !desiredTypes.has(c.type))];
+}

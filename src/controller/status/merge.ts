@@ -1,0 +1,73 @@
+// Nodes' report rows summed into a DropTrace's status.drops: one row per (symbol, interface,
+// module, reason) with the count over all nodes and the number of nodes it was seen on; the
+// top N by count, in an order that never depends on which report arrived first.
+import type { DropRow } from "../../api/droptrace.js";
+import type { ViewRow } from "./report-view.js";
+
+export interface NodeDrops {
+  /** Already one row per merge key (report-view.ts sums network namespaces). */
+  rows: readonly ViewRow[];
+  totalDrops: number;
+  uncountedDrops: number;
+}
+
+export interface MergedDrops {
+  drops: DropRow[];
+  /** Every drop the nodes counted, including rows beyond their cap ("other"). */
+  totalDrops: number;
+  uncountedDrops: number;
+  /** Distinct rows before the top N cut. */
+  distinctRows: number;
+}
+
+const byText = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+
+/**
+ * Largest count first, then by symbol, interface, module and reason: the agent's compareRows
+ * order without netns. Code-unit comparison rather than localeCompare, so the order is the
+ * same whatever locale the controller's image has.
+ */
+export function compareDropRows(a: DropRow, b: DropRow): number {
+  return b.count - a.count || byText(a.symbol, b.symbol) || byText(a.interface, b.interface) || byText(a.module, b.module) || byText(a.reason, b.reason);
+}
+
+export function mergeReports(nodes: Iterable<NodeDrops>, topN: number): MergedDrops {
+  const merged = new Map<string, DropRow>();
+  let totalDrops = 0;
+  let uncountedDrops = 0;
+  for (const node of nodes) {
+    totalDrops += node.totalDrops;
+    uncountedDrops += node.uncountedDrops;
+    for (const row of node.rows) {
+      const existing = merged.get(row.key);
+      if (existing === undefined) {
+        merged.set(row.key, { symbol: row.symbol, interface: row.interface, module: row.module, reason: row.reason, count: row.count, nodes: 1 });
+      } else {
+        existing.count += row.count;
+        existing.nodes += 1;
+      }
+    }
+  }
+  return { drops: topRows(merged.values(), topN), totalDrops, uncountedDrops, distinctRows: merged.size };
+}
+
+/** The first `n` rows in compareDropRows order, without sorting them all (there may be a million). */
+export function topRows(rows: Iterable<DropRow>, n: number): DropRow[] {
+  const top: DropRow[] = [];
+  if (n <= 0) return top;
+  for (const row of rows) {
+    const last = top[top.length - 1];
+    if (top.length === n && last !== undefined && compareDropRows(row, last) >= 0) continue;
+    let lo = 0;
+    let hi = top.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      const probe = top[mid];
+      if (probe !== undefined && compareDropRows(probe, row) <= 0) lo = mid + 1;
+      else hi = mid;
+    }
+    top.splice(lo, 0, row);
+    if (top.length > n) top.pop();
+  }
+  return top;
+}

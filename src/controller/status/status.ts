@@ -1,0 +1,80 @@
+// A DropTrace's desired status, put together from the pure parts. Nothing here reads the
+// cluster or the clock: the reconciler passes both in.
+import { isDeepStrictEqual } from "node:util";
+import type { DropTraceStatus } from "../../api/droptrace.js";
+import { applyConditions, desiredConditions } from "./conditions.js";
+import { rfc3339 } from "../../kube/api.js";
+import type { MergedDrops } from "./merge.js";
+import { failuresByReason, nodeProgress, summarizeNodes, type NodeCounts, type NodeState } from "./node-states.js";
+import { isFinal, type PhaseOutcome } from "./phase.js";
+
+export interface StatusInput {
+  current: DropTraceStatus | undefined;
+  generation: number;
+  outcome: PhaseOutcome;
+  nodes: readonly NodeState[];
+  counts: NodeCounts;
+  merged: MergedDrops;
+  /** Wanted nodes without a report, named where their pod told us the node (only filled in at the deadline). */
+  notReporting: { count: number; names: readonly string[] };
+  startTime: string | undefined;
+  nowMs: number;
+  /** "namespace/name" of the trace's DaemonSet. */
+  daemonSet: string;
+  specProblem?: string;
+}
+
+export const EMPTY_MERGE: MergedDrops = { drops: [], totalDrops: 0, uncountedDrops: 0, distinctRows: 0 };
+export const NO_NODES: NodeCounts = { desired: 0, pending: 0, running: 0, completed: 0, failed: 0 };
+
+export function buildStatus(input: StatusInput): DropTraceStatus {
+  const { outcome, counts, merged, current } = input;
+  const now = rfc3339(input.nowMs);
+  const final = isFinal(outcome.phase);
+  const unfinished = final ? input.nodes.filter((n) => n.phase === "Pending" || n.phase === "Running").map((n) => n.node).sort() : [];
+  const conditions = applyConditions(
+    current?.conditions,
+    desiredConditions({
+      phase: outcome.phase,
+      reason: outcome.reason,
+      counts,
+      failures: failuresByReason(input.nodes),
+      notReporting: input.notReporting,
+      unfinished,
+      totalDrops: merged.totalDrops,
+      uncountedDrops: merged.uncountedDrops,
+      topRow: merged.drops[0],
+      daemonSet: input.daemonSet,
+      ...(input.specProblem === undefined ? {} : { specProblem: input.specProblem }),
+    }),
+    input.generation,
+    now,
+  );
+  const { nodeSummary, omitted } = summarizeNodes(input.nodes, input.notReporting.names);
+  const completionTime = final ? (current?.completionTime ?? now) : undefined;
+  const topSymbol = merged.drops[0]?.symbol;
+  return {
+    phase: outcome.phase,
+    observedGeneration: input.generation,
+    ...(input.startTime === undefined ? {} : { startTime: input.startTime }),
+    ...(completionTime === undefined ? {} : { completionTime }),
+    conditions,
+    nodes: { ...counts },
+    nodeProgress: nodeProgress(counts),
+    totalDrops: merged.totalDrops,
+    uncountedDrops: merged.uncountedDrops,
+    ...(topSymbol === undefined ? {} : { topSymbol }),
+    drops: merged.drops,
+    nodeSummary,
+    nodeSummaryOmitted: omitted,
+  };
+}
+
+/** Equal as the API server would store them (no undefined-valued keys, key order irrelevant). */
+export function sameStatus(a: DropTraceStatus | undefined, b: DropTraceStatus | undefined): boolean {
+  return isDeepStrictEqual(normalize(a), normalize(b));
+}
+
+function normalize(status: DropTraceStatus | undefined): unknown {
+  return status === undefined ? undefined : JSON.parse(JSON.stringify(status));
+}

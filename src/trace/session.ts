@@ -1,0 +1,268 @@
+// One trace on one machine, from "can this machine trace?" to the final counts.
+// `droptrace run` and `droptrace agent` both drive this; they differ only in where
+// the updates go (a terminal, or the node's DropTraceReport).
+import type { Logger } from "pino";
+import type { ProbeFacts } from "../api/report.js";
+import { findModuleForKernel, parseSystemTapVersion, type CachedModule } from "../probe/cache.js";
+import { CompileError, compileProbe } from "../probe/compile.js";
+import { moduleParams } from "../probe/module-params.js";
+import { loadProbeScript, type ProbeScript } from "../probe/script.js";
+import { ProbeProcess, type ProbeExit } from "../probe/staprun.js";
+import { DropAccumulator, type DropSnapshot } from "./accumulator.js";
+import { parseKfreeSkbFormat, UnknownDropReasonError } from "./kernel-reasons.js";
+import { LoadedModuleRecord, removeLeftover, type ModuleTable } from "../probe/loaded-modules.js";
+import { preflight, type HostView, type PreflightProblem } from "./preflight.js";
+import { ProbeOutputReader } from "../probe/output.js";
+
+export interface TraceRequest {
+  durationSeconds: number;
+  intervalSeconds: number;
+  interfaces: readonly string[];
+  /** Drop reason names; resolved to this kernel's numbers here. */
+  reasons: readonly string[];
+  cacheDir: string;
+  /** Whose trace this is ("run", or the DropTrace's name): names the leftover-module record. */
+  owner: string;
+  /** Rows kept in snapshots; the rest is summed. */
+  rowCap: number;
+}
+
+export interface TraceDeps {
+  host: HostView;
+  modules: ModuleTable;
+  log: Logger;
+  script?: ProbeScript;
+  stapCommand?: string;
+  staprunCommand?: string;
+  stopGraceMs?: number;
+}
+
+/** Why a trace ended as it did; `cannotTrace` failures are the machine's, not the probe's. */
+export type Outcome =
+  | { phase: "Completed" }
+  | { phase: "Failed"; reason: string; message: string; cannotTrace: boolean; badRequest?: boolean; details?: string[] };
+
+export interface TraceState {
+  phase: "Pending" | "Running" | "Completed" | "Failed";
+  kernelRelease: string;
+  startTime?: Date;
+  completionTime?: Date;
+  probe?: ProbeFacts;
+  snapshot: DropSnapshot;
+  /** Set once the trace has ended. */
+  outcome?: Outcome;
+  /** Facts worth a line in the report: a removed leftover module, skipped probes. */
+  notes: string[];
+  /** Probe hits SystemTap skipped (lock contention, reentrancy): drops that reached no row. */
+  skippedProbes?: number;
+}
+
+export interface TraceHooks {
+  /** After every completed probe interval, and once at the end. Awaited: keep it quick. */
+  onUpdate?(state: TraceState): Promise<void> | void;
+  /** Aborting stops the trace early (SIGTERM); the counts so far are kept and reported. */
+  signal?: AbortSignal;
+}
+
+const EMPTY: DropSnapshot = {
+  rows: [],
+  otherCount: 0,
+  otherRows: 0,
+  total: 0,
+  uncounted: 0,
+  intervals: 0,
+  finished: false,
+  protocolErrors: 0,
+  protocolErrorSamples: [],
+};
+
+function describeProblems(problems: readonly PreflightProblem[]): string {
+  return problems.map((p) => p.message).join("; ");
+}
+
+export async function runTrace(request: TraceRequest, deps: TraceDeps, hooks: TraceHooks = {}): Promise<TraceState> {
+  const log = deps.log.child({ owner: request.owner });
+  const state: TraceState = { phase: "Pending", kernelRelease: deps.host.kernelRelease(), snapshot: EMPTY, notes: [] };
+  const finish = async (outcome: Outcome): Promise<TraceState> => {
+    state.outcome = outcome;
+    state.phase = outcome.phase;
+    state.completionTime = new Date();
+    if (outcome.phase === "Failed") log.warn({ reason: outcome.reason }, outcome.message);
+    await hooks.onUpdate?.(state);
+    return state;
+  };
+
+  // Which module would this kernel load? A compiled one from the cache when there is one;
+  // stap (the compiler) is needed only when there is none for this kernel and probe.
+  const script = deps.script ?? loadProbeScript();
+  const compilerVersion = parseSystemTapVersion((await deps.host.commandOutput(deps.stapCommand ?? "stap", ["--version"])) ?? "");
+  let cached: CachedModule | undefined = await findModuleForKernel(request.cacheDir, state.kernelRelease, script.hash, compilerVersion);
+
+  const checked = await preflight(deps.host, { needCompile: cached === undefined, cacheDir: request.cacheDir });
+  if (!checked.ok) {
+    const first = checked.problems[0];
+    return finish({
+      phase: "Failed",
+      reason: first?.reason ?? "CannotTrace",
+      message: describeProblems(checked.problems),
+      details: checked.problems.map((p) => p.message),
+      cannotTrace: true,
+    });
+  }
+
+  let reasonNumbers: number[];
+  let accumulator: DropAccumulator;
+  try {
+    const reasons = parseKfreeSkbFormat(checked.facts.tracepointFormat);
+    reasonNumbers = reasons.resolveReasonNames([...request.reasons]);
+    accumulator = new DropAccumulator(checked.facts.kallsyms, reasons);
+  } catch (err) {
+    if (err instanceof UnknownDropReasonError) {
+      return finish({ phase: "Failed", reason: "ReasonUnknown", message: err.message, cannotTrace: false, badRequest: true });
+    }
+    return finish({ phase: "Failed", reason: "KernelDataUnreadable", message: `cannot read this kernel's drop reasons: ${String(err)}`, cannotTrace: true });
+  }
+
+  let compileSeconds = 0;
+  let cacheHit = true;
+  if (cached === undefined) {
+    log.info({ kernelRelease: state.kernelRelease }, "compiling the probe for this kernel (about a minute)");
+    try {
+      const compiled = await compileProbe({
+        script,
+        kernelRelease: state.kernelRelease,
+        cacheDir: request.cacheDir,
+        ...(deps.stapCommand === undefined ? {} : { stapCommand: deps.stapCommand }),
+      });
+      cached = compiled.module;
+      compileSeconds = compiled.compileSeconds;
+      cacheHit = compiled.cacheHit;
+    } catch (err) {
+      if (err instanceof CompileError) return finish({ phase: "Failed", reason: err.reason, message: err.message, cannotTrace: true });
+      throw new Error("compiling the probe failed", { cause: err });
+    }
+  }
+  state.probe = {
+    moduleName: cached.meta.moduleName,
+    systemtapVersion: cached.meta.systemtapVersion,
+    cacheHit,
+    compileSeconds,
+  };
+
+  const record = new LoadedModuleRecord(request.cacheDir, request.owner);
+  try {
+    const leftover = await removeLeftover(record, deps.modules);
+    if (leftover !== undefined) {
+      state.notes.push(`removed module ${leftover}, left loaded by an earlier run that was killed`);
+      log.warn({ module: leftover }, "removed a leftover probe module");
+    }
+  } catch (err) {
+    return finish({ phase: "Failed", reason: "LeftoverModule", message: err instanceof Error ? err.message : String(err), cannotTrace: true });
+  }
+
+  return traceWith({ module: cached, reasonNumbers, accumulator, record, request, deps, hooks, state, finish });
+}
+
+interface Ready {
+  module: CachedModule;
+  reasonNumbers: number[];
+  accumulator: DropAccumulator;
+  record: LoadedModuleRecord;
+  request: TraceRequest;
+  deps: TraceDeps;
+  hooks: TraceHooks;
+  state: TraceState;
+  finish: (outcome: Outcome) => Promise<TraceState>;
+}
+
+async function traceWith({ module, reasonNumbers, accumulator, record, request, deps, hooks, state, finish }: Ready): Promise<TraceState> {
+  const log = deps.log.child({ owner: request.owner });
+  const reader = new ProbeOutputReader();
+  // Interval updates are chained so they never overlap and never outlive the trace.
+  let updates: Promise<void> = Promise.resolve();
+  const queueUpdate = () => {
+    state.snapshot = accumulator.snapshot(request.rowCap);
+    updates = updates.then(() => hooks.onUpdate?.(state)).catch((err: unknown) => {
+      log.error({ err }, "an interval update failed; the next one carries the same cumulative counts");
+    });
+  };
+  const consume = (results: ReturnType<ProbeOutputReader["push"]>) => {
+    for (const result of results) {
+      if (!result.ok) {
+        accumulator.noteProtocolError(result.error.message);
+        continue;
+      }
+      accumulator.add(result.record);
+      if (result.record.kind === "interval") {
+        if (state.phase === "Pending") state.phase = "Running";
+        queueUpdate();
+      }
+    }
+  };
+
+  // Stopped while compiling, or no time left (an agent restarted after its trace's deadline):
+  // loading the probe only to unload it at once would race its start.
+  if (hooks.signal?.aborted || request.durationSeconds <= 0) {
+    state.notes.push(hooks.signal?.aborted ? "stopped before the probe started: nothing was counted" : "the trace's duration was over before the probe started: nothing more was counted");
+    return finish({ phase: "Completed" });
+  }
+  state.startTime = new Date();
+  const probe = ProbeProcess.start({
+    modulePath: module.path,
+    moduleName: module.meta.moduleName,
+    params: moduleParams({ intervalSeconds: request.intervalSeconds, interfaces: [...request.interfaces], reasons: reasonNumbers }),
+    onStdout: (chunk) => {
+      consume(reader.push(chunk));
+    },
+    ...(deps.staprunCommand === undefined ? {} : { staprunCommand: deps.staprunCommand }),
+    ...(deps.stopGraceMs === undefined ? {} : { stopGraceMs: deps.stopGraceMs }),
+  });
+  await record.write(probe.loadedName, probe.pid);
+  state.phase = "Running";
+  log.info({ module: probe.loadedName, durationSeconds: request.durationSeconds }, "probe started");
+
+  const stopReason = await new Promise<"duration" | "signal" | "exited">((resolve) => {
+    const timer = setTimeout(() => {
+      resolve("duration");
+    }, request.durationSeconds * 1000);
+    const onAbort = () => {
+      resolve("signal");
+    };
+    hooks.signal?.addEventListener("abort", onAbort, { once: true });
+    if (hooks.signal?.aborted) resolve("signal");
+    void probe.exited.finally(() => {
+      clearTimeout(timer);
+      hooks.signal?.removeEventListener("abort", onAbort);
+      resolve("exited");
+    });
+  });
+  const exit: ProbeExit = stopReason === "exited" ? await probe.exited : await probe.stop();
+  consume(reader.end());
+  await updates;
+  state.snapshot = accumulator.snapshot(request.rowCap);
+  log.info({ stopReason, exitCode: exit.exitCode, total: state.snapshot.total }, "probe stopped");
+
+  if (exit.skippedProbes > 0) {
+    state.skippedProbes = exit.skippedProbes;
+    state.notes.push(`SystemTap skipped ${exit.skippedProbes} probe hits under load: those drops are in uncountedDrops, not in any row`);
+  }
+  const unloadProblem = await ensureUnloaded(probe.loadedName, deps.modules);
+  await record.clear();
+
+  if (exit.failure !== undefined) {
+    const message = unloadProblem === undefined ? exit.failure.message : `${exit.failure.message}; ${unloadProblem}`;
+    return finish({ phase: "Failed", reason: exit.failure.reason, message, cannotTrace: state.snapshot.intervals === 0 && exit.failure.reason === "ModuleRejected" });
+  }
+  if (unloadProblem !== undefined) return finish({ phase: "Failed", reason: "ModuleLeftLoaded", message: unloadProblem, cannotTrace: false });
+  if (!state.snapshot.finished) {
+    return finish({ phase: "Failed", reason: "ProbeOutputIncomplete", message: "the probe stopped without printing its final record: the last interval's counts may be missing", cannotTrace: false });
+  }
+  return finish({ phase: "Completed" });
+}
+
+/** After staprun exits the module should be gone; if not, remove it, and say so if that fails. */
+async function ensureUnloaded(name: string, modules: ModuleTable): Promise<string | undefined> {
+  if (!(await modules.loaded()).has(name)) return undefined;
+  const error = await modules.remove(name);
+  return error === undefined ? undefined : `module ${name} is still loaded and could not be removed (${error}): run \`rmmod ${name}\``;
+}

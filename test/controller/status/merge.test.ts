@@ -1,0 +1,100 @@
+import { describe, expect, it } from "vitest";
+import { compareDropRows, mergeReports, topRows } from "../../../src/controller/status/merge.js";
+import { StringPool, toReportView } from "../../../src/controller/status/report-view.js";
+import type { DropRow } from "../../../src/api/droptrace.js";
+
+const pool = new StringPool();
+
+/** A node's report as the cache keeps it. */
+function node(name: string, rows: { symbol: string; interface?: string; netns?: number; module?: string; reason?: string; count: number }[], extra: { otherDrops?: number; uncountedDrops?: number } = {}) {
+  const full = rows.map((r) => ({ interface: "eth0", netns: 0, module: "kernel", reason: "NO_SOCKET", ...r }));
+  const counted = full.reduce((s, r) => s + r.count, 0);
+  const result = toReportView(
+    {
+      apiVersion: "droptrace.io/v1alpha1",
+      kind: "DropTraceReport",
+      metadata: { name: `t-${name}`, resourceVersion: "1" },
+      spec: { trace: "t", node: name },
+      status: {
+        phase: "Running",
+        intervals: 1,
+        totalDrops: counted + (extra.otherDrops ?? 0),
+        uncountedDrops: extra.uncountedDrops ?? 0,
+        otherRows: extra.otherDrops === undefined ? 0 : 1,
+        otherDrops: extra.otherDrops ?? 0,
+        rows: full,
+      },
+    },
+    pool,
+  );
+  if (result === undefined || result.invalid !== undefined) throw new Error(`bad test report: ${result?.invalid ?? ""}`);
+  return result.view;
+}
+
+describe("merging nodes' rows", () => {
+  it("sums counts across nodes per (symbol, interface, module, reason) and counts the nodes each row was seen on", () => {
+    const merged = mergeReports(
+      [
+        node("a", [{ symbol: "udp_rcv+0x452", count: 10 }, { symbol: "nft_do_chain+0x2d1", module: "nf_tables", reason: "NETFILTER_DROP", count: 4 }]),
+        node("b", [{ symbol: "udp_rcv+0x452", count: 7 }]),
+        node("c", [{ symbol: "udp_rcv+0x452", interface: "eth1", count: 1 }]),
+      ],
+      20,
+    );
+    expect(merged.drops).toEqual([
+      { symbol: "udp_rcv+0x452", interface: "eth0", module: "kernel", reason: "NO_SOCKET", count: 17, nodes: 2 },
+      { symbol: "nft_do_chain+0x2d1", interface: "eth0", module: "nf_tables", reason: "NETFILTER_DROP", count: 4, nodes: 1 },
+      { symbol: "udp_rcv+0x452", interface: "eth1", module: "kernel", reason: "NO_SOCKET", count: 1, nodes: 1 },
+    ]);
+    expect(merged.totalDrops).toBe(22);
+    expect(merged.distinctRows).toBe(3);
+  });
+
+  it("drops netns: one node's rows in several namespaces are one row on one node", () => {
+    const merged = mergeReports([node("a", [{ symbol: "udp_rcv+0x452", netns: 4026531840, count: 3 }, { symbol: "udp_rcv+0x452", netns: 4026532001, count: 4 }])], 20);
+    expect(merged.drops).toEqual([{ symbol: "udp_rcv+0x452", interface: "eth0", module: "kernel", reason: "NO_SOCKET", count: 7, nodes: 1 }]);
+  });
+
+  it("keeps the top N, counts drops beyond each node's row cap and uncounted drops in the totals", () => {
+    const merged = mergeReports(
+      [node("a", [{ symbol: "a", count: 5 }, { symbol: "b", count: 4 }, { symbol: "c", count: 3 }], { otherDrops: 100, uncountedDrops: 9 }), node("b", [{ symbol: "d", count: 50 }], { uncountedDrops: 1 })],
+      2,
+    );
+    expect(merged.drops.map((d) => [d.symbol, d.count])).toEqual([
+      ["d", 50],
+      ["a", 5],
+    ]);
+    expect(merged.totalDrops).toBe(162);
+    expect(merged.uncountedDrops).toBe(10);
+    expect(merged.distinctRows).toBe(4);
+  });
+
+  it("orders equal counts by symbol, interface, module, reason whatever order the nodes came in", () => {
+    const nodes = [
+      node("a", [{ symbol: "b_sym", count: 2 }, { symbol: "a_sym", interface: "eth1", count: 2 }]),
+      node("b", [{ symbol: "a_sym", interface: "eth0", count: 2 }, { symbol: "a_sym", interface: "eth0", reason: "OTHERHOST", count: 2 }]),
+    ];
+    const forward = mergeReports(nodes, 10).drops;
+    const backward = mergeReports([...nodes].reverse(), 10).drops;
+    expect(forward).toEqual(backward);
+    expect(forward.map((d) => `${d.symbol}/${d.interface}/${d.reason}`)).toEqual(["a_sym/eth0/NO_SOCKET", "a_sym/eth0/OTHERHOST", "a_sym/eth1/NO_SOCKET", "b_sym/eth0/NO_SOCKET"]);
+  });
+
+  it("selects the same top rows as a full sort", () => {
+    let seed = 7;
+    const random = () => {
+      seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31;
+      return seed / 2 ** 31;
+    };
+    const rows: DropRow[] = Array.from({ length: 5_000 }, (_, i) => ({
+      symbol: `sym${Math.floor(random() * 300)}`,
+      interface: `eth${i % 3}`,
+      module: "kernel",
+      reason: "NO_SOCKET",
+      count: Math.floor(random() * 50),
+      nodes: 1,
+    }));
+    for (const n of [1, 20, 200]) expect(topRows(rows, n)).toEqual([...rows].sort(compareDropRows).slice(0, n));
+    expect(topRows(rows, 0)).toEqual([]);
+  });
+});

@@ -1,0 +1,114 @@
+import { describe, expect, it } from "vitest";
+import { DropTraceStatusSchema, type DropRow } from "../../../src/api/droptrace.js";
+import { applyConditions, desiredConditions, type ConditionInput } from "../../../src/controller/status/conditions.js";
+import { REASON } from "../../../src/controller/defaults.js";
+import { failuresByReason, type NodeState } from "../../../src/controller/status/node-states.js";
+import { buildStatus, EMPTY_MERGE, sameStatus, type StatusInput } from "../../../src/controller/status/status.js";
+
+const T0 = Date.parse("2026-03-01T10:00:00Z");
+const failed = (node: string, reason: string): NodeState => ({ node, phase: "Failed", reason, totalDrops: 0 });
+
+function input(over: Partial<StatusInput> = {}): StatusInput {
+  return {
+    current: undefined,
+    generation: 1,
+    outcome: { phase: "Running", reason: REASON.tracing },
+    nodes: [{ node: "a", phase: "Running", totalDrops: 5 }],
+    counts: { desired: 2, pending: 1, running: 1, completed: 0, failed: 0 },
+    merged: { drops: [{ symbol: "udp_rcv+0x452", interface: "eth0", module: "kernel", reason: "NO_SOCKET", count: 5, nodes: 1 }], totalDrops: 5, uncountedDrops: 0, distinctRows: 1 },
+    notReporting: { count: 0, names: [] },
+    startTime: "2026-03-01T09:59:00Z",
+    nowMs: T0,
+    daemonSet: "droptrace-system/droptrace-t",
+    ...over,
+  };
+}
+
+describe("conditions", () => {
+  it("keep lastTransitionTime while their status stays, even as reason and message change", () => {
+    const first = applyConditions(undefined, [{ type: "Ready", status: "False", reason: "WaitingForAgents", message: "waiting" }], 1, "2026-03-01T10:00:00Z");
+    const second = applyConditions(first, [{ type: "Ready", status: "False", reason: "Tracing", message: "tracing" }], 2, "2026-03-01T10:05:00Z");
+    expect(second).toEqual([{ type: "Ready", status: "False", observedGeneration: 2, lastTransitionTime: "2026-03-01T10:00:00Z", reason: "Tracing", message: "tracing" }]);
+    const third = applyConditions(second, [{ type: "Ready", status: "True", reason: "AllNodesDone", message: "done" }], 2, "2026-03-01T10:09:00Z");
+    expect(third[0]?.lastTransitionTime).toBe("2026-03-01T10:09:00Z");
+  });
+
+  it("keep conditions of other types someone else set", () => {
+    const other = { type: "example.com/Audited", status: "True" as const, lastTransitionTime: "2026-01-01T00:00:00Z", reason: "Checked", message: "" };
+    expect(applyConditions([other], [{ type: "Ready", status: "False", reason: "Tracing", message: "" }], 1, "2026-03-01T10:00:00Z")).toContainEqual(other);
+  });
+
+  it("name failing nodes by reason, a few at most, and say how many more", () => {
+    const nodes = ["n1", "n2", "n3", "n4", "n5", "n6", "n7"].map((n) => failed(n, "HeadersMissing"));
+    const base: ConditionInput = {
+      phase: "Running",
+      reason: REASON.tracing,
+      counts: { desired: 10, pending: 0, running: 3, completed: 0, failed: 7 },
+      failures: failuresByReason([...nodes, failed("x", "CompileFailed")]),
+      notReporting: { count: 0, names: [] },
+      unfinished: [],
+      totalDrops: 0,
+      uncountedDrops: 12,
+      topRow: undefined,
+      daemonSet: "ns/ds",
+    };
+    const degraded = desiredConditions(base).find((c) => c.type === "Degraded");
+    expect(degraded).toEqual({
+      type: "Degraded",
+      status: "True",
+      reason: "NodesFailing",
+      message: "7 of 10 nodes failed: HeadersMissing on 7 (n1, n2, n3, n4, n5 and 2 more); CompileFailed on 1 (x); 12 drops were seen but not counted because a node's probe map was full",
+    });
+  });
+});
+
+describe("the status", () => {
+  it("is equal to the one before when nothing changed, so nothing is written", () => {
+    const first = buildStatus(input());
+    const again = buildStatus(input({ current: first, nowMs: T0 + 60_000 }));
+    expect(sameStatus(first, again)).toBe(true);
+    expect(again.conditions?.[0]?.lastTransitionTime).toBe("2026-03-01T10:00:00Z");
+  });
+
+  it("has every field status readers rely on", () => {
+    expect(buildStatus(input())).toEqual({
+      phase: "Running",
+      observedGeneration: 1,
+      startTime: "2026-03-01T09:59:00Z",
+      conditions: [
+        { type: "Ready", status: "False", observedGeneration: 1, lastTransitionTime: "2026-03-01T10:00:00Z", reason: "Tracing", message: "tracing: 0/2 nodes done, 5 drops so far" },
+        { type: "Progressing", status: "True", observedGeneration: 1, lastTransitionTime: "2026-03-01T10:00:00Z", reason: "Tracing", message: "tracing: 0/2 nodes done, 5 drops so far" },
+        { type: "Degraded", status: "False", observedGeneration: 1, lastTransitionTime: "2026-03-01T10:00:00Z", reason: "NodesHealthy", message: "no node has failed" },
+      ],
+      nodes: { desired: 2, pending: 1, running: 1, completed: 0, failed: 0 },
+      nodeProgress: "0/2",
+      totalDrops: 5,
+      uncountedDrops: 0,
+      topSymbol: "udp_rcv+0x452",
+      drops: [{ symbol: "udp_rcv+0x452", interface: "eth0", module: "kernel", reason: "NO_SOCKET", count: 5, nodes: 1 }],
+      nodeSummary: [{ node: "a", phase: "Running", totalDrops: 5 }],
+      nodeSummaryOmitted: 0,
+    });
+  });
+
+  it("keeps its completion time once set", () => {
+    const done = buildStatus(input({ outcome: { phase: "Completed", reason: REASON.allNodesDone } }));
+    expect(done.completionTime).toBe("2026-03-01T10:00:00Z");
+    expect(buildStatus(input({ current: done, outcome: { phase: "Completed", reason: REASON.allNodesDone }, nowMs: T0 + 5_000 })).completionTime).toBe("2026-03-01T10:00:00Z");
+  });
+
+  it("stays under 256 KiB and valid at its largest: 200 rows of the longest symbols, 5,000 nodes with long messages", () => {
+    const drops: DropRow[] = Array.from({ length: 200 }, (_, i) => ({ symbol: `${"s".repeat(500)}+0x${i.toString(16)}`, interface: "x".repeat(15), module: "m".repeat(64), reason: "r".repeat(64), count: 2 ** 40 + i, nodes: 5_000 }));
+    const nodes: NodeState[] = Array.from({ length: 5_000 }, (_, i) => ({ node: `${"n".repeat(240)}-${i}`, phase: "Failed", reason: "HeadersMissing", message: "m".repeat(4096), totalDrops: i }));
+    const status = buildStatus(
+      input({
+        outcome: { phase: "Completed", reason: REASON.deadlinePassed },
+        nodes,
+        counts: { desired: 5_000, pending: 0, running: 0, completed: 0, failed: 5_000 },
+        merged: { ...EMPTY_MERGE, drops, totalDrops: 2 ** 50 },
+      }),
+    );
+    expect(DropTraceStatusSchema.safeParse(status).success).toBe(true);
+    expect(Buffer.byteLength(JSON.stringify(status))).toBeLessThan(256 * 1024);
+  });
+});

@@ -1,0 +1,171 @@
+import { describe, expect, it } from "vitest";
+import {
+  MAX_PROBE_LINE_LENGTH,
+  ProbeLineSplitter,
+  ProbeOutputReader,
+  ProbeProtocolError,
+  normalizeHexAddress,
+  parseProbeLine,
+} from "../../src/probe/output.js";
+
+describe("parseProbeLine", () => {
+  it("reads a row", () => {
+    expect(parseProbeLine("R\t300\t0xffffffffac2fa632\tlo\t4026531840\t3")).toEqual({
+      kind: "row",
+      count: 300,
+      location: "0xffffffffac2fa632",
+      interface: "lo",
+      netns: 4026531840,
+      reason: 3,
+    });
+  });
+
+  it("reads a row from a device-less skb on a kernel without drop reasons", () => {
+    expect(parseProbeLine("R\t1\t0xffffffffc0535c2a\t-\t0\t-1")).toEqual({
+      kind: "row",
+      count: 1,
+      location: "0xffffffffc0535c2a",
+      interface: "-",
+      netns: 0,
+      reason: -1,
+    });
+  });
+
+  it("keeps 64-bit addresses exact and spells each address one way", () => {
+    const row = parseProbeLine("R\t1\t0xFFFFFFFFAC2FA633\teth0\t1\t2");
+    expect(row).toMatchObject({ location: "0xffffffffac2fa633" });
+    expect(row.kind === "row" && BigInt(row.location)).toBe(0xffffffffac2fa633n);
+    expect(parseProbeLine("R\t1\t0x00000000000000Ff\teth0\t1\t2")).toMatchObject({ location: "0xff" });
+    expect(normalizeHexAddress("0x0000")).toBe("0x0");
+    expect(normalizeHexAddress("0x00aB")).toBe("0xab");
+  });
+
+  it("reads interval and end records", () => {
+    expect(parseProbeLine("I\t7\t1200\t35")).toEqual({ kind: "interval", seq: 7, rows: 1200, overflow: 35 });
+    expect(parseProbeLine("E\t7")).toEqual({ kind: "end", seq: 7 });
+    expect(parseProbeLine("E\t0")).toEqual({ kind: "end", seq: 0 });
+  });
+
+  it("accepts 15-character interface names and refuses 16", () => {
+    expect(parseProbeLine("R\t1\t0x1\tveth0123456789a\t0\t2")).toMatchObject({ interface: "veth0123456789a" });
+    expect(() => parseProbeLine("R\t1\t0x1\tveth0123456789ab\t0\t2")).toThrow(/interface must be a Linux interface name/);
+  });
+
+  it.each([
+    ["", /does not start with a record tag/],
+    ["hello world", /does not start with a record tag/],
+    ["WARNING: probe overhead exceeded", /does not start with a record tag/],
+    ["r\t1\t0x1\tlo\t0\t2", /does not start with a record tag/],
+    ["R\t1\t0x1\tlo\t0", /expected 6 tab-separated fields .* got 5/],
+    ["R\t1\t0x1\tlo\t0\t2\t", /expected 6 tab-separated fields .* got 7/],
+    ["R 1 0x1 lo 0 2", /does not start with a record tag/],
+    ["R\t-1\t0x1\tlo\t0\t2", /count must be a decimal integer/],
+    ["R\t1.5\t0x1\tlo\t0\t2", /count must be a decimal integer/],
+    ["R\t1\tffffffffac2fa632\tlo\t0\t2", /location must be 0x followed by 1 to 16 hex digits/],
+    ["R\t1\t0x1ffffffffac2fa632\tlo\t0\t2", /location must be 0x followed by 1 to 16 hex digits/],
+    ["R\t1\t0x1\t\t0\t2", /interface must be a Linux interface name/],
+    ["R\t1\t0x1\tl o\t0\t2", /interface must be a Linux interface name/],
+    ["R\t1\t0x1\tlo\t4294967296\t2", /netns must fit in 32 bits/],
+    ["R\t1\t0x1\tlo\t0\t-2", /reason must be -1 \(kernel without drop reasons\) or a decimal reason number/],
+    ["R\t1\t0x1\tlo\t0\tNO_SOCKET", /reason must be -1/],
+    ["R\t1\t0x1\tlo\t0\t2\r", /reason must be -1/],
+    ["I\t0\t4\t0", /seq must be a positive decimal integer/],
+    ["I\t1\t4", /expected 4 tab-separated fields/],
+    ["I\t1\t4\tx", /overflow must be a decimal integer/],
+    ["E", /expected 2 tab-separated fields/],
+    ["E\t\t", /expected 2 tab-separated fields/],
+  ])("refuses %j", (line, problem) => {
+    let thrown: unknown;
+    try {
+      parseProbeLine(line);
+    } catch (error) {
+      thrown = error;
+    }
+    expect(thrown).toBeInstanceOf(ProbeProtocolError);
+    const error = thrown as ProbeProtocolError;
+    expect(error.line).toBe(line);
+    expect(error.message).toContain(`malformed line ${JSON.stringify(line)}`);
+    expect(error.message).toMatch(problem);
+  });
+
+  it("lists every bad field of a row", () => {
+    expect(() => parseProbeLine("R\tx\t0x1\tlo\ty\t2")).toThrow(
+      /count must be a decimal integer.*; netns must be a decimal integer/,
+    );
+  });
+
+  it("quotes an overlong line cut short", () => {
+    const line = `R\t${"9".repeat(MAX_PROBE_LINE_LENGTH)}`;
+    expect(() => parseProbeLine(line)).toThrow(`longer than ${MAX_PROBE_LINE_LENGTH} characters`);
+    expect(() => parseProbeLine(line)).toThrow(`…(${line.length} characters)`);
+  });
+});
+
+describe("ProbeLineSplitter", () => {
+  const text = "R\t5\t0xffffffffac38171c\tvb\t0\t2\nR\t300\t0xffffffffac2fa632\tlo\t0\t3\nI\t1\t2\t0\nE\t1\n";
+  const lines = ["R\t5\t0xffffffffac38171c\tvb\t0\t2", "R\t300\t0xffffffffac2fa632\tlo\t0\t3", "I\t1\t2\t0", "E\t1"];
+
+  it("gives the same lines wherever two chunks meet", () => {
+    for (let split = 0; split <= text.length; split += 1) {
+      const splitter = new ProbeLineSplitter();
+      const got = [...splitter.push(text.slice(0, split)), ...splitter.push(text.slice(split)), ...splitter.end()];
+      expect(got, `split at ${split}`).toEqual(lines);
+    }
+  });
+
+  it("gives the same lines from one-byte chunks", () => {
+    const splitter = new ProbeLineSplitter();
+    const got: string[] = [];
+    for (const byte of Buffer.from(text)) got.push(...splitter.push(Uint8Array.of(byte)));
+    got.push(...splitter.end());
+    expect(got).toEqual(lines);
+  });
+
+  it("joins a UTF-8 character split between chunks", () => {
+    const bytes = Buffer.from("R\t1\t0x1\twlän0\t0\t2\n", "utf8");
+    const umlaut = bytes.indexOf(0xc3);
+    const splitter = new ProbeLineSplitter();
+    expect(splitter.push(bytes.subarray(0, umlaut + 1))).toEqual([]);
+    expect(splitter.push(bytes.subarray(umlaut + 1))).toEqual(["R\t1\t0x1\twlän0\t0\t2"]);
+  });
+
+  it("hands out a last line without a newline at the end only", () => {
+    const splitter = new ProbeLineSplitter();
+    expect(splitter.push("I\t1\t0\t0\nE\t")).toEqual(["I\t1\t0\t0"]);
+    expect(splitter.push("1")).toEqual([]);
+    expect(splitter.end()).toEqual(["E\t1"]);
+    expect(splitter.end()).toEqual([]);
+  });
+
+  it("keeps empty lines, so the parser reports them", () => {
+    expect(new ProbeLineSplitter().push("E\t1\n\n")).toEqual(["E\t1", ""]);
+  });
+
+  it("cuts a line that never ends instead of holding it", () => {
+    const splitter = new ProbeLineSplitter(10);
+    expect(splitter.push("x".repeat(25))).toEqual(["x".repeat(10), "x".repeat(10)]);
+    expect(splitter.push("y\nE\t1\n")).toEqual(["xxxxxy", "E\t1"]);
+  });
+});
+
+describe("ProbeOutputReader", () => {
+  it("gives records and protocol errors in stdout order", () => {
+    const reader = new ProbeOutputReader();
+    const results = [...reader.push("R\t2\t0x10\tlo\t0\t3\nsemantic error: oops\nI\t1\t1\t0\n"), ...reader.end()];
+    expect(results.map((result) => (result.ok ? result.record.kind : result.error.line))).toEqual([
+      "row",
+      "semantic error: oops",
+      "interval",
+    ]);
+    const failed = results[1];
+    expect(failed?.ok === false && failed.error).toBeInstanceOf(ProbeProtocolError);
+  });
+
+  it("reports a line cut off by the end of the stream", () => {
+    const reader = new ProbeOutputReader();
+    expect(reader.push("I\t1\t0\t0\nR\t2\t0x1")).toHaveLength(1);
+    const [last] = reader.end();
+    expect(last?.ok).toBe(false);
+    expect(last?.ok === false && last.error.message).toMatch(/expected 6 tab-separated fields .* got 3/);
+  });
+});
