@@ -16,7 +16,7 @@ import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { DropTraceSpecSchema } from "../../src/api/droptrace.js";
 import type { DropTraceReport } from "../../src/api/report.js";
-import { REASON } from "../../src/controller/defaults.js";
+import { REASON } from "../../src/api/conditions.js";
 import { mergeReports } from "../../src/controller/status/merge.js";
 import { countNodes, type NodeState } from "../../src/controller/status/node-states.js";
 import { Reconciler } from "../../src/controller/reconciler.js";

@@ -8,7 +8,8 @@ import { carryOver } from "./carry-over.js";
 import { realHost } from "../trace/host.js";
 import { procModules } from "../probe/loaded-modules.js";
 import { reportStatus } from "../trace/report-status.js";
-import { ReportWriter, type Backoff } from "./report-writer.js";
+import { BackoffTimer, type Backoff } from "../kube/backoff.js";
+import { DEFAULT_BACKOFF, ReportWriter } from "./report-writer.js";
 import type { AgentSettings } from "./settings.js";
 import { runTrace, type TraceDeps, type TraceState } from "../trace/session.js";
 import { agentMetrics, type AgentMetrics } from "../api/metrics.js";
@@ -33,7 +34,7 @@ export async function runAgent(settings: AgentSettings, deps: AgentDeps): Promis
   const metrics = deps.metrics ?? agentMetrics();
   const writer = new ReportWriter(deps.api, settings, log, { metrics, ...(deps.backoff === undefined ? {} : { backoff: deps.backoff }) });
 
-  const existing = await readWithRetry(writer, log, deps.signal);
+  const existing = await readWithRetry(writer, log, deps.signal, deps.backoff ?? DEFAULT_BACKOFF);
   const earlier = existing?.status;
   if (earlier !== undefined && FINAL_PHASES.has(earlier.phase)) {
     log.info({ phase: earlier.phase }, "this node already reported its final result; waiting to be stopped");
@@ -92,16 +93,16 @@ function emptySnapshot(): TraceState["snapshot"] {
   return { rows: [], otherCount: 0, otherRows: 0, total: 0, uncounted: 0, intervals: 0, finished: false, protocolErrors: 0, protocolErrorSamples: [] };
 }
 
-async function readWithRetry(writer: ReportWriter, log: Logger, signal: AbortSignal) {
-  let delay = 500;
+async function readWithRetry(writer: ReportWriter, log: Logger, signal: AbortSignal, backoff: Backoff) {
+  const delays = new BackoffTimer(backoff);
   for (;;) {
     try {
       return await writer.read();
     } catch (err) {
       if (signal.aborted) throw err;
+      const delay = delays.next();
       log.warn({ err, retryInMs: delay }, "cannot read this node's report yet");
       await new Promise((resolve) => setTimeout(resolve, delay));
-      delay = Math.min(delay * 2, 30_000);
     }
   }
 }

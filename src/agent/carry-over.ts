@@ -2,25 +2,12 @@
 // its earlier counts in its report. They are added to what it counts from now on, so the
 // report stays cumulative for the whole trace and nothing counted before is lost.
 import type { DropTraceReportStatus, ReportRow } from "../api/report.js";
-
-const keyOf = (r: ReportRow) => `${r.symbol}\0${r.interface}\0${r.netns}\0${r.module}\0${r.reason}`;
-
-/** Largest first, ties in a fixed order, so reports and status never reshuffle. */
-export function compareRows(a: ReportRow, b: ReportRow): number {
-  return (
-    b.count - a.count ||
-    a.symbol.localeCompare(b.symbol) ||
-    a.interface.localeCompare(b.interface) ||
-    a.netns - b.netns ||
-    a.module.localeCompare(b.module) ||
-    a.reason.localeCompare(b.reason)
-  );
-}
+import { compareRows, nodeRowKey } from "../api/rows.js";
 
 export function carryOver(earlier: DropTraceReportStatus, now: DropTraceReportStatus, rowCap: number): DropTraceReportStatus {
   const merged = new Map<string, ReportRow>();
   for (const row of [...earlier.rows, ...now.rows]) {
-    const key = keyOf(row);
+    const key = nodeRowKey(row);
     const existing = merged.get(key);
     merged.set(key, existing === undefined ? { ...row } : { ...existing, count: existing.count + row.count });
   }

@@ -8,6 +8,7 @@ import { API_VERSION, DROPTRACE, DROPTRACE_REPORT, GROUP, LABELS, MANAGED_BY, VE
 import { labelValue, reportName } from "../api/names.js";
 import { DropTraceReportSchema, type DropTraceReport, type DropTraceReportStatus } from "../api/report.js";
 import type { AgentMetrics } from "../api/metrics.js";
+import { BackoffTimer, type Backoff } from "../kube/backoff.js";
 
 export interface ReportIdentity {
   trace: string;
@@ -15,11 +16,7 @@ export interface ReportIdentity {
   node: string;
 }
 
-export interface Backoff {
-  initialMs: number;
-  maxMs: number;
-}
-
+/** Retries of a report write, and of the first read of an agent's own report. */
 export const DEFAULT_BACKOFF: Backoff = { initialMs: 500, maxMs: 30_000 };
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -38,7 +35,6 @@ export class ReportWriter {
   #resourceVersion: string | undefined;
   #pending: DropTraceReportStatus | undefined;
   #pump: Promise<void> | undefined;
-  #lastWritten: DropTraceReportStatus | undefined;
 
   constructor(api: CustomObjectsApi, id: ReportIdentity, log: Logger, options: { metrics?: AgentMetrics; backoff?: Backoff } = {}) {
     this.#api = api;
@@ -86,26 +82,20 @@ export class ReportWriter {
     return this.#pending === undefined && this.#pump === undefined;
   }
 
-  /** The status the cluster last accepted. */
-  get lastWritten(): DropTraceReportStatus | undefined {
-    return this.#lastWritten;
-  }
-
   async #drain(): Promise<void> {
-    let delay = this.#backoff.initialMs;
+    const backoff = new BackoffTimer(this.#backoff);
     while (this.#pending !== undefined) {
       const status = this.#pending;
       try {
         await this.#write(status);
         this.#metrics?.reportWritesTotal.inc({ result: "ok" });
-        this.#lastWritten = status;
         if (this.#pending === status) this.#pending = undefined;
-        delay = this.#backoff.initialMs;
+        backoff.reset();
       } catch (err) {
         this.#metrics?.reportWritesTotal.inc({ result: "error" });
+        const delay = backoff.next();
         this.#log.warn({ err, retryInMs: delay }, "report write failed; the next write carries the same cumulative counts");
         await sleep(delay);
-        delay = Math.min(delay * 2, this.#backoff.maxMs);
       }
     }
   }

@@ -5,21 +5,8 @@ import { z } from "zod";
 import { DropTraceSpecSchema, effectiveReportIntervalSeconds } from "../api/droptrace.js";
 import { parseDurationSeconds } from "../api/duration.js";
 import { describeFieldErrors, fieldErrors } from "../api/field-errors.js";
+import { AGENT_ENV, AGENT_ENV_DEFAULTS } from "../api/agent-env.js";
 import { MAX_REPORT_ROWS } from "../api/constants.js";
-
-/** Environment variable names, shared with the controller that sets them. */
-export const AGENT_ENV = {
-  trace: "DROPTRACE_TRACE",
-  traceUid: "DROPTRACE_TRACE_UID",
-  node: "NODE_NAME",
-  duration: "DROPTRACE_DURATION",
-  reportInterval: "DROPTRACE_REPORT_INTERVAL",
-  interfaces: "DROPTRACE_INTERFACES",
-  reasons: "DROPTRACE_REASONS",
-  cacheDir: "DROPTRACE_CACHE_DIR",
-  metricsPort: "DROPTRACE_METRICS_PORT",
-  rowCap: "DROPTRACE_ROW_CAP",
-} as const;
 
 const list = (text: string | undefined) => (text === undefined || text.trim() === "" ? [] : text.split(",").map((s) => s.trim()));
 
@@ -31,9 +18,9 @@ const EnvSchema = z.object({
   [AGENT_ENV.reportInterval]: z.string().optional(),
   [AGENT_ENV.interfaces]: z.string().optional(),
   [AGENT_ENV.reasons]: z.string().optional(),
-  [AGENT_ENV.cacheDir]: z.string().min(1).default("/var/cache/droptrace"),
-  [AGENT_ENV.metricsPort]: z.coerce.number().int().min(0).max(65535).default(9102),
-  [AGENT_ENV.rowCap]: z.coerce.number().int().min(1).max(MAX_REPORT_ROWS).default(MAX_REPORT_ROWS),
+  [AGENT_ENV.cacheDir]: z.string().min(1).default(AGENT_ENV_DEFAULTS.cacheDir),
+  [AGENT_ENV.metricsPort]: z.coerce.number().int().min(0).max(65535).default(AGENT_ENV_DEFAULTS.metricsPort),
+  [AGENT_ENV.rowCap]: z.coerce.number().int().min(1).max(MAX_REPORT_ROWS).default(AGENT_ENV_DEFAULTS.rowCap),
 });
 
 export interface AgentSettings {

@@ -59,6 +59,11 @@ export const ANNOTATIONS = {
 
 /** The agent's port for /metrics and /healthz (the agent's DROPTRACE_METRICS_PORT default). */
 export const AGENT_METRICS_PORT = 9102;
+/**
+ * Where compiled probe modules are kept: `droptrace run` and `compile` by default, the agent
+ * container (the host's cache mounted there), and the host directory the chart gives it.
+ */
+export const DEFAULT_CACHE_DIR = "/var/cache/droptrace";
 /** The agent container's name in every trace's DaemonSet. */
 export const AGENT_CONTAINER = "agent";
 

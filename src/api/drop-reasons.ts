@@ -136,4 +136,3 @@ export const KNOWN_DROP_REASONS = [
   "RECURSION_LIMIT",
 ] as const;
 
-export type DropReasonName = (typeof KNOWN_DROP_REASONS)[number];

@@ -55,7 +55,6 @@ export const DropFilterSchema = z.strictObject({
   ).optional(),
   reasons: uniqueList(z.enum(KNOWN_DROP_REASONS), MAX_REASON_FILTERS, "reasons").optional(),
 });
-export type DropFilter = z.infer<typeof DropFilterSchema>;
 
 export const DropTraceSpecSchema = z
   .strictObject({

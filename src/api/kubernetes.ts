@@ -5,7 +5,7 @@ const LABEL_NAME = /^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$/;
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 
 /** A label value: at most 63 characters, alphanumeric at both ends, may be empty. */
-export const LABEL_VALUE_PATTERN = "^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$";
+const LABEL_VALUE_PATTERN = "^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$";
 
 /** A qualified name ("app", "kubernetes.io/os"), as label and taint keys are. */
 export function isQualifiedName(key: string): boolean {
@@ -26,9 +26,9 @@ export const LabelValueSchema = z.string().max(63).regex(new RegExp(LABEL_VALUE_
  * most 63 characters. (The prefix's 253-character limit is left to the API server's
  * own DaemonSet validation; the key's total length is capped instead.)
  */
-export const TAINT_KEY_PATTERN =
+const TAINT_KEY_PATTERN =
   "^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$";
-export const TAINT_KEY_MAX = 317;
+const TAINT_KEY_MAX = 317;
 const taintKeyRegExp = new RegExp(TAINT_KEY_PATTERN);
 
 export const TolerationSchema = z
@@ -53,7 +53,6 @@ export const TolerationSchema = z
   .refine((t) => t.tolerationSeconds === undefined || t.effect === "NoExecute", {
     message: "tolerationSeconds may only be set when effect is NoExecute",
   });
-export type Toleration = z.infer<typeof TolerationSchema>;
 
 /** metav1.Condition. */
 export const ConditionSchema = z.strictObject({

@@ -4,8 +4,8 @@
 import { createHash } from "node:crypto";
 
 const HASH_LENGTH = 10;
-export const LABEL_VALUE_MAX = 63;
-export const NAME_MAX = 253;
+const LABEL_VALUE_MAX = 63;
+const NAME_MAX = 253;
 
 export function shortenName(full: string, max: number): string {
   if (full.length <= max) return full;

@@ -35,7 +35,6 @@ export const DropTraceReportSpecSchema = z.strictObject({
   trace: z.string().min(1).max(253),
   node: z.string().min(1).max(253),
 });
-export type DropTraceReportSpec = z.infer<typeof DropTraceReportSpecSchema>;
 
 export const DropTraceReportStatusSchema = z.strictObject({
   phase: PhaseSchema,

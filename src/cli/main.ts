@@ -8,9 +8,12 @@ import { EXIT, UsageError } from "../api/exit-codes.js";
 import { parseRunFlags } from "./run-options.js";
 import { DURATION_DEFAULT } from "../api/droptrace.js";
 import { KNOWN_DROP_REASONS } from "../api/drop-reasons.js";
+import { AGENT_ENV } from "../api/agent-env.js";
+import { DEFAULT_CACHE_DIR } from "../api/constants.js";
 import { createLogger } from "./log.js";
+// The one place the version is written is package.json (the bundle inlines it).
+import packageJson from "../../package.json" with { type: "json" };
 
-const VERSION = "0.1.0";
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
 
@@ -25,7 +28,7 @@ export interface Actions {
 // Each subcommand's code is loaded only when it runs: `run` and `compile` never load the
 // Kubernetes client, which is most of the startup time (seconds on a slow node, tens of
 // seconds in the emulated test guest) and memory.
-export const defaultActions: Actions = {
+const defaultActions: Actions = {
   controller: async (opts) => (await import("../controller/command.js")).controllerCommand(opts, createLogger()),
   agent: async () => (await import("../agent/command.js")).agentCommand(createLogger()),
   run: async (settings) => (await import("./run.js")).runCommand(settings),
@@ -41,10 +44,10 @@ const RunFlagsSchema = z.object({
   cacheDir: z.string().optional(),
 });
 
-export function buildProgram(actions: Actions, setExitCode: (code: number) => void): Command {
+function buildProgram(actions: Actions, setExitCode: (code: number) => void): Command {
   const program = new Command("droptrace")
     .description("Count where the Linux kernel drops packets, by symbol, interface, module and reason.")
-    .version(VERSION)
+    .version(packageJson.version)
     .showHelpAfterError("(run with --help for usage)")
     .exitOverride();
 
@@ -81,7 +84,7 @@ export function buildProgram(actions: Actions, setExitCode: (code: number) => vo
     .option("--interface <name>", "count only this interface; a trailing * matches a prefix (repeatable)", collect, [])
     .option("--reason <name>", `count only this drop reason, such as NO_SOCKET (repeatable; ${KNOWN_DROP_REASONS.length} names known)`, collect, [])
     .option("--output <format>", "table or json", "table")
-    .addOption(new Option("--cache-dir <dir>", "where compiled probe modules are kept").env("DROPTRACE_CACHE_DIR"))
+    .addOption(new Option("--cache-dir <dir>", "where compiled probe modules are kept").env(AGENT_ENV.cacheDir))
     .addHelpText("after", "\nExit codes: 0 traced, 2 bad arguments, 3 this machine cannot trace (the message says why).")
     .action(async (raw: unknown) => {
       finish(await actions.run(parseRunFlags(RunFlagsSchema.parse(raw))));
@@ -91,7 +94,7 @@ export function buildProgram(actions: Actions, setExitCode: (code: number) => vo
     .command("compile")
     .description("Build the probe module for a kernel release whose headers are on this machine, into the module cache.")
     .requiredOption("--kernel-release <release>", "kernel release to build for, as `uname -r` prints it on the node")
-    .addOption(new Option("--cache-dir <dir>", "where compiled probe modules are kept").env("DROPTRACE_CACHE_DIR").default("/var/cache/droptrace"))
+    .addOption(new Option("--cache-dir <dir>", "where compiled probe modules are kept").env(AGENT_ENV.cacheDir).default(DEFAULT_CACHE_DIR))
     .action(async (raw: unknown) => {
       finish(await actions.compile(z.object({ kernelRelease: z.string().min(1), cacheDir: z.string().min(1) }).parse(raw)));
     });

@@ -15,7 +15,7 @@ export interface RunFlags {
   cacheDir?: string | undefined;
 }
 
-export const OutputSchema = z.enum(["table", "json"]);
+const OutputSchema = z.enum(["table", "json"]);
 
 export interface RunSettings {
   spec: DropTraceSpec;

@@ -8,9 +8,7 @@ import { runTrace, type TraceDeps, type TraceState } from "../trace/session.js";
 import type { RunSettings } from "./run-options.js";
 import { EXIT } from "../api/exit-codes.js";
 import { createLogger, silentLogger } from "./log.js";
-import { MAX_REPORT_ROWS } from "../api/constants.js";
-
-export const DEFAULT_CACHE_DIR = "/var/cache/droptrace";
+import { DEFAULT_CACHE_DIR, MAX_REPORT_ROWS } from "../api/constants.js";
 
 export interface RunIo {
   stdout: (text: string) => void;
@@ -22,14 +20,14 @@ const processIo: RunIo = {
   stderr: (text) => process.stderr.write(text),
 };
 
-export function exitCodeFor(state: TraceState): number {
+function exitCodeFor(state: TraceState): number {
   const outcome = state.outcome;
   if (outcome === undefined || outcome.phase === "Completed") return EXIT.ok;
   if (outcome.badRequest === true) return EXIT.badArguments;
   return outcome.cannotTrace ? EXIT.cannotTrace : EXIT.failed;
 }
 
-export function dropTable(state: TraceState): string {
+function dropTable(state: TraceState): string {
   const table = new Table({ head: ["COUNT", "SYMBOL", "INTERFACE", "NETNS", "MODULE", "REASON"], style: { head: [], border: [] } });
   for (const row of state.snapshot.rows) table.push([row.count, row.symbol, row.interface, row.netns, row.module, row.reason]);
   const lines = [table.toString()];

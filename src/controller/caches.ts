@@ -22,7 +22,7 @@ import { REPORT_LIST_PAGE, type ControllerTimings } from "./defaults.js";
 import { model } from "../kube/api.js";
 import { OWNED_DAEMONSET_SELECTOR } from "./daemonset.js";
 import { toReportView, StringPool, type ReportView } from "./status/report-view.js";
-import { RestartingInformer } from "../kube/restarting-informer.js";
+import { RestartingInformer, stuckInformers } from "../kube/restarting-informer.js";
 
 const ListEnvelopeSchema = z.object({
   metadata: z.looseObject({ resourceVersion: z.string().optional(), continue: z.string().optional() }).optional(),
@@ -72,7 +72,7 @@ class TransformingWatch extends Watch {
   }
 }
 
-export interface CachesOptions {
+interface CachesOptions {
   kubeConfig: KubeConfig;
   namespace: string;
   timings: ControllerTimings;
@@ -83,7 +83,7 @@ export interface CachesOptions {
 }
 
 /** The name of the DropTrace that controls an object, from its ownerReferences. */
-export function controllerOf(object: { metadata?: { ownerReferences?: { kind?: string; name?: string; controller?: boolean }[] } }): string | undefined {
+function controllerOf(object: { metadata?: { ownerReferences?: { kind?: string; name?: string; controller?: boolean }[] } }): string | undefined {
   return object.metadata?.ownerReferences?.find((ref) => ref.controller === true && ref.kind === DROPTRACE.kind)?.name;
 }
 
@@ -226,6 +226,11 @@ export class Caches {
   notSynced(): string | undefined {
     const waiting = [this.traces, this.reports, this.daemonSets].filter((informer) => !informer.synced).map((informer) => informer.resource);
     return waiting.length === 0 ? undefined : `waiting for the first list of ${waiting.join(", ")}`;
+  }
+
+  /** Undefined unless a watch has failed without recovering for `afterMs` (see stuckInformers). */
+  stuck(nowMs: number, afterMs: number): string | undefined {
+    return stuckInformers([this.traces, this.reports, this.daemonSets] as RestartingInformer<KubernetesObject>[], nowMs, afterMs);
   }
 
   async stop(): Promise<void> {

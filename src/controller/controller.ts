@@ -98,9 +98,9 @@ export class Controller {
     return this.#leading;
   }
 
-  /** For /healthz: undefined when healthy. */
+  /** For /healthz: undefined when healthy; unhealthy when leader election or a watch is stuck. */
   healthy(): string | undefined {
-    return this.#elector?.health();
+    return this.#elector?.health() ?? this.caches.stuck(Date.now(), this.#timings.watchStuckAfterMs);
   }
 
   /** For /readyz: undefined once the caches are filled. */

@@ -5,12 +5,12 @@
 import { createHash } from "node:crypto";
 import type { V1DaemonSet, V1DaemonSetSpec, V1EnvVar, V1Toleration } from "@kubernetes/client-node";
 import { FINAL_WRITE_SECONDS, HOST_USR_LIB_MOUNT, PROBE_STOP_GRACE_SECONDS } from "../api/constants.js";
-import { AGENT_ENV } from "../agent/settings.js";
-import { AGENT_CONTAINER, AGENT_METRICS_PORT, ANNOTATIONS, API_VERSION, APP_NAME, COMPONENT, DROPTRACE, LABELS, MANAGED_BY, MAX_REPORT_ROWS } from "../api/constants.js";
+import { AGENT_ENV } from "../api/agent-env.js";
+import { AGENT_CONTAINER, AGENT_METRICS_PORT, ANNOTATIONS, DEFAULT_CACHE_DIR, API_VERSION, APP_NAME, COMPONENT, DROPTRACE, LABELS, MANAGED_BY, MAX_REPORT_ROWS } from "../api/constants.js";
 import { effectiveReportIntervalSeconds, type DropTraceSpec } from "../api/droptrace.js";
 import { formatDuration } from "../api/duration.js";
 import { daemonSetName, labelValue } from "../api/names.js";
-import { AGENT_CACHE_MOUNT, TERMINATION_MARGIN_SECONDS } from "./defaults.js";
+import { TERMINATION_MARGIN_SECONDS } from "./defaults.js";
 import { model } from "../kube/api.js";
 import type { ControllerSettings } from "./settings.js";
 
@@ -40,7 +40,7 @@ export const OWNED_DAEMONSET_SELECTOR = `${LABELS.managedBy}=${MANAGED_BY},${LAB
 
 function agentEnv(trace: TraceIdentity): V1EnvVar[] {
   const { spec } = trace;
-  // Every variable the agent reads (src/agent/settings.ts AGENT_ENV), always set, so a pod's
+  // Every variable the agent reads (src/api/agent-env.ts AGENT_ENV), always set, so a pod's
   // environment shows the whole trace; empty lists mean "no filter" to the agent.
   const values: Record<(typeof AGENT_ENV)[keyof typeof AGENT_ENV], string | { fieldPath: string }> = {
     [AGENT_ENV.trace]: trace.name,
@@ -50,7 +50,7 @@ function agentEnv(trace: TraceIdentity): V1EnvVar[] {
     [AGENT_ENV.reportInterval]: formatDuration(effectiveReportIntervalSeconds(spec)),
     [AGENT_ENV.interfaces]: (spec.filter?.interfaces ?? []).join(","),
     [AGENT_ENV.reasons]: (spec.filter?.reasons ?? []).join(","),
-    [AGENT_ENV.cacheDir]: AGENT_CACHE_MOUNT,
+    [AGENT_ENV.cacheDir]: DEFAULT_CACHE_DIR,
     [AGENT_ENV.metricsPort]: String(AGENT_METRICS_PORT),
     [AGENT_ENV.rowCap]: String(MAX_REPORT_ROWS),
   };
@@ -135,7 +135,7 @@ export function desiredDaemonSet(trace: TraceIdentity, settings: AgentPodSetting
             },
             volumeMounts: [
               ...HOST_READ_ONLY.map((m) => ({ name: m.name, mountPath: m.mountPath, readOnly: true })),
-              { name: "module-cache", mountPath: AGENT_CACHE_MOUNT },
+              { name: "module-cache", mountPath: DEFAULT_CACHE_DIR },
             ],
           },
         ],

@@ -1,6 +1,8 @@
 // The controller's own names and default timings, defined once. Names shared with other
-// components (labels, annotations, the field manager) live in src/api/constants.ts.
+// components (labels, annotations, the field manager, condition types and reasons) live in src/api/.
 import { FIELD_MANAGER } from "../api/constants.js";
+import type { Backoff } from "../kube/backoff.js";
+import type { LeaseTimings } from "../kube/leader-election.js";
 
 /** The coordination.k8s.io/v1 Lease the replicas elect a leader on, in the controller's namespace. */
 export const LEASE_NAME = "droptrace-controller";
@@ -9,60 +11,12 @@ export const EVENT_COMPONENT = FIELD_MANAGER;
 /** Events about cluster-scoped objects live here (the API server refuses any other namespace). */
 export const CLUSTER_EVENT_NAMESPACE = "default";
 
-/** Where the agent container sees the host's module cache (its DROPTRACE_CACHE_DIR). */
-export const AGENT_CACHE_MOUNT = "/var/cache/droptrace";
-
 /** Slack on top of the agent's stop sequence (api/constants.ts), for the kubelet and a slow API server. */
 export const TERMINATION_MARGIN_SECONDS = 10;
 
 /** Node failures announced as Events, per trace: beyond this the Degraded condition counts them. */
 export const MAX_NODE_FAILURE_EVENTS = 20;
-/** Condition and summary messages are cut here so status stays small. */
-export const MAX_MESSAGE_LENGTH = 1024;
-/** Nodes named in a condition message. */
-export const MAX_NODES_NAMED = 5;
 
-export const CONDITION = {
-  ready: "Ready",
-  progressing: "Progressing",
-  degraded: "Degraded",
-} as const;
-
-/** Condition and Event reasons: each names what happened, so a person knows where to look. */
-export const REASON = {
-  waitingForAgents: "WaitingForAgents",
-  tracing: "Tracing",
-  deadlinePassed: "DeadlinePassed",
-  allNodesDone: "AllNodesDone",
-  invalidSpec: "InvalidSpec",
-  specChanged: "SpecChanged",
-  allNodesFailed: "AllNodesFailed",
-  noNodesReported: "NoNodesReported",
-  noNodesSelected: "NoNodesSelected",
-  nodesFailing: "NodesFailing",
-  nodesNotReporting: "NodesNotReporting",
-  dropsUncounted: "DropsUncounted",
-  nodesHealthy: "NodesHealthy",
-  noAgents: "NoAgents",
-} as const;
-export type Reason = (typeof REASON)[keyof typeof REASON];
-
-/** A node whose report says it was rejected by the controller's schema. */
-export const INVALID_REPORT_REASON = "InvalidReport";
-
-export interface Backoff {
-  initialMs: number;
-  maxMs: number;
-}
-
-export interface LeaseTimings {
-  /** How long a lease is valid after its last renewal: a standby takes over after this. */
-  durationMs: number;
-  /** The leader gives up when it could not renew for this long (shorter than durationMs). */
-  renewDeadlineMs: number;
-  /** How often candidates try to acquire and the leader renews. */
-  retryPeriodMs: number;
-}
 
 /** Every timing the controller uses; tests shorten them. */
 export interface ControllerTimings {
@@ -74,6 +28,8 @@ export interface ControllerTimings {
   queueBackoff: Backoff;
   /** Informer restarts after their watch stops with an error. */
   watchBackoff: Backoff & { resetAfterMs: number };
+  /** A watch failing this long without recovering makes /healthz fail, so the kubelet restarts the controller. */
+  watchStuckAfterMs: number;
   /** Every trace is reconciled at least this often, whatever the watches say. */
   resyncMs: number;
   lease: LeaseTimings;
@@ -88,6 +44,7 @@ export const DEFAULT_TIMINGS: ControllerTimings = {
   statusIntervalMs: undefined,
   queueBackoff: { initialMs: 500, maxMs: 60_000 },
   watchBackoff: { initialMs: 500, maxMs: 30_000, resetAfterMs: 60_000 },
+  watchStuckAfterMs: 300_000,
   resyncMs: 300_000,
   lease: { durationMs: 15_000, renewDeadlineMs: 10_000, retryPeriodMs: 2_000 },
 };

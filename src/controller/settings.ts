@@ -4,6 +4,7 @@ import { hostname } from "node:os";
 import { randomUUID } from "node:crypto";
 import { z } from "zod";
 import { describeFieldErrors, fieldErrors } from "../api/field-errors.js";
+import { DEFAULT_CACHE_DIR } from "../api/constants.js";
 import { TolerationSchema } from "../api/kubernetes.js";
 
 /** Environment variable names; the chart sets these, so they never change (src/controller/README.md). */
@@ -20,12 +21,11 @@ export const CONTROLLER_ENV = {
   metricsPort: "DROPTRACE_METRICS_PORT",
 } as const;
 
-export const AGENT_SERVICE_ACCOUNT_DEFAULT = "droptrace-agent";
-export const AGENT_CACHE_PATH_DEFAULT = "/var/cache/droptrace";
-export const METRICS_PORT_DEFAULT = 8080;
+const AGENT_SERVICE_ACCOUNT_DEFAULT = "droptrace-agent";
+const METRICS_PORT_DEFAULT = 8080;
 
 /** What an agent gets when DROPTRACE_AGENT_RESOURCES is not set: a cold compile needs about 1 GiB. */
-export const DEFAULT_AGENT_RESOURCES: AgentResources = {
+const DEFAULT_AGENT_RESOURCES: AgentResources = {
   requests: { cpu: "100m", memory: "256Mi" },
   limits: { cpu: "1", memory: "1Gi" },
 };
@@ -36,7 +36,7 @@ const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0
 const QUANTITY = /^[+]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+|[KMGTPE]i|[numkMGTPE])?$/;
 
 const quantities = z.record(z.string().min(1), z.string().regex(QUANTITY, { message: 'a quantity such as "100m", "512Mi" or "2"' }));
-export const AgentResourcesSchema = z.strictObject({ requests: quantities.optional(), limits: quantities.optional() });
+const AgentResourcesSchema = z.strictObject({ requests: quantities.optional(), limits: quantities.optional() });
 export type AgentResources = z.infer<typeof AgentResourcesSchema>;
 
 /** A JSON document in an environment variable, then validated by `schema`. */
@@ -74,7 +74,7 @@ const EnvSchema = z.object({
     message: "the agent image: set DROPTRACE_AGENT_IMAGE or pass --agent-image",
   }),
   [CONTROLLER_ENV.agentServiceAccount]: z.string().regex(DNS_SUBDOMAIN, { message: "a service account name" }).default(AGENT_SERVICE_ACCOUNT_DEFAULT),
-  [CONTROLLER_ENV.agentCachePath]: z.string().startsWith("/", { message: "an absolute path on the node" }).default(AGENT_CACHE_PATH_DEFAULT),
+  [CONTROLLER_ENV.agentCachePath]: z.string().startsWith("/", { message: "an absolute path on the node" }).default(DEFAULT_CACHE_DIR),
   [CONTROLLER_ENV.agentPriorityClass]: optionalText,
   [CONTROLLER_ENV.agentResources]: blankIsUnset(jsonIn(AgentResourcesSchema).optional()),
   [CONTROLLER_ENV.agentTolerations]: blankIsUnset(jsonIn(z.array(TolerationSchema)).optional()),

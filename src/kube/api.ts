@@ -10,7 +10,7 @@ export type Plain<T> = T extends Date ? T : T extends (infer U)[] ? Plain<U>[] :
 export const model = <T>(value: Plain<T>): T => value as unknown as T;
 
 /** The HTTP status of a failed client-node call, if it was one. */
-export function apiStatus(err: unknown): number | undefined {
+function apiStatus(err: unknown): number | undefined {
   return err instanceof ApiException ? (err as ApiException<unknown>).code : undefined;
 }
 

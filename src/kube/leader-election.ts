@@ -8,8 +8,16 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { V1MicroTime, type CoordinationV1Api, type V1Lease, type V1LeaseSpec } from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import { z } from "zod";
-import type { LeaseTimings } from "../controller/defaults.js";
 import { isConflict, isNotFound, model, timeMs } from "./api.js";
+
+export interface LeaseTimings {
+  /** How long a lease is valid after its last renewal: a standby takes over after this. */
+  durationMs: number;
+  /** The leader gives up when it could not renew for this long (shorter than durationMs). */
+  renewDeadlineMs: number;
+  /** How often candidates try to acquire and the leader renews. */
+  retryPeriodMs: number;
+}
 
 export interface LeaderElectorOptions {
   api: CoordinationV1Api;

@@ -5,7 +5,7 @@
 // watch has stayed up for a while.
 import type { Informer, KubernetesObject, ObjectCache } from "@kubernetes/client-node";
 import type { Logger } from "pino";
-import type { Backoff } from "../controller/defaults.js";
+import { BackoffTimer, type Backoff } from "./backoff.js";
 
 export interface RestartingInformerOptions {
   /** A fixed name for logs and the restart metric's label ("droptraces", ...). */
@@ -18,13 +18,13 @@ export interface RestartingInformerOptions {
 export class RestartingInformer<T extends KubernetesObject> {
   readonly #options: RestartingInformerOptions;
   readonly #log: Logger;
-  #delayMs: number;
+  readonly #backoff: BackoffTimer;
   #errors = 0;
   #startedAt = 0;
   #timer: NodeJS.Timeout | undefined;
   #stopped = false;
   #synced = false;
-  #lastError: unknown;
+  #failing: { sinceMs: number; error: unknown } | undefined;
   readonly #syncWaiters: (() => void)[] = [];
 
   constructor(
@@ -33,7 +33,7 @@ export class RestartingInformer<T extends KubernetesObject> {
   ) {
     this.#options = options;
     this.#log = options.log.child({ resource: options.resource });
-    this.#delayMs = options.backoff.initialMs;
+    this.#backoff = new BackoffTimer(options.backoff);
     informer.on("error", (err: unknown) => {
       this.#onError(err);
     });
@@ -59,9 +59,9 @@ export class RestartingInformer<T extends KubernetesObject> {
     return this.#synced;
   }
 
-  /** Why the last start or watch failed, while it has not recovered; undefined when healthy. */
-  get failing(): unknown {
-    return this.#lastError;
+  /** Since when, and why, its list or watch has been failing without a recovery in between; undefined when healthy. */
+  get failing(): { sinceMs: number; error: unknown } | undefined {
+    return this.#failing;
   }
 
   async stop(): Promise<void> {
@@ -86,7 +86,7 @@ export class RestartingInformer<T extends KubernetesObject> {
       return;
     }
     if (this.#isStopped() || this.#errors !== errorsBefore) return;
-    this.#lastError = undefined;
+    this.#failing = undefined;
     if (!this.#synced) {
       this.#synced = true;
       for (const resolve of this.#syncWaiters.splice(0)) resolve();
@@ -97,11 +97,10 @@ export class RestartingInformer<T extends KubernetesObject> {
     // stop() aborts the watch request, which client-node reports as one more error.
     if (this.#stopped) return;
     this.#errors += 1;
-    this.#lastError = err;
-    const { backoff } = this.#options;
-    if (Date.now() - this.#startedAt >= backoff.resetAfterMs) this.#delayMs = backoff.initialMs;
-    const delay = this.#delayMs;
-    this.#delayMs = Math.min(delay * 2, backoff.maxMs);
+    this.#failing ??= { sinceMs: Date.now(), error: err };
+    this.#failing.error = err;
+    if (Date.now() - this.#startedAt >= this.#options.backoff.resetAfterMs) this.#backoff.reset();
+    const delay = this.#backoff.next();
     this.#options.onRestart?.(this.#options.resource);
     this.#log.warn({ err, retryInMs: delay }, "watch stopped; restarting it");
     clearTimeout(this.#timer);
@@ -110,4 +109,20 @@ export class RestartingInformer<T extends KubernetesObject> {
       void this.#run();
     }, delay);
   }
+}
+
+/**
+ * For /healthz: the informers whose list or watch has failed, with no recovery, for `afterMs`
+ * or longer. A watch that cannot come back for that long (expired credentials, a client stuck
+ * on a dead connection) is what a restart of the process can fix; shorter outages are retried
+ * here and do not make the process unhealthy. Undefined when none has.
+ */
+export function stuckInformers(informers: readonly RestartingInformer<KubernetesObject>[], nowMs: number, afterMs: number): string | undefined {
+  const stuck = informers.flatMap((informer) => {
+    const failing = informer.failing;
+    if (failing === undefined || nowMs - failing.sinceMs < afterMs) return [];
+    const why = failing.error instanceof Error ? failing.error.message : String(failing.error);
+    return [`the ${informer.resource} watch has failed for ${Math.round((nowMs - failing.sinceMs) / 1000)}s: ${why}`];
+  });
+  return stuck.length === 0 ? undefined : stuck.join("; ");
 }

@@ -2,7 +2,7 @@
 // often it is added, a key being processed is never handed out again until it is done (added
 // meanwhile, it comes back after), delayed adds keep the earliest time, and failures back off
 // exponentially per key until the key succeeds.
-import type { Backoff } from "../controller/defaults.js";
+import { backoffDelay, type Backoff } from "./backoff.js";
 
 export class WorkQueue {
   readonly #queue: string[] = [];
@@ -52,7 +52,7 @@ export class WorkQueue {
   addRateLimited(key: string): number {
     const failures = this.#failures.get(key) ?? 0;
     this.#failures.set(key, failures + 1);
-    const delay = Math.min(this.#backoff.initialMs * 2 ** failures, this.#backoff.maxMs);
+    const delay = backoffDelay(this.#backoff, failures);
     this.addAfter(key, delay);
     return delay;
   }
@@ -92,10 +92,6 @@ export class WorkQueue {
 
   get depth(): number {
     return this.#queue.length;
-  }
-
-  get isShutDown(): boolean {
-    return this.#shutDown;
   }
 
   #push(key: string): void {

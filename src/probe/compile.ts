@@ -7,7 +7,7 @@ import { execa } from "execa";
 import { findCachedModule, moduleName, parseSystemTapVersion, storeModule, type CachedModule, type ModuleKey } from "./cache.js";
 import type { ProbeScript } from "./script.js";
 
-export type CompileFailureReason = "SystemTapMissing" | "HeadersMissing" | "CompileFailed" | "CompileTimeout";
+type CompileFailureReason = "SystemTapMissing" | "HeadersMissing" | "CompileFailed" | "CompileTimeout";
 
 export class CompileError extends Error {
   override readonly name = "CompileError";
@@ -20,13 +20,13 @@ export class CompileError extends Error {
   }
 }
 
-export interface CompileResult {
+interface CompileResult {
   module: CachedModule;
   cacheHit: boolean;
   compileSeconds: number;
 }
 
-export interface CompileOptions {
+interface CompileOptions {
   script: ProbeScript;
   kernelRelease: string;
   cacheDir: string;
@@ -38,7 +38,7 @@ export interface CompileOptions {
 /** How many lines of stap's stderr a failure message keeps: the cause is at the end. */
 const STDERR_TAIL_LINES = 12;
 
-export async function systemTapVersion(stapCommand = "stap"): Promise<string> {
+async function systemTapVersion(stapCommand = "stap"): Promise<string> {
   const result = await execa(stapCommand, ["--version"], { reject: false, stdin: "ignore" });
   const version = result.exitCode === 0 ? parseSystemTapVersion(`${result.stdout}\n${result.stderr}`) : undefined;
   if (version === undefined) {

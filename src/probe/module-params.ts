@@ -5,7 +5,7 @@ import { z } from "zod";
 import { INTERFACE_PATTERN } from "../api/droptrace.js";
 import { MAX_INTERFACE_FILTERS, MAX_REASON_FILTERS } from "../api/constants.js";
 
-export const ModuleSettingsSchema = z.strictObject({
+const ModuleSettingsSchema = z.strictObject({
   intervalSeconds: z.number().int().min(1).max(3600),
   interfaces: z.array(z.string().regex(new RegExp(INTERFACE_PATTERN))).max(MAX_INTERFACE_FILTERS),
   /** Reason numbers of the running kernel, resolved from names by the agent. */

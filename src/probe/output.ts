@@ -58,7 +58,7 @@ const SeqSchema = z
   .regex(/^[1-9]\d{0,14}$/, "must be a positive decimal integer")
   .transform(Number);
 
-export const ProbeRowSchema = z.object({
+const ProbeRowSchema = z.object({
   kind: z.literal("row"),
   count: CountSchema,
   location: LocationSchema,
@@ -67,28 +67,22 @@ export const ProbeRowSchema = z.object({
   reason: ReasonSchema,
 });
 
-export const ProbeIntervalSchema = z.object({
+const ProbeIntervalSchema = z.object({
   kind: z.literal("interval"),
   seq: SeqSchema,
   rows: CountSchema,
   overflow: CountSchema,
 });
 
-export const ProbeEndSchema = z.object({
+const ProbeEndSchema = z.object({
   kind: z.literal("end"),
   // 0 is allowed: a probe stopped before its first interval still ends cleanly.
   seq: CountSchema,
 });
 
-export const ProbeRecordSchema = z.discriminatedUnion("kind", [ProbeRowSchema, ProbeIntervalSchema, ProbeEndSchema]);
-
 /** One aggregated row of one interval; `interface` is NO_INTERFACE when the skb had no device. */
 export type ProbeRow = z.infer<typeof ProbeRowSchema>;
-/** End of one interval: the rows since the previous interval belong to it. */
-export type ProbeInterval = z.infer<typeof ProbeIntervalSchema>;
-/** The probe's last line, after its end probe flushed. */
-export type ProbeEnd = z.infer<typeof ProbeEndSchema>;
-export type ProbeRecord = z.infer<typeof ProbeRecordSchema>;
+export type ProbeRecord = ProbeRow | z.infer<typeof ProbeIntervalSchema> | z.infer<typeof ProbeEndSchema>;
 
 /** A line on the probe's stdout that is not a record: the error quotes it. */
 export class ProbeProtocolError extends Error {

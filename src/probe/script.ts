@@ -7,7 +7,7 @@ import path from "node:path";
 const RELATIVE = path.join("stap", "droptrace.stp");
 
 /** Finds stap/droptrace.stp above this file: src/probe in development, dist/src/probe when built. */
-export function probeScriptPath(from: string = import.meta.dirname): string {
+function probeScriptPath(from: string = import.meta.dirname): string {
   let dir = from;
   for (;;) {
     const candidate = path.join(dir, RELATIVE);
@@ -29,7 +29,7 @@ export interface ProbeScript {
 const FLAG = /^-D[A-Z][A-Z0-9_]*=[0-9]+$/;
 
 /** The script's `// stap-flags: -DNAME=N ...` line; anything but `-D` numeric limits is refused. */
-export function scriptFlags(source: string): string[] {
+function scriptFlags(source: string): string[] {
   const line = /^\/\/ stap-flags: (.*)$/m.exec(source)?.[1];
   if (line === undefined) return [];
   const flags = line.trim().split(/\s+/);

@@ -7,6 +7,7 @@
 import type { ProbeRecord, ProbeRow } from "../probe/output.js";
 import type { SymbolizedLocation } from "./kallsyms.js";
 import type { ReportRow } from "../api/report.js";
+import { compareRows } from "../api/rows.js";
 
 export interface Symbolizer {
   symbolize(address: string): SymbolizedLocation;
@@ -16,12 +17,9 @@ export interface ReasonNamer {
   reasonName(reason: number): string;
 }
 
-/** A report row: symbol, interface ("-" without a device), netns (0 unknown), module, reason name, count. */
-export type DropRow = ReportRow;
-
 export interface DropSnapshot {
   /** Largest counts first, at most `cap` of them. */
-  readonly rows: readonly DropRow[];
+  readonly rows: readonly ReportRow[];
   /** Drops in the rows beyond the cap. */
   readonly otherCount: number;
   /** How many rows the cap left out. */
@@ -149,7 +147,7 @@ export class DropAccumulator {
    */
   snapshot(cap: number): DropSnapshot {
     if (!Number.isSafeInteger(cap) || cap < 0) throw new RangeError(`row cap must be a non-negative integer, got ${cap}`);
-    const all: DropRow[] = [];
+    const all: ReportRow[] = [];
     for (const entry of this.#entries.values()) {
       all.push({
         symbol: entry.location.symbol,
@@ -215,23 +213,6 @@ export class DropAccumulator {
     }
     this.#finished = true;
   }
-}
-
-function compareRows(a: DropRow, b: DropRow): number {
-  return (
-    b.count - a.count ||
-    compareStrings(a.symbol, b.symbol) ||
-    compareStrings(a.interface, b.interface) ||
-    a.netns - b.netns ||
-    compareStrings(a.module, b.module) ||
-    compareStrings(a.reason, b.reason)
-  );
-}
-
-// Code-unit order, not localeCompare: the order must not depend on the node's locale.
-function compareStrings(a: string, b: string): number {
-  if (a === b) return 0;
-  return a < b ? -1 : 1;
 }
 
 /**

@@ -10,9 +10,9 @@
 // were 13.
 
 /** Module of an address in the core kernel image. */
-export const KERNEL_MODULE = "kernel";
+const KERNEL_MODULE = "kernel";
 /** Module of an address kallsyms does not cover; its symbol is then the raw address. */
-export const UNKNOWN_MODULE = "unknown";
+const UNKNOWN_MODULE = "unknown";
 
 export interface SymbolizedLocation {
   /** `udp_rcv+0x452`, or the raw `0x…` address when unknown. */

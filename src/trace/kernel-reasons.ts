@@ -9,14 +9,14 @@ import { z } from "zod";
  */
 export const NO_REASON = "-";
 /** The reason number the probe prints when the kernel has no drop reasons. */
-export const NO_REASON_NUMBER = -1;
+const NO_REASON_NUMBER = -1;
 
 const ReasonEntrySchema = z.object({
   number: z.number().int().min(0).max(0xffff_ffff),
   name: z.string().regex(/^[A-Z][A-Z0-9_]*$/, "must be an upper-case C identifier such as NO_SOCKET"),
 });
 const ReasonTableSchema = z.array(ReasonEntrySchema);
-export type DropReasonEntry = z.infer<typeof ReasonEntrySchema>;
+type DropReasonEntry = z.infer<typeof ReasonEntrySchema>;
 
 export class DropReasonFormatError extends Error {
   override readonly name = "DropReasonFormatError";

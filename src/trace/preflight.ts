@@ -42,7 +42,7 @@ export interface PreflightPaths {
   osRelease: string;
 }
 
-export const DEFAULT_PATHS: PreflightPaths = {
+const DEFAULT_PATHS: PreflightPaths = {
   modulesDir: "/lib/modules",
   tracingDirs: ["/sys/kernel/tracing", "/sys/kernel/debug/tracing"],
   kallsyms: "/proc/kallsyms",

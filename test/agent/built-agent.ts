@@ -9,7 +9,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { KubeConfig } from "@kubernetes/client-node";
 import { transform } from "esbuild";
-import { AGENT_ENV } from "../../src/agent/settings.js";
+import { AGENT_ENV } from "../../src/api/agent-env.js";
 import type { FixtureMachine } from "../trace/fixture-machine.js";
 import { readFixture, readFixtureKallsyms } from "../trace/fixture.js";
 import { FAKES_DIR, RELEASE, type StandIns } from "../trace/stand-ins.js";

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { FINAL_WRITE_SECONDS } from "../../src/api/constants.js";
-import { AGENT_ENV } from "../../src/agent/settings.js";
+import { AGENT_ENV } from "../../src/api/agent-env.js";
 import { DropTraceSpecSchema } from "../../src/api/droptrace.js";
 import { AGENT_TERMINATION_GRACE_SECONDS, desiredDaemonSet } from "../../src/controller/daemonset.js";
 import { controllerSettings } from "../../src/controller/settings.js";

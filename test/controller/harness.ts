@@ -28,6 +28,7 @@ export const FAST: ControllerTimings = {
   statusIntervalMs: 50,
   queueBackoff: { initialMs: 20, maxMs: 200 },
   watchBackoff: { initialMs: 20, maxMs: 200, resetAfterMs: 1_000 },
+  watchStuckAfterMs: 5_000,
   resyncMs: 100,
   lease: { durationMs: 1_000, renewDeadlineMs: 600, retryPeriodMs: 100 },
 };

@@ -1,7 +1,7 @@
 // The whole life of a DropTrace through the real client-node against the test API server:
 // Pending, Running, rows merged across nodes, Completed, DaemonSet gone, reports kept, TTL.
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { AGENT_ENV } from "../../src/agent/settings.js";
+import { AGENT_ENV } from "../../src/api/agent-env.js";
 import { LABELS } from "../../src/api/constants.js";
 import { reportName } from "../../src/api/names.js";
 import {

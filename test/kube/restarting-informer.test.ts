@@ -1,6 +1,7 @@
 import type { Informer, KubernetesObject, ObjectCache } from "@kubernetes/client-node";
 import { describe, expect, it } from "vitest";
-import { RestartingInformer } from "../../src/kube/restarting-informer.js";
+import { RestartingInformer, stuckInformers } from "../../src/kube/restarting-informer.js";
+import { until } from "../support/until.js";
 import { silentLogger } from "../../src/cli/log.js";
 
 /** An informer whose start() fails (calls its error handlers) the first `failures` times, like client-node's ListWatch. */
@@ -68,5 +69,31 @@ describe("an informer restarted after errors", () => {
     expect(fake.isStopped()).toBe(true);
     expect(restarts).toEqual([]);
     expect(fake.starts).toHaveLength(1);
+  });
+
+  it("says since when it has been failing, and is stuck for /healthz only once that lasted long enough", async () => {
+    const fake = flakyInformer(1_000_000);
+    const r = new RestartingInformer(fake.informer, { resource: "droptraces", backoff: { initialMs: 5, maxMs: 5, resetAfterMs: 60_000 }, log: silentLogger });
+    const before = Date.now();
+    r.start();
+    await until(() => (fake.starts.length >= 3 ? true : undefined), "three failed starts");
+    const failing = r.failing;
+    expect(failing?.sinceMs).toBeGreaterThanOrEqual(before);
+    // Failures since the first do not move the start of the outage.
+    expect(failing?.sinceMs).toBeLessThanOrEqual(fake.starts[0] ?? 0);
+    const since = failing?.sinceMs ?? 0;
+    expect(stuckInformers([r], since + 299_999, 300_000)).toBeUndefined();
+    expect(stuckInformers([r], since + 300_000, 300_000)).toBe("the droptraces watch has failed for 300s: Premature close");
+    await r.stop();
+  });
+
+  it("is not failing once a start succeeds again", async () => {
+    const fake = flakyInformer(2);
+    const r = new RestartingInformer(fake.informer, { resource: "reports", backoff: { initialMs: 5, maxMs: 5, resetAfterMs: 60_000 }, log: silentLogger });
+    r.start();
+    await r.waitForSync();
+    expect(r.failing).toBeUndefined();
+    expect(stuckInformers([r], Date.now() + 10_000_000, 1)).toBeUndefined();
+    await r.stop();
   });
 });

@@ -3,10 +3,11 @@
 // condition's status flips, so an unchanged trace produces an unchanged status.
 import type { Condition } from "../../api/kubernetes.js";
 import type { DropRow, Phase } from "../../api/droptrace.js";
-import { CONDITION, MAX_MESSAGE_LENGTH, MAX_NODES_NAMED, REASON, type Reason } from "../defaults.js";
+import { CONDITION, REASON, type Reason } from "../../api/conditions.js";
+import { MAX_MESSAGE_LENGTH, MAX_NODES_NAMED } from "./limits.js";
 import { nodeProgress, type NodeCounts } from "./node-states.js";
 
-export type ConditionSpec = Omit<Condition, "lastTransitionTime" | "observedGeneration">;
+type ConditionSpec = Omit<Condition, "lastTransitionTime" | "observedGeneration">;
 
 export interface ConditionInput {
   phase: Phase;
@@ -37,7 +38,7 @@ function someNames(names: readonly string[], total = names.length): string {
 }
 
 /** "HeadersMissing on 2 (a, b); CompileFailed on 1 (c)" */
-export function describeFailures(failures: ReadonlyMap<string, readonly string[]>): string {
+function describeFailures(failures: ReadonlyMap<string, readonly string[]>): string {
   return [...failures.entries()].map(([reason, nodes]) => `${reason} on ${nodes.length} (${someNames(nodes)})`).join("; ");
 }
 

@@ -2,6 +2,7 @@
 // module, reason) with the count over all nodes and the number of nodes it was seen on; the
 // top N by count, in an order that never depends on which report arrived first.
 import type { DropRow } from "../../api/droptrace.js";
+import { compareRows } from "../../api/rows.js";
 import type { ViewRow } from "./report-view.js";
 
 export interface NodeDrops {
@@ -18,17 +19,6 @@ export interface MergedDrops {
   uncountedDrops: number;
   /** Distinct rows before the top N cut. */
   distinctRows: number;
-}
-
-const byText = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
-
-/**
- * Largest count first, then by symbol, interface, module and reason: the agent's compareRows
- * order without netns. Code-unit comparison rather than localeCompare, so the order is the
- * same whatever locale the controller's image has.
- */
-export function compareDropRows(a: DropRow, b: DropRow): number {
-  return b.count - a.count || byText(a.symbol, b.symbol) || byText(a.interface, b.interface) || byText(a.module, b.module) || byText(a.reason, b.reason);
 }
 
 export function mergeReports(nodes: Iterable<NodeDrops>, topN: number): MergedDrops {
@@ -51,19 +41,19 @@ export function mergeReports(nodes: Iterable<NodeDrops>, topN: number): MergedDr
   return { drops: topRows(merged.values(), topN), totalDrops, uncountedDrops, distinctRows: merged.size };
 }
 
-/** The first `n` rows in compareDropRows order, without sorting them all (there may be a million). */
+/** The first `n` rows in compareRows order, without sorting them all (there may be a million). */
 export function topRows(rows: Iterable<DropRow>, n: number): DropRow[] {
   const top: DropRow[] = [];
   if (n <= 0) return top;
   for (const row of rows) {
     const last = top[top.length - 1];
-    if (top.length === n && last !== undefined && compareDropRows(row, last) >= 0) continue;
+    if (top.length === n && last !== undefined && compareRows(row, last) >= 0) continue;
     let lo = 0;
     let hi = top.length;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
       const probe = top[mid];
-      if (probe !== undefined && compareDropRows(probe, row) <= 0) lo = mid + 1;
+      if (probe !== undefined && compareRows(probe, row) <= 0) lo = mid + 1;
       else hi = mid;
     }
     top.splice(lo, 0, row);

@@ -2,7 +2,7 @@
 // that puts the ones needing attention first and stays the same size on any cluster.
 import type { NodeSummary, Phase } from "../../api/droptrace.js";
 import { MAX_NODE_SUMMARY } from "../../api/constants.js";
-import { MAX_MESSAGE_LENGTH } from "../defaults.js";
+import { MAX_MESSAGE_LENGTH } from "./limits.js";
 
 export interface NodeState {
   node: string;

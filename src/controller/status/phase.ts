@@ -1,7 +1,7 @@
 // A running trace's phase, decided from its nodes and the clock. Completed and Failed are
 // final: the reconciler never asks again once a trace reached one of them.
 import type { Phase } from "../../api/droptrace.js";
-import { REASON, type Reason } from "../defaults.js";
+import { REASON, type Reason } from "../../api/conditions.js";
 import type { NodeCounts } from "./node-states.js";
 
 export interface PhaseInput {

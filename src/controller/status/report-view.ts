@@ -7,8 +7,10 @@
 import type { Phase } from "../../api/droptrace.js";
 import { describeFieldErrors, fieldErrors } from "../../api/field-errors.js";
 import { DropTraceReportSchema } from "../../api/report.js";
+import { rowKey } from "../../api/rows.js";
 import { DROPTRACE } from "../../api/constants.js";
-import { INVALID_REPORT_REASON, MAX_MESSAGE_LENGTH } from "../defaults.js";
+import { INVALID_REPORT_REASON } from "../../api/conditions.js";
+import { MAX_MESSAGE_LENGTH } from "./limits.js";
 
 /** One (symbol, interface, module, reason) on one node. */
 export interface ViewRow {
@@ -53,8 +55,6 @@ export class StringPool {
     return this.#strings.size;
   }
 }
-
-export const rowKey = (symbol: string, iface: string, module: string, reason: string): string => `${symbol}\0${iface}\0${module}\0${reason}`;
 
 interface Loose {
   metadata?: { name?: unknown; resourceVersion?: unknown; ownerReferences?: unknown };
@@ -106,7 +106,7 @@ export function toReportView(raw: unknown, pool: StringPool): { view: ReportView
   const status = report.status;
   const rows = new Map<string, ViewRow>();
   for (const row of status?.rows ?? []) {
-    const key = pool.intern(rowKey(row.symbol, row.interface, row.module, row.reason));
+    const key = pool.intern(rowKey(row));
     const existing = rows.get(key);
     if (existing !== undefined) existing.count += row.count;
     else {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { compareDropRows, mergeReports, topRows } from "../../../src/controller/status/merge.js";
+import { mergeReports, topRows } from "../../../src/controller/status/merge.js";
+import { compareRows } from "../../../src/api/rows.js";
 import { StringPool, toReportView } from "../../../src/controller/status/report-view.js";
 import type { DropRow } from "../../../src/api/droptrace.js";
 
@@ -94,7 +95,7 @@ describe("merging nodes' rows", () => {
       count: Math.floor(random() * 50),
       nodes: 1,
     }));
-    for (const n of [1, 20, 200]) expect(topRows(rows, n)).toEqual([...rows].sort(compareDropRows).slice(0, n));
+    for (const n of [1, 20, 200]) expect(topRows(rows, n)).toEqual([...rows].sort(compareRows).slice(0, n));
     expect(topRows(rows, 0)).toEqual([]);
   });
 });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { DropTraceStatusSchema, type DropRow } from "../../../src/api/droptrace.js";
 import { applyConditions, desiredConditions, type ConditionInput } from "../../../src/controller/status/conditions.js";
-import { REASON } from "../../../src/controller/defaults.js";
+import { REASON } from "../../../src/api/conditions.js";
 import { failuresByReason, type NodeState } from "../../../src/controller/status/node-states.js";
 import { buildStatus, EMPTY_MERGE, sameStatus, type StatusInput } from "../../../src/controller/status/status.js";
 

@@ -1,0 +1,25 @@
+// The agent's environment: the contract between the controller, which sets it in every trace's
+// DaemonSet (controller/daemonset.ts), and the agent, which reads and validates it
+// (agent/settings.ts). Both import it from here, so neither reaches into the other.
+import { AGENT_METRICS_PORT, DEFAULT_CACHE_DIR, MAX_REPORT_ROWS } from "./constants.js";
+
+/** Environment variable names, shared with the controller that sets them. */
+export const AGENT_ENV = {
+  trace: "DROPTRACE_TRACE",
+  traceUid: "DROPTRACE_TRACE_UID",
+  node: "NODE_NAME",
+  duration: "DROPTRACE_DURATION",
+  reportInterval: "DROPTRACE_REPORT_INTERVAL",
+  interfaces: "DROPTRACE_INTERFACES",
+  reasons: "DROPTRACE_REASONS",
+  cacheDir: "DROPTRACE_CACHE_DIR",
+  metricsPort: "DROPTRACE_METRICS_PORT",
+  rowCap: "DROPTRACE_ROW_CAP",
+} as const;
+
+/** What the agent assumes for a variable that is not set; the controller sets them all anyway. */
+export const AGENT_ENV_DEFAULTS = {
+  cacheDir: DEFAULT_CACHE_DIR,
+  metricsPort: AGENT_METRICS_PORT,
+  rowCap: MAX_REPORT_ROWS,
+} as const;
