@@ -2,12 +2,13 @@
 // agent is its only writer. Counts are cumulative, so a write that fails is simply
 // superseded by the next one: the latest status is kept, retried with capped backoff,
 // and nothing is lost as long as one write lands before the agent stops.
-import { ApiException, type CustomObjectsApi } from "@kubernetes/client-node";
+import type { CustomObjectsApi } from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import { API_VERSION, DROPTRACE, DROPTRACE_REPORT, GROUP, LABELS, MANAGED_BY, VERSION } from "../api/constants.js";
 import { labelValue, reportName } from "../api/names.js";
 import { DropTraceReportSchema, type DropTraceReport, type DropTraceReportStatus } from "../api/report.js";
 import type { AgentMetrics } from "../api/metrics.js";
+import { isConflict, isNotFound } from "../kube/api.js";
 import { BackoffTimer, type Backoff } from "../kube/backoff.js";
 
 export interface ReportIdentity {
@@ -20,10 +21,6 @@ export interface ReportIdentity {
 export const DEFAULT_BACKOFF: Backoff = { initialMs: 500, maxMs: 30_000 };
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-function isApiError(err: unknown, code: number): boolean {
-  return err instanceof ApiException && err.code === code;
-}
 
 export class ReportWriter {
   readonly name: string;
@@ -53,7 +50,7 @@ export class ReportWriter {
       this.#resourceVersion = report.metadata.resourceVersion;
       return report;
     } catch (err) {
-      if (isApiError(err, 404)) return undefined;
+      if (isNotFound(err)) return undefined;
       throw new Error(`reading report ${this.name} failed`, { cause: err });
     }
   }
@@ -107,7 +104,7 @@ export class ReportWriter {
         this.#remember(await this.#api.createClusterCustomObject({ group: GROUP, version: VERSION, plural: DROPTRACE_REPORT.plural, body }));
         return;
       } catch (err) {
-        if (!isApiError(err, 409)) throw err;
+        if (!isConflict(err)) throw err;
         await this.read();
       }
     }
@@ -123,8 +120,8 @@ export class ReportWriter {
       );
     } catch (err) {
       // Someone else changed it (or it is gone): learn its current version; the retry writes ours over it.
-      if (isApiError(err, 409)) await this.read();
-      if (isApiError(err, 404)) this.#resourceVersion = undefined;
+      if (isConflict(err)) await this.read();
+      if (isNotFound(err)) this.#resourceVersion = undefined;
       throw err;
     }
   }

@@ -1,5 +1,7 @@
-// Small helpers for talking to the API through client-node.
-import { ApiException } from "@kubernetes/client-node";
+// Small helpers for talking to the API through client-node. Types only from the client: the
+// agent shares this file with the controller, and the bundle gives the agent a trimmed copy of
+// the client of its own (scripts/bundle.ts); a value imported here would pull the controller's
+// whole copy into the agent.
 
 /**
  * A client-node model written as an object literal. The models are classes (with static
@@ -9,9 +11,14 @@ import { ApiException } from "@kubernetes/client-node";
 export type Plain<T> = T extends Date ? T : T extends (infer U)[] ? Plain<U>[] : T extends object ? { [K in keyof T]: Plain<T[K]> } : T;
 export const model = <T>(value: Plain<T>): T => value as unknown as T;
 
-/** The HTTP status of a failed client-node call, if it was one. */
-function apiStatus(err: unknown): number | undefined {
-  return err instanceof ApiException ? (err as ApiException<unknown>).code : undefined;
+/**
+ * The HTTP status of a failed client-node call, if it was one: client-node's ApiException
+ * carries it as a numeric `code` (Node's own errors, a refused or reset connection, have
+ * string codes such as "ECONNRESET").
+ */
+export function apiStatus(err: unknown): number | undefined {
+  const code = err instanceof Error ? (err as Error & { code?: unknown }).code : undefined;
+  return typeof code === "number" ? code : undefined;
 }
 
 export const isNotFound = (err: unknown): boolean => apiStatus(err) === 404;
