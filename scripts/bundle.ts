@@ -3,7 +3,7 @@
 //
 // Why a bundle: Node.js resolves and compiles @kubernetes/client-node file by file, about 70 MB
 // of resident memory for the agent; bundled, only the code the agent reaches through its
-// imports is kept, and the agent runs in well under its 80 MB goal (bench/agent/memory.ts).
+// imports is kept, and the agent runs in well under its 80 MB goal (bench/agent/memory/agent.ts).
 // Code splitting keeps src/cli/main.ts's lazy imports lazy: `agent` never loads the controller's code,
 // `run` and `compile` never load the Kubernetes client.
 //

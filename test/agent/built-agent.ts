@@ -2,7 +2,8 @@
 // look like the fixture's (fixture-machine.ts), against the test API server, with the stand-in
 // stap and staprun first on PATH. Nothing of droptrace's is replaced: the entry reads its
 // settings from the environment a DaemonSet would give it and its cluster from KUBECONFIG.
-// Used by the tests of the bundle (test/cli/bundle.test.ts) and by bench/agent/memory.ts.
+// Used by the tests of the bundle (test/cli/bundle.test.ts) and by the memory benchmarks in
+// bench/agent/memory/.
 import { existsSync, readFileSync } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";

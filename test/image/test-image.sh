@@ -148,8 +148,8 @@ for target in "${built[@]}"; do
   image=localhost/droptrace-$target:$tag
   step "$target image: runs the bundle"
   ep=$(entrypoint "$image")
-  # The agent's heap flags keep it under its memory goal: bench/agent/memory.ts measures the
-  # agent as this ENTRYPOINT starts it.
+  # The agent's heap flags keep it under its memory goal: bench/agent/memory/agent.ts measures
+  # the agent as this ENTRYPOINT starts it.
   if [[ $ep == '["node",'*"\"$bundle\"]" && ($target != agent || ($ep == *'"--max-old-space-size='* && $ep == *'"--max-semi-space-size='*)) ]]; then
     pass "$target: ENTRYPOINT $ep"
   else
@@ -158,7 +158,7 @@ for target in "${built[@]}"; do
     fail "$target: ENTRYPOINT should be $want" "$ep"
   fi
   if [[ $target == agent ]]; then
-    # bench/agent/memory.ts measures the agent with these too.
+    # bench/agent/memory/agent.ts measures the agent with these too.
     env=$("${podman[@]}" image inspect --format '{{range .Config.Env}}{{println .}}{{end}}' "$image" | grep '^MALLOC_' | sort | tr '\n' ' ')
     if [[ $env == *MALLOC_MMAP_THRESHOLD_=* && $env == *MALLOC_TRIM_THRESHOLD_=* ]]; then
       pass "agent: ENV $env"

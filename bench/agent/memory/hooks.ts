@@ -1,7 +1,7 @@
-// Loaded with `node --import` into the agent that bench/agent/memory.ts measures, after
-// test/trace/fixture-machine.ts: lets memory.ts ask the running agent for what only the process
-// itself can see. Plain Node.js runs it (memory.ts strips its types); it imports Node's modules
-// only and does nothing until asked.
+// Loaded with `node --import` into the agent that the scripts in bench/agent/memory/ measure,
+// after test/trace/fixture-machine.ts: lets them ask the running agent for what only the process
+// itself can see (./breakdown.ts does). Plain Node.js runs it (common.ts strips its types); it
+// imports Node's modules only and does nothing until asked.
 //
 // SIGUSR2 reads the file named by DROPTRACE_BENCH_HOOKS: "usage <label>" prints
 // process.memoryUsage() and the V8 heap spaces (after two full collections when --expose-gc is
