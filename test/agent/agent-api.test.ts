@@ -1,7 +1,6 @@
 // runAgent against the in-process test API server, tracing with the stand-in SystemTap: the
 // node's DropTraceReport as the cluster sees it, through API failures, SIGTERM and restarts.
 import path from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
 import { CustomObjectsApi } from "@kubernetes/client-node";
 import { execa } from "execa";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -13,7 +12,7 @@ import { silentLogger } from "../../src/cli/log.js";
 import { agentMetrics } from "../../src/api/metrics.js";
 import { loadProbeScript } from "../../src/probe/script.js";
 import { startTestApiServer, type TestApiServer } from "../support/apiserver.js";
-import { until } from "../support/until.js";
+import { holdsFor, until } from "../support/until.js";
 import { FlakyProxy } from "./flaky-proxy.js";
 import {
   FAKE_STAP,
@@ -126,10 +125,10 @@ function written(name: string) {
 
 
 const finalReport = (name: string) =>
-  until(() => {
+  until(`${name} to be final`, () => {
     const r = report(name);
     return r?.status?.phase === "Completed" || r?.status?.phase === "Failed" ? r : undefined;
-  }, `${name} to be final`);
+  });
 
 /** Three intervals 300 ms apart, the last printed on SIGINT: 309, 511, then 551 drops. */
 async function fixtureScenario(extra: Partial<StaprunScenario> = {}): Promise<void> {
@@ -184,7 +183,7 @@ describe("the agent's DropTraceReport", () => {
 
     // The ownerReference names the real DropTrace: deleting it collects the report.
     await api.deleteClusterCustomObject({ group: GROUP, version: VERSION, plural: "droptraces", name: "dt1" });
-    await until(() => (report("dt1-node-a") === undefined ? true : undefined), "the report to be garbage-collected");
+    await until("the report to be garbage-collected", () => report("dt1-node-a") === undefined);
   });
 
   it("loses no counts when writes fail with 500: the next write that lands carries everything", async () => {
@@ -213,7 +212,7 @@ describe("the agent's DropTraceReport", () => {
     proxy.cutNext("POST", REPORTS_PATH, "answer");
     proxy.cutNext("PUT", REPORTS_PATH, "request");
     startAgent(settingsFor("dt1", uid), proxy.api());
-    await until(() => (report("dt1-node-a")?.status?.intervals === 1 ? true : undefined), "the first interval");
+    await until("the first interval", () => report("dt1-node-a")?.status?.intervals === 1);
     proxy.cutNext("PUT", REPORTS_PATH, "answer");
 
     const final = await finalReport("dt1-node-a");
@@ -245,7 +244,7 @@ describe("the agent's DropTraceReport", () => {
     const uid = await createTrace("dt1");
     await fixtureScenario();
     const agent = startAgent(settingsFor("dt1", uid, { durationSeconds: 600 }));
-    await until(() => (report("dt1-node-a")?.status?.intervals === 2 ? true : undefined), "two intervals");
+    await until("two intervals", () => report("dt1-node-a")?.status?.intervals === 2);
 
     const stopped = Date.now();
     agent.controller.abort();
@@ -290,7 +289,10 @@ describe("the agent's DropTraceReport", () => {
     await fixtureScenario();
     const agent = startAgent(settingsFor("dt1", uid));
 
-    await sleep(500);
+    await until("the agent to read its report", () => server.requests.some((r) => r.method === "GET" && r.path === `${REPORTS_PATH}/dt1-node-a`));
+    // Not tracing again is an absence, which no wait can show: had the agent decided to trace,
+    // it would start the probe and write a Pending report at once. Watch for either for 500 ms.
+    await holdsFor("no probe started and no report written", 500, () => standIns.log().length === 0 && server.writes().filter((r) => r.path.startsWith(REPORTS_PATH)).length === 1);
     agent.controller.abort();
 
     expect(await agent.done).toBe(0);
@@ -386,10 +388,10 @@ describe("the agent as a process", () => {
     const { first, second } = fixtureIntervals();
     await standIns.staprun({ steps: [{ out: first }, { out: second }] });
     const killed = spawnAgent(settings);
-    const earlier = await until(() => {
+    const earlier = await until("the first agent's two intervals", () => {
       const r = report("dt1-node-a");
       return r?.status?.intervals === 2 ? r : undefined;
-    }, "the first agent's two intervals", 15_000);
+    }, { timeoutMs: 15_000 });
     process.kill(-(killed.pid ?? 0), "SIGKILL");
     expect((await killed).signal).toBe("SIGKILL");
     const firstRun = standIns.probeRuns()[0];
@@ -404,10 +406,10 @@ describe("the agent as a process", () => {
       onSigint: [{ out: [...out.interval([row(1, LOC.udpRcv, "lo", NETNS.root, REASON.NO_SOCKET)]), out.end()] }, { exit: 0 }],
     });
     const restarted = spawnAgent(settings);
-    const midway = await until(() => {
+    const midway = await until("the restarted agent's first interval", () => {
       const r = report("dt1-node-a");
       return r?.status?.intervals === 3 ? r : undefined;
-    }, "the restarted agent's first interval", 15_000);
+    }, { timeoutMs: 15_000 });
     expect(midway.status).toMatchObject({ phase: "Running", totalDrops: 551, startTime: earlier.status?.startTime });
 
     const stopped = Date.now();

@@ -109,9 +109,9 @@ describe("the bundle as the agent, on the fixture's machine, against the test AP
       return agent;
     };
 
-    const midway = await until(() => (report("dt1-fixture-node")?.status?.intervals === 2 ? report("dt1-fixture-node") : undefined), "two intervals reported", 15_000);
+    const midway = await until("two intervals reported", () => (report("dt1-fixture-node")?.status?.intervals === 2 ? report("dt1-fixture-node") : undefined), { timeoutMs: 15_000 });
     expect(midway.status).toMatchObject({ phase: "Running", totalDrops: 511 });
-    const final = await until(() => (report("dt1-fixture-node")?.status?.phase === "Completed" ? report("dt1-fixture-node") : undefined), "the final report", 15_000);
+    const final = await until("the final report", () => (report("dt1-fixture-node")?.status?.phase === "Completed" ? report("dt1-fixture-node") : undefined), { timeoutMs: 15_000 });
     expect(final.status).toMatchObject({ phase: "Completed", kernelRelease: RELEASE, intervals: 3, totalDrops: 551, uncountedDrops: 0, rows: FIXTURE_ROWS });
     expect(final.status?.probe).toMatchObject({ cacheHit: false });
 

@@ -1,6 +1,5 @@
 // `droptrace run` with the stand-in SystemTap: what the user reads and the exit code they get.
 import path from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
 import { execa } from "execa";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { runCommand, type RunIo } from "../../src/cli/run.js";
@@ -8,6 +7,7 @@ import { parseRunFlags, type RunFlags, type RunSettings } from "../../src/cli/ru
 import { DropTraceReportStatusSchema } from "../../src/api/report.js";
 import { loadProbeScript } from "../../src/probe/script.js";
 import type { TraceDeps } from "../../src/trace/session.js";
+import { until } from "../support/until.js";
 import { readFixture } from "../trace/fixture.js";
 import { FIXTURE_ROWS, FAKE_STAP, FAKE_STAPRUN, fixtureIntervals, RELEASE, StandIns, SYSTEMTAP_TEXT, SYSTEMTAP_VERSION } from "../trace/stand-ins.js";
 
@@ -134,7 +134,7 @@ describe("droptrace run", () => {
       child.stderr.on("data", (chunk: Buffer) => {
         progress += chunk.toString();
       });
-      for (let waited = 0; !progress.includes("511 drops so far") && waited < 15_000; waited += 50) await sleep(50);
+      await until("the second interval's progress line", () => progress.includes("511 drops so far"), { timeoutMs: 15_000, everyMs: 50 });
       child.kill("SIGINT");
       const result = await child;
       expect(result.exitCode).toBe(0);

@@ -15,6 +15,7 @@ import { controllerSettings, type ControllerSettings } from "../../src/controlle
 import { silentLogger } from "../../src/cli/log.js";
 import { startTestApiServer, type TestApiServer } from "../support/apiserver.js";
 import { mergePatch, model } from "../support/apiserver-test-helpers.js";
+import { until } from "../support/until.js";
 
 export const NAMESPACE = "droptrace-system";
 export const IMAGE = "ghcr.io/example/droptrace:0.1.0";
@@ -194,29 +195,12 @@ export function agents(cluster: Cluster, trace: TraceObject, ...nodes: string[])
   return nodes.map((n) => new TestAgent(cluster, trace, n));
 }
 
-/** Polls `probe` until it returns something other than undefined/false, or fails after `ms` with what it last saw. */
-export async function until<T>(what: string, probe: () => Promise<T | undefined | false> | T | undefined | false, ms = 5_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await probe();
-      if (value !== undefined && value !== false) return value;
-      last = value;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; last: ${JSON.stringify(last instanceof Error ? last.message : last)}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 /** Waits for the trace's status to reach `phase`, and returns the trace. */
-export function untilPhase(cluster: Cluster, name: string, phase: string, ms = 5_000): Promise<TraceObject> {
+export function untilPhase(cluster: Cluster, name: string, phase: string): Promise<TraceObject> {
   return until(`${name} to be ${phase}`, async () => {
     const t = await getTrace(cluster, name);
     return t?.status?.phase === phase ? t : undefined;
-  }, ms);
+  });
 }
 
 export async function eventsAbout(cluster: Cluster, trace: string): Promise<CoreV1Event[]> {

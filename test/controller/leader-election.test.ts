@@ -4,7 +4,8 @@ import { CoordinationV1Api, type V1Lease } from "@kubernetes/client-node";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { LEASE_NAME } from "../../src/controller/defaults.js";
 import { LeaderElector } from "../../src/kube/leader-election.js";
-import { createTrace, FAST, getDaemonSet, NAMESPACE, startCluster, startController, stopController, testLog, until, untilPhase, type Cluster } from "./harness.js";
+import { createTrace, FAST, getDaemonSet, NAMESPACE, startCluster, startController, stopController, testLog, untilPhase, type Cluster } from "./harness.js";
+import { holdsFor, until } from "../support/until.js";
 
 let cluster: Cluster;
 beforeEach(async () => {
@@ -27,8 +28,9 @@ describe("leader election between two replicas", () => {
 
     await createTrace(cluster, "one");
     await untilPhase(cluster, "one", "Pending");
-    // Several retry periods: b keeps waiting, and has written nothing.
-    await new Promise((r) => setTimeout(r, 4 * FAST.lease.retryPeriodMs));
+    // Several retry periods: b keeps waiting, and has written nothing. Not leading is an absence
+    // no wait can show: watch b through four of its tries at the lease.
+    await holdsFor("b to stay a standby", 4 * FAST.lease.retryPeriodMs, () => !b.isLeader);
     expect(b.isLeader).toBe(false);
     expect(await counter(b, "droptrace_controller_status_writes_total")).not.toContain('result="ok"');
     expect(await counter(b, "droptrace_controller_is_leader")).toContain("droptrace_controller_is_leader 0");
@@ -59,7 +61,7 @@ describe("leader election between two replicas", () => {
     const b = await startController(cluster, electing("controller-b"));
     const diedAt = Date.now();
     await stopController(cluster, a); // does not hand the lease back, like a crash
-    await until("b to lead", () => b.isLeader, 5_000);
+    await until("b to lead", () => b.isLeader, { timeoutMs: 5_000 });
     expect(Date.now() - diedAt).toBeGreaterThanOrEqual(FAST.lease.durationMs - 100);
     const lease = await readLease();
     expect(lease.spec?.holderIdentity).toMatch(/^controller-b_/);
@@ -96,7 +98,8 @@ describe("the Lease protocol", () => {
       }),
     );
     await until("someone to lead", () => leaders === 1);
-    await new Promise((r) => setTimeout(r, 5 * FAST.lease.retryPeriodMs));
+    // A second leader is an absence no wait can show: watch through five rounds of the others' tries.
+    await holdsFor("one leader at most", 5 * FAST.lease.retryPeriodMs, () => maxLeaders === 1);
     expect(maxLeaders).toBe(1);
     for (const c of candidates) c.stop.abort();
     await Promise.all(runs);
@@ -119,7 +122,7 @@ describe("the Lease protocol", () => {
     // Every lease request fails from now on.
     cluster.server.faults.failNext({ pathRegex: /\/leases\//, status: 500, count: 1000 });
     const failingSince = Date.now();
-    await until("flaky to step down", () => lost, 3_000);
+    await until("flaky to step down", () => lost, { timeoutMs: 3_000 });
     expect(Date.now() - failingSince).toBeLessThan(FAST.lease.durationMs + FAST.lease.retryPeriodMs);
     expect(e.isLeader).toBe(false);
     stop.abort();

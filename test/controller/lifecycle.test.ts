@@ -9,6 +9,7 @@ import {
   condition,
   createTrace,
   eventsAbout,
+  FAST,
   getDaemonSet,
   getTrace,
   IMAGE,
@@ -17,10 +18,10 @@ import {
   setDesiredNodes,
   startCluster,
   startController,
-  until,
   untilPhase,
   type Cluster,
 } from "./harness.js";
+import { holdsFor, until } from "../support/until.js";
 
 let cluster: Cluster;
 beforeEach(async () => {
@@ -150,7 +151,7 @@ describe("a DropTrace's life", () => {
     expect(events.every((e) => e.involvedObject.uid === trace.metadata.uid && e.metadata.namespace === "default")).toBe(true);
 
     // TTL 1s: the trace goes, and its reports with it (owner references).
-    await until("the TTL to delete the trace", async () => (await getTrace(cluster, "web")) === undefined, 5_000);
+    await until("the TTL to delete the trace", async () => (await getTrace(cluster, "web")) === undefined, { timeoutMs: 5_000 });
     expect(await reportNames()).toEqual([]);
   });
 
@@ -166,8 +167,10 @@ describe("a DropTrace's life", () => {
     });
     // The controller reconciled it and wrote no second version of it: the template hash settles.
     await untilPhase(cluster, "labels", "Pending");
-    await new Promise((r) => setTimeout(r, 300));
-    const dsWrites = cluster.server.writes().filter((w) => w.path.includes("/daemonsets"));
-    expect(dsWrites.map((w) => w.method)).toEqual(["POST"]);
+    // A second write is an absence no wait can show: watch for one through three resyncs, each
+    // of which compares the DaemonSet with the one the controller wants.
+    const dsWrites = () => cluster.server.writes().filter((w) => w.path.includes("/daemonsets"));
+    await holdsFor("no second DaemonSet write", 3 * FAST.resyncMs, () => dsWrites().length === 1);
+    expect(dsWrites().map((w) => w.method)).toEqual(["POST"]);
   });
 });

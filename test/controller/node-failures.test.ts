@@ -7,6 +7,7 @@ import {
   createTrace,
   deleteTrace,
   eventsAbout,
+  FAST,
   getDaemonSet,
   getTrace,
   reportStatus,
@@ -15,10 +16,10 @@ import {
   startCluster,
   startController,
   TestClock,
-  until,
   untilPhase,
   type Cluster,
 } from "./harness.js";
+import { holdsFor, until } from "../support/until.js";
 import { mergePatch } from "../support/apiserver-test-helpers.js";
 
 let cluster: Cluster;
@@ -85,7 +86,7 @@ describe("nodes that fail or stay silent", () => {
     if (n1 === undefined || n2 === undefined) throw new Error("two agents");
     await n1.report(reportStatus("Completed", [{ ...udp, count: 12 }]));
     await n2.report(reportStatus("Running", [{ ...udp, count: 5 }]));
-    await until("both reports merged", async () => ((await getTrace(cluster, "slow-final"))?.status?.totalDrops === 17 ? true : undefined));
+    await until("both reports merged", async () => (await getTrace(cluster, "slow-final"))?.status?.totalDrops === 17);
 
     clock.advance(60_000);
     const ended = await untilPhase(cluster, "slow-final", "Completed");
@@ -165,7 +166,9 @@ describe("a spec the controller refuses", () => {
       "the spec is invalid, nothing was started: spec.nodeSelector: nodeSelector keys must be label keys such as 'kubernetes.io/hostname'; delete this DropTrace and apply a corrected one",
     );
     expect(failed.status?.completionTime).toBeDefined();
-    await new Promise((r) => setTimeout(r, 200));
+    // Creating nothing is an absence no wait can show: watch through two resyncs, each of which
+    // reconciles the refused trace again.
+    await holdsFor("no DaemonSet written", 2 * FAST.resyncMs, () => !cluster.server.writes().some((w) => w.path.includes("daemonsets")));
     expect(await getDaemonSet(cluster, "bad-key")).toBeUndefined();
     expect(cluster.server.writes().filter((w) => w.path.includes("daemonsets"))).toEqual([]);
     const events = await until("the Event", async () => (await eventsAbout(cluster, "bad-key")).find((e) => e.reason === "InvalidSpec"));
@@ -186,7 +189,8 @@ describe("a DropTrace deleted while it runs", () => {
     await deleteTrace(cluster, "short-lived");
     await until("the DaemonSet to go", async () => (await getDaemonSet(cluster, "short-lived")) === undefined);
     const writesAfter = cluster.server.writes().length;
-    await new Promise((r) => setTimeout(r, 400));
+    // Creating nothing again is an absence no wait can show: watch through four resyncs.
+    await holdsFor("no write after the delete", 4 * FAST.resyncMs, () => cluster.server.writes().length === writesAfter);
     expect(await getDaemonSet(cluster, "short-lived")).toBeUndefined();
     expect(await getTrace(cluster, "short-lived")).toBeUndefined();
     const reports = (await cluster.custom.listClusterCustomObject({ group: "droptrace.io", version: "v1alpha1", plural: "droptracereports" })) as { items: unknown[] };

@@ -11,12 +11,12 @@ import {
   startCluster,
   startController,
   stopController,
-  until,
   untilPhase,
   type Cluster,
   type TestAgent,
   type TraceObject,
 } from "./harness.js";
+import { until } from "../support/until.js";
 
 let cluster: Cluster;
 beforeEach(async () => {

@@ -1,10 +1,13 @@
 // Status is written only when it changed, at most once per interval per trace however often
 // the nodes report, and a phase change goes out at once. Plus /metrics, /healthz and /readyz.
+import { setTimeout as sleep } from "node:timers/promises";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { REASON } from "../../src/api/conditions.js";
 import { startHealthServer } from "../../src/kube/health-server.js";
 import {
   agents,
   createTrace,
+  eventsAbout,
   FAST,
   getDaemonSet,
   getTrace,
@@ -13,10 +16,10 @@ import {
   startCluster,
   startController,
   statusWrites,
-  until,
   untilPhase,
   type Cluster,
 } from "./harness.js";
+import { holdsFor, until } from "../support/until.js";
 
 let cluster: Cluster;
 beforeEach(async () => {
@@ -27,7 +30,6 @@ afterEach(async () => {
 });
 
 const row = (count: number) => ({ symbol: "udp_rcv+0x452", interface: "eth0", module: "kernel", reason: "NO_SOCKET", count });
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe("status writes", () => {
   it("coalesces many report updates into at most one write per interval, and sends a phase change at once", async () => {
@@ -39,13 +41,16 @@ describe("status writes", () => {
     const nodes = agents(cluster, trace, "a", "b", "c");
     for (const n of nodes) await n.report(reportStatus("Running", [row(1)]));
     await untilPhase(cluster, "busy", "Running");
-    await sleep(intervalMs); // let the window that the Running write opened close
+    // The reports that came after the Running write are written once its window closes: that
+    // write belongs to before the measurement.
+    await until("the three first reports merged", async () => (await getTrace(cluster, "busy"))?.status?.totalDrops === 3);
 
     const before = statusWrites(cluster);
     const started = Date.now();
     // 3 nodes x 12 updates over ~1.5 s: 36 report writes.
     for (let i = 2; i <= 13; i += 1) {
       for (const n of nodes) await n.report(reportStatus("Running", [row(i)]));
+      // Not a wait for anything: the updates are spread over several intervals, as agents' are.
       await sleep(100);
     }
     const elapsed = Date.now() - started;
@@ -54,11 +59,13 @@ describe("status writes", () => {
     expect(during).toBeLessThanOrEqual(Math.ceil(elapsed / intervalMs) + 1);
 
     // The last change is not lost: it goes out when its window opens.
-    await until("the last counts", async () => (await getTrace(cluster, "busy"))?.status?.totalDrops === 39, 3_000);
+    await until("the last counts", async () => (await getTrace(cluster, "busy"))?.status?.totalDrops === 39, { timeoutMs: 3_000 });
 
     // Final reports: the phase change is written without waiting for the window.
     for (const n of nodes.slice(0, 2)) await n.report(reportStatus("Completed", [row(13)]));
-    await sleep(intervalMs + 100);
+    // Their status write (no new phase: it waits for its window) has just gone out, so the next
+    // window is far off: only a write that does not wait for it can be as quick as asserted.
+    await until("two nodes completed", async () => (await getTrace(cluster, "busy"))?.status?.nodes?.completed === 2);
     const last = nodes[2];
     if (last === undefined) throw new Error("three agents");
     const finalAt = Date.now();
@@ -75,10 +82,14 @@ describe("status writes", () => {
     await setDesiredNodes(cluster, "quiet", 1);
     await agents(cluster, trace, "a")[0]?.report(reportStatus("Running", [row(5)]));
     await until("the counts", async () => (await getTrace(cluster, "quiet"))?.status?.totalDrops === 5);
-    await sleep(200);
+    // The Event announcing Running is the last write that change causes.
+    await until("the Running Event", async () => (await eventsAbout(cluster, "quiet")).some((e) => e.reason === REASON.tracing));
     const before = cluster.server.writes().length;
-    await sleep(6 * FAST.resyncMs);
-    expect(cluster.server.writes().slice(before)).toEqual([]);
+    // Nothing changing is an absence, which no wait can show: watch the writes through several
+    // resyncs, each of which reconciles the trace again (a busy machine only makes them fewer).
+    await holdsFor("no writes", 6 * FAST.resyncMs, () => {
+      expect(cluster.server.writes().slice(before)).toEqual([]);
+    });
   });
 });
 

@@ -1,7 +1,7 @@
 import type { Informer, KubernetesObject, ObjectCache } from "@kubernetes/client-node";
 import { describe, expect, it } from "vitest";
 import { RestartingInformer, stuckInformers } from "../../src/kube/restarting-informer.js";
-import { until } from "../support/until.js";
+import { holdsFor, until } from "../support/until.js";
 import { silentLogger } from "../../src/cli/log.js";
 
 /** An informer whose start() fails (calls its error handlers) the first `failures` times, like client-node's ListWatch. */
@@ -65,8 +65,10 @@ describe("an informer restarted after errors", () => {
     r.start();
     await r.waitForSync();
     await r.stop();
-    await new Promise((resolve) => setTimeout(resolve, 30));
     expect(fake.isStopped()).toBe(true);
+    // A restart that does not happen cannot be waited for. The error stop() causes would
+    // schedule one a backoff (5 ms) later: watch for six times that.
+    await holdsFor("no restart after stop()", 30, () => restarts.length === 0 && fake.starts.length === 1);
     expect(restarts).toEqual([]);
     expect(fake.starts).toHaveLength(1);
   });
@@ -76,7 +78,7 @@ describe("an informer restarted after errors", () => {
     const r = new RestartingInformer(fake.informer, { resource: "droptraces", backoff: { initialMs: 5, maxMs: 5, resetAfterMs: 60_000 }, log: silentLogger });
     const before = Date.now();
     r.start();
-    await until(() => (fake.starts.length >= 3 ? true : undefined), "three failed starts");
+    await until("three failed starts", () => fake.starts.length >= 3);
     const failing = r.failing;
     expect(failing?.sinceMs).toBeGreaterThanOrEqual(before);
     // Failures since the first do not move the start of the outage.

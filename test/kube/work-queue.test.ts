@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { WorkQueue } from "../../src/kube/work-queue.js";
+import { holdsFor, until } from "../support/until.js";
 
 const queue = () => new WorkQueue({ backoff: { initialMs: 10, maxMs: 80 } });
 
@@ -20,10 +21,12 @@ describe("the work queue", () => {
     expect(q.depth).toBe(0);
     let second: string | undefined;
     void q.get().then((k) => (second = k));
-    await new Promise((r) => setTimeout(r, 5));
+    // Not handing it out is an absence no wait can show; a get() that could be served is
+    // resolved at once, so a few milliseconds are plenty.
+    await holdsFor("the key to stay with its worker", 5, () => second === undefined);
     expect(second).toBeUndefined();
     q.done(first ?? "");
-    await new Promise((r) => setTimeout(r, 0));
+    await until("the key to come back", () => second);
     expect(second).toBe("a");
   });
 

@@ -8,7 +8,7 @@ import { parse } from "yaml";
 import { defaultCrdDir } from "./crd.js";
 import { startTestApiServer, type TestApiServer } from "./apiserver.js";
 import { raw, tableAccept, watchEvents } from "./apiserver-http-helpers.js";
-import { eventually } from "./apiserver-test-helpers.js";
+import { until } from "./until.js";
 
 const crdManifest = (file: string) => parse(readFileSync(path.join(defaultCrdDir, file), "utf8")) as Record<string, unknown>;
 const crdsPath = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions";
@@ -97,7 +97,7 @@ describe("CRDs through the API", () => {
     expect(marked.metadata.deletionTimestamp).toBeDefined();
     expect(marked.metadata.finalizers).toEqual(["customresourcecleanup.apiextensions.k8s.io"]);
     expect(condition(marked, "Terminating")).toMatchObject({ status: "True", reason: "InstanceDeletionPending" });
-    await eventually(() => server.store.get("apiextensions.k8s.io/customresourcedefinitions", "", "droptraces.droptrace.io") === undefined);
+    await until("the CRD to be deleted", () => server.store.get("apiextensions.k8s.io/customresourcedefinitions", "", "droptraces.droptrace.io") === undefined);
     expect(server.store.list("droptrace.io/droptraces")).toEqual([]);
     expect((await raw(server, "/apis/droptrace.io/v1alpha1/droptraces")).status).toBe(404);
     const reports = (await raw(server, "/apis/droptrace.io/v1alpha1")).json as { resources: { name: string }[] };

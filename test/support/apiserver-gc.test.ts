@@ -6,7 +6,6 @@ import {
   daemonSet,
   dropTrace,
   dropTraces,
-  eventually,
   failure,
   mergePatch,
   model,
@@ -16,6 +15,7 @@ import {
   type Obj,
   type Plain,
 } from "./apiserver-test-helpers.js";
+import { until } from "./until.js";
 
 let c: Clients;
 beforeEach(async () => {
@@ -119,7 +119,7 @@ describe("garbage collection", () => {
         metadata: { name: "orphan", ownerReferences: [{ apiVersion: "droptrace.io/v1alpha1", kind: "DropTrace", name: "nope", uid: "0000" }] },
       }),
     });
-    await eventually(() => c.server.store.get("apps/daemonsets", ns, "orphan") === undefined);
+    await until("the orphan to be collected", () => c.server.store.get("apps/daemonsets", ns, "orphan") === undefined);
   });
 });
 

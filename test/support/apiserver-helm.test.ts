@@ -7,6 +7,7 @@ import { CHART_DIR } from "../chart/helm.js";
 import { startTestApiServer, type TestApiServer } from "./apiserver.js";
 import { Cli } from "./apiserver-cli-helpers.js";
 import { raw } from "./apiserver-http-helpers.js";
+import { until } from "./until.js";
 
 const NS = "droptrace-system";
 let server: TestApiServer;
@@ -64,8 +65,7 @@ describe("helm", () => {
     await start();
     const install = cli.helm(["install", "droptrace", CHART_DIR, "-n", NS, "--create-namespace", "--server-side=false", "--wait", "--timeout", "20s"]);
     // No controller runs here: play the Deployment controller once the Deployment exists.
-    const deadline = Date.now() + 15_000;
-    while (get("apps/deployments", NS, "droptrace-controller") === undefined && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    await until("the Deployment", () => get("apps/deployments", NS, "droptrace-controller"), { timeoutMs: 15_000, everyMs: 50 });
     const ready = await raw(server, `/apis/apps/v1/namespaces/${NS}/deployments/droptrace-controller/status`, {
       method: "PATCH",
       headers: { "Content-Type": "application/merge-patch+json" },

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestApiServer, type TestApiServer } from "./apiserver.js";
 import { Cli, manifest, tableLines } from "./apiserver-cli-helpers.js";
 import { raw } from "./apiserver-http-helpers.js";
+import { until } from "./until.js";
 
 const example = path.resolve(import.meta.dirname, "../../examples/all-nodes-one-minute.yaml");
 
@@ -130,14 +131,10 @@ describe("kubectl get", () => {
     let text = "";
     watch.stdout.on("data", (chunk: Buffer) => (text += chunk.toString("utf8")));
     const completeLines = () => text.slice(0, text.lastIndexOf("\n") + 1).split("\n").filter((l) => l !== "");
-    const until = async (n: number) => {
-      const deadline = Date.now() + 10_000;
-      while (completeLines().length < n && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-    };
     try {
-      await until(2);
+      await until("the header and the row", () => completeLines().length >= 2, { everyMs: 50 });
       await setStatus("all-nodes", { phase: "Completed", nodeProgress: "3/3", totalDrops: 1125 });
-      await until(3);
+      await until("the changed row", () => completeLines().length >= 3, { everyMs: 50 });
     } finally {
       watch.kill();
       await watch;

@@ -5,6 +5,7 @@ import { humanDuration, translateTimestampSince } from "./apiserver/human-durati
 import { evaluateSimplePath } from "./apiserver/jsonpath.js";
 import { daemonSet, dropTrace, dropTraces, mergePatch, model, startWithClients, widget, widgets, type Clients, type Obj } from "./apiserver-test-helpers.js";
 import { raw, tableAccept, watchEvents } from "./apiserver-http-helpers.js";
+import { until } from "./until.js";
 
 interface Table {
   kind: string;
@@ -144,7 +145,7 @@ describe("custom resources", () => {
   it("watches with one Table per event, column definitions on the first only", async () => {
     await c.custom.createClusterCustomObject({ ...dropTraces, body: dropTrace("w1") });
     const events = watchEvents(c.server, "/apis/droptrace.io/v1alpha1/droptraces?watch=true", 3, { headers: { Accept: tableAccept } });
-    await new Promise((r) => setTimeout(r, 100));
+    await until("the watch to be open", () => c.server.openWatches() === 1);
     await c.custom.patchClusterCustomObjectStatus({ ...dropTraces, name: "w1", body: { status: { phase: "Completed" } } }, mergePatch);
     await c.custom.deleteClusterCustomObject({ ...dropTraces, name: "w1" });
     const got = await events;

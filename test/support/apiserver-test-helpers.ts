@@ -91,12 +91,3 @@ export async function failure(call: Promise<unknown>): Promise<{ code: number; b
   }
   throw new Error("the call succeeded");
 }
-
-/** Waits until `check` returns true (polling), or fails after `ms`. */
-export async function eventually(check: () => boolean, ms = 3000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error("condition not met in time");
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}

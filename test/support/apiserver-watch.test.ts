@@ -1,7 +1,8 @@
 // Watch streams and informers through client-node's Watch and makeInformer.
 import { makeInformer, Watch, type KubernetesObject } from "@kubernetes/client-node";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { dropTrace, dropTraces, eventually, mergePatch, startWithClients, type Clients, type Obj } from "./apiserver-test-helpers.js";
+import { dropTrace, dropTraces, mergePatch, startWithClients, type Clients, type Obj } from "./apiserver-test-helpers.js";
+import { until } from "./until.js";
 
 let c: Clients;
 let aborts: AbortController[];
@@ -49,7 +50,7 @@ describe("watch", () => {
     const created = await create(dropTrace("w"));
     const patched = (await c.custom.patchClusterCustomObject({ ...dropTraces, name: "w", body: { metadata: { labels: { a: "b" } } } }, mergePatch)) as Obj;
     await c.custom.deleteClusterCustomObject({ ...dropTraces, name: "w" });
-    await eventually(() => seen.length === 3);
+    await until("three events", () => seen.length === 3);
     expect(seen.map((s) => [s.type, s.name])).toEqual([
       ["ADDED", "w"],
       ["MODIFIED", "w"],
@@ -65,7 +66,7 @@ describe("watch", () => {
     await create(dropTrace("b"));
     const seen: Seen[] = [];
     await watch({ resourceVersion: String(Number(a.metadata.resourceVersion) - 1) }, seen, { ended: false });
-    await eventually(() => seen.length === 2);
+    await until("two events", () => seen.length === 2);
     expect(seen.map((s) => s.name)).toEqual(["a", "b"]);
   });
 
@@ -74,7 +75,7 @@ describe("watch", () => {
     const seen: Seen[] = [];
     await watch({}, seen, { ended: false });
     await create(dropTrace("new"));
-    await eventually(() => seen.length === 2);
+    await until("two events", () => seen.length === 2);
     expect(seen.map((s) => [s.type, s.name])).toEqual([
       ["ADDED", "old"],
       ["ADDED", "new"],
@@ -88,7 +89,7 @@ describe("watch", () => {
     const seen: Seen[] = [];
     const done = { ended: false } as { err?: unknown; ended: boolean };
     await watch({ resourceVersion: a.metadata.resourceVersion ?? "" }, seen, done);
-    await eventually(() => done.ended);
+    await until("the watch to end", () => done.ended);
     expect(seen).toEqual([{ type: "ERROR", name: "", rv: "", code: 410 }]);
     expect(done.err).toBeNull();
   });
@@ -115,7 +116,7 @@ describe("watch", () => {
     await create(dropTrace("mine", {}, { team: "net" }));
     await c.custom.patchClusterCustomObject({ ...dropTraces, name: "mine", body: { metadata: { labels: { team: "storage" } } } }, mergePatch);
     await c.custom.patchClusterCustomObject({ ...dropTraces, name: "other", body: { metadata: { labels: { team: "net" } } } }, mergePatch);
-    await eventually(() => seen.length === 3);
+    await until("three events", () => seen.length === 3);
     expect(seen.map((s) => [s.type, s.name])).toEqual([
       ["ADDED", "mine"],
       ["DELETED", "mine"],
@@ -127,7 +128,7 @@ describe("watch", () => {
     const done = { ended: false } as { err?: unknown; ended: boolean };
     const started = Date.now();
     await watch({ timeoutSeconds: 1 }, [], done);
-    await eventually(() => done.ended, 3000);
+    await until("the watch to end", () => done.ended, { timeoutMs: 3_000 });
     expect(Date.now() - started).toBeGreaterThanOrEqual(900);
     expect(done.err).toBeNull();
   });
@@ -144,7 +145,7 @@ describe("watch", () => {
           rvs.push(obj.metadata?.resourceVersion ?? "");
         }, () => undefined),
       );
-      await eventually(() => types.length >= 2);
+      await until("two bookmarks", () => types.length >= 2);
       expect(types.slice(0, 2)).toEqual(["BOOKMARK", "BOOKMARK"]);
       expect(rvs[0]).toBe(String(quick.server.store.currentResourceVersion()));
     } finally {
@@ -165,17 +166,17 @@ describe("informer", () => {
     // A cut connection is an error to client-node: the informer stops and its user restarts it.
     informer.on("error", (err) => errors.push(err));
     await informer.start();
-    await eventually(() => c.server.openWatches() === 1);
+    await until("the informer's watch", () => c.server.openWatches() === 1);
     expect(added).toEqual(["before"]);
 
     expect(c.server.faults.dropWatches()).toBe(1);
-    await eventually(() => errors.length === 1);
+    await until("the dropped watch's error", () => errors.length === 1);
     await create(dropTrace("during"));
     const listsBefore = c.server.requests.filter((r) => r.method === "GET" && r.query === "").length;
     await informer.start();
-    await eventually(() => added.includes("during"));
+    await until("the object created while no watch was open", () => added.includes("during"));
     await create(dropTrace("after"));
-    await eventually(() => added.includes("after"));
+    await until("the object created after the restart", () => added.includes("after"));
     expect(added).toEqual(["before", "during", "after"]);
     expect(informer.list().map((o) => o.metadata?.name).sort()).toEqual(["after", "before", "during"]);
     // It resumed from its resourceVersion: no second list.
@@ -192,16 +193,16 @@ describe("informer", () => {
     informer.on("delete", (o) => deleted.push(o.metadata?.name ?? ""));
     informer.on("error", (err) => errors.push(err));
     await informer.start();
-    await eventually(() => c.server.openWatches() === 1);
+    await until("the informer's watch", () => c.server.openWatches() === 1);
 
     c.server.faults.dropWatches();
-    await eventually(() => errors.length === 1);
+    await until("the dropped watch's error", () => errors.length === 1);
     await c.custom.deleteClusterCustomObject({ ...dropTraces, name: "gone" });
     await create(dropTrace("fresh"));
     c.server.faults.expireHistory();
     const listsBefore = c.server.requests.filter((r) => r.method === "GET" && r.query === "").length;
     await informer.start();
-    await eventually(() => deleted.includes("gone"));
+    await until("the DELETE of the object deleted meanwhile", () => deleted.includes("gone"));
     expect(informer.list().map((o) => o.metadata?.name).sort()).toEqual(["fresh", "keep"]);
     const watches = c.server.requests.filter((r) => r.query.includes("watch=true"));
     expect(watches.length).toBe(3);

@@ -21,6 +21,7 @@ import type { DropTraceReportStatus } from "../../src/api/report.js";
 import { fixtureIntervals, replayCapture } from "../trace/stand-ins.js";
 import { helmBinary, kubectlBinary } from "../chart/helm.js";
 import { startTestApiServer, type TestApiServer } from "../support/apiserver.js";
+import { until, type UntilOptions } from "../support/until.js";
 import { Kubelet } from "./kubelet.js";
 import { normalize, readmeBlocks, rewriteReadme, Transcript } from "./transcript.js";
 
@@ -85,20 +86,8 @@ function kubeconfigFile(server: TestApiServer, dir: string, name: string, token:
   return file;
 }
 
-async function until<T>(what: string, probe: () => Promise<T | undefined>, ms: number): Promise<T> {
-  const deadline = Date.now() + ms;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await probe();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last === undefined ? "" : `: ${last instanceof Error ? last.message : JSON.stringify(last)}`}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
+/** Polling a whole installation (helm, the controller, agents' pods) every 200 ms is often enough. */
+const within = (timeoutMs: number): UntilOptions => ({ timeoutMs, everyMs: 200 });
 
 describe("the README walkthrough", () => {
   let dir: string;
@@ -172,7 +161,7 @@ describe("the README walkthrough", () => {
       { env, shown: `helm install droptrace charts/droptrace -n ${NAMESPACE} --create-namespace --server-side=false \\\n    ${IMAGES.join(" ")}` },
     );
     await kubectl("install", ["label", "namespace", NAMESPACE, "pod-security.kubernetes.io/enforce=privileged", "--overwrite"]);
-    await until("the controller to be ready", async () => (await fetch(`http://127.0.0.1:${kubelet.metricsPort({ podPrefix: "droptrace-controller" })}/readyz`)).ok || undefined, 30_000);
+    await until("the controller to be ready", async () => (await fetch(`http://127.0.0.1:${kubelet.metricsPort({ podPrefix: "droptrace-controller" })}/readyz`)).ok, within(30_000));
     await kubectl("install", ["-n", NAMESPACE, "get", "deployments,pods"]);
 
     // ---- a trace
@@ -181,7 +170,7 @@ describe("the README walkthrough", () => {
     await until("every node's first reports to be merged", async () => {
       const t = await trace();
       return t.status?.phase === "Running" && t.status.totalDrops === 1_103 && (t.status.nodes?.failed ?? 0) === 1 ? t : undefined;
-    }, 60_000);
+    }, within(60_000));
     await kubectl("running", ["get", "dt"]);
     await kubectl("running", ["-n", NAMESPACE, "get", "daemonsets,pods", "-o", "wide"]);
     // In a cluster: kubectl -n droptrace-system port-forward pod/<agent pod> 9102. Here every pod's
@@ -190,7 +179,7 @@ describe("the README walkthrough", () => {
     const done = await until("the trace to complete", async () => {
       const t = await trace();
       return t.status?.phase === "Completed" ? t : undefined;
-    }, 120_000);
+    }, within(120_000));
     await kubectl("completed", ["get", "dt"]);
     await kubectl("describe", ["describe", "dt", TRACE]);
     await kubectl("reports", ["get", "droptracereports", "-l", `droptrace.io/trace=${TRACE}`]);
@@ -204,14 +193,14 @@ describe("the README walkthrough", () => {
     expect(failed?.phase).toBe("Failed");
     expect(failed?.message).toContain("linux-headers-7.2.13+deb14-amd64");
     // The DaemonSet is gone once the trace completed: nothing runs while no trace is active.
-    await until("the agents to be stopped", () => Promise.resolve(kubelet.runningPods().some((p) => p.startsWith("droptrace-all-nodes")) ? undefined : true), 60_000);
+    await until("the agents to be stopped", () => !kubelet.runningPods().some((p) => p.startsWith("droptrace-all-nodes")), within(60_000));
     await metrics("completed", kubelet.metricsPort({ podPrefix: "droptrace-controller" }), 8080, "droptrace_controller_(traces|is_leader|events_total)");
 
     // ---- uninstall: the trace, then the release; helm leaves CRDs (and so DropTraces) in place
     await kubectl("uninstall", ["delete", "dt", TRACE]);
     requestsBeforeUninstall = server.requests.length;
     await transcript.run("uninstall", helm, ["uninstall", "droptrace", "-n", NAMESPACE], { env, shown: `helm uninstall droptrace -n ${NAMESPACE}` });
-    await until("the controller to be stopped", () => Promise.resolve(kubelet.runningPods().length === 0 ? true : undefined), 60_000);
+    await until("the controller to be stopped", () => kubelet.runningPods().length === 0, within(60_000));
     await kubectl("uninstall", ["get", "crd", "-o", "name"]);
     await kubectl("uninstall", ["delete", "crd", "droptraces.droptrace.io", "droptracereports.droptrace.io"]);
 
