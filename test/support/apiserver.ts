@@ -4,6 +4,7 @@
 export { startTestApiServer, type RequestRecord, type TestApiServer, type TestApiServerOptions } from "./apiserver/server.js";
 export type { FailRule, RequestMatcher } from "./apiserver/faults.js";
 export type { Faults } from "./apiserver/faults.js";
+export { privilegedDisallowed, webhookDenies, type AdmissionPolicy } from "./apiserver/admission-policies.js";
 export type { JsonObject, ResourceType } from "./apiserver/types.js";
 export type { StatusBody } from "./apiserver/status.js";
 export type { AuthorizationOptions, TokenUser } from "./apiserver/authentication.js";

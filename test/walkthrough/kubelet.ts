@@ -80,7 +80,9 @@ export function containerEnv(container: V1Container, pod: V1Pod): Record<string,
   for (const e of container.env ?? []) {
     if (e.value !== undefined) env[e.name] = e.value;
     else if (e.valueFrom?.fieldRef !== undefined) env[e.name] = fieldValue(pod, e.valueFrom.fieldRef.fieldPath);
-    else throw new Error(`the walkthrough's kubelet does not resolve env ${e.name}: ${JSON.stringify(e.valueFrom)}`);
+    else if (e.valueFrom !== undefined) throw new Error(`the walkthrough's kubelet does not resolve env ${e.name}: ${JSON.stringify(e.valueFrom)}`);
+    // No value and no source: "" stored without its omitempty value, which a kubelet sets as "".
+    else env[e.name] = "";
   }
   return env;
 }

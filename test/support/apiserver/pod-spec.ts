@@ -34,6 +34,8 @@ function defaultContainer(c: unknown): void {
     for (const e of c["env"]) {
       const fieldRef = isRecord(e) && isRecord(e["valueFrom"]) ? e["valueFrom"]["fieldRef"] : undefined;
       if (isRecord(fieldRef)) setDefault(fieldRef, "apiVersion", "v1");
+      // EnvVar.value is `omitempty`: the real server stores and answers "" as no value at all.
+      if (isRecord(e) && e["value"] === "") Reflect.deleteProperty(e, "value");
     }
   }
   defaultProbe(c["livenessProbe"]);

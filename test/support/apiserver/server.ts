@@ -18,9 +18,10 @@ import { Cluster } from "./cluster.js";
 import { CrdController } from "./crd-controller.js";
 import { Deleter } from "./deletion.js";
 import { Faults } from "./faults.js";
+import { AdmissionPolicies } from "./admission-policies.js";
 import { GarbageCollector } from "./gc.js";
 import { Handlers, type HttpAnswer } from "./handlers.js";
-import { ownerReferenceAdmission, type AuthorizationCheck } from "./owner-admission.js";
+import { ownerReferenceAdmission, type Admission, type AuthorizationCheck } from "./owner-admission.js";
 import { decodeProtobuf, UnsupportedProtobuf } from "./protobuf.js";
 import type { UserInfo } from "./rbac.js";
 import { ResourceRegistry } from "./registry.js";
@@ -88,6 +89,8 @@ export interface TestApiServer {
   /** A kubeconfig file's text for kubectl and helm: this server, trusted, and the given bearer token. */
   kubeconfig(token?: string, namespace?: string): string;
   faults: Faults;
+  /** Validating admission policies a test installs: refusals on cue (admission-policies.ts). */
+  admission: AdmissionPolicies;
   /** every request served, in order */
   requests: RequestRecord[];
   /** requests that could change state: POST, PUT, PATCH, DELETE */
@@ -182,6 +185,7 @@ export async function startTestApiServer(opts: TestApiServerOptions = {}): Promi
   const deleter = new Deleter(store, registry, gc);
   const cluster = new Cluster(store, deleter, gc, opts.enforceNamespaces ?? true);
   const watches = new WatchHub(store, opts.bookmarkIntervalMs ?? 60_000, opts.watchTimeoutSeconds);
+  const admission = new AdmissionPolicies();
   const faults = new Faults(
     () => watches.dropAll(),
     () => {
@@ -243,10 +247,14 @@ export async function startTestApiServer(opts: TestApiServerOptions = {}): Promi
       const fault = faults.takeFailure(method, url.pathname);
       if (fault !== undefined) throw faultStatus(fault.status, fault.message);
       const contentType = req.headers["content-type"] ?? "";
-      const admit =
+      const ownerAdmit =
         authorization === undefined || user === undefined
           ? undefined
           : ownerReferenceAdmission((u, a) => authorization.authorize(u, a), registry, user, entry.checks);
+      const admit: Admission = (rt, object, old, subresource) => {
+        ownerAdmit?.(rt, object, old, subresource);
+        admission.check(rt, object, old, subresource);
+      };
       const authorize = authorization === undefined || user === undefined ? undefined : (a: RequestAttributes) => authorization.authorize(user, a);
       const a = handlers.handle({ method, url, body: parseBody(raw, contentType), contentType, accept: req.headers.accept, admit, authorize }, res);
       if (a === undefined) {
@@ -283,6 +291,7 @@ export async function startTestApiServer(opts: TestApiServerOptions = {}): Promi
     caData,
     kubeconfig: (token = "test-token", namespace?: string) => kubeconfigText(url, caData, token, namespace),
     faults,
+    admission,
     requests,
     writes: () => requests.filter((r) => r.method !== "GET"),
     requestsBy: (user) => requests.filter((r) => r.user === user),
