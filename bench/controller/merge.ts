@@ -167,7 +167,7 @@ async function writesPerInterval(nodeCount: number): Promise<{ perInterval: numb
     source: cluster,
     writer: cluster,
     settings: { ...settings, identity: "bench" },
-    timings: { deadlineGraceMs: 300_000, statusIntervalMs: undefined },
+    timings: { deadlineGraceMs: 300_000, statusIntervalMs: undefined, agentStartWaitMs: 120_000 },
     clock: () => now,
     log: silentLogger,
     metrics: controllerMetrics(),

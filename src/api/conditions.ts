@@ -24,6 +24,18 @@ export const REASON = {
   dropsUncounted: "DropsUncounted",
   nodesHealthy: "NodesHealthy",
   noAgents: "NoAgents",
+  /** The API server refused the agents' DaemonSet (admission, RBAC): nothing can run. */
+  agentsRefused: "AgentsRefused",
+  /** Creating or replacing the agents' DaemonSet failed with a server error or no answer: retried. */
+  waitingForApiServer: "WaitingForAPIServer",
+  /** The DaemonSet controller may not create agent pods (Pod Security admission, a policy engine, a quota). */
+  agentPodsRefused: "AgentPodsRefused",
+  /** Agent pods cannot pull their image. */
+  agentImagePullFailed: "AgentImagePullFailed",
+  /** Agent pods cannot be scheduled (insufficient CPU or memory on the node). */
+  agentsUnschedulable: "AgentsUnschedulable",
+  /** The agent container keeps crashing before its first report. */
+  agentsCrashing: "AgentsCrashing",
 } as const;
 export type Reason = (typeof REASON)[keyof typeof REASON];
 

@@ -1,9 +1,11 @@
 // The controller's view of the cluster: informers (client-node ListWatch) on DropTraces, on
-// DropTraceReports (kept in compact form, indexed by trace) and on the DaemonSets it owns in
-// its namespace. Reconciles read from here, never from the API; every change is reported as
-// the name of the DropTrace it concerns.
+// DropTraceReports (kept in compact form, indexed by trace), and in its namespace on the
+// DaemonSets it owns, their agent pods and the DaemonSet controller's FailedCreate Events
+// (both compact: why agents do not start). Reconciles read from here, never from the API; every
+// change is reported as the name of the DropTrace it concerns.
 import {
   AppsV1Api,
+  CoreV1Api,
   CustomObjectsApi,
   KubeConfig,
   ListWatch,
@@ -22,6 +24,8 @@ import { REPORT_LIST_PAGE, type ControllerTimings } from "./defaults.js";
 import { model } from "../kube/api.js";
 import { OWNED_DAEMONSET_SELECTOR } from "./daemonset.js";
 import { toReportView, StringPool, type ReportView } from "./status/report-view.js";
+import { toAgentPodView, toDaemonSetEventView, type AgentPodView, type DaemonSetEventView } from "./status/agent-start.js";
+import { labelValue } from "../api/names.js";
 import { RestartingInformer, stuckInformers } from "../kube/restarting-informer.js";
 
 const ListEnvelopeSchema = z.object({
@@ -29,6 +33,9 @@ const ListEnvelopeSchema = z.object({
   items: z.array(z.unknown()),
 });
 const NamedSchema = z.looseObject({ metadata: z.looseObject({ name: z.string().min(1) }) });
+
+/** The DaemonSet controller's Events about pods it could not create; the view keeps only FailedCreate warnings. */
+const DAEMONSET_EVENTS = "involvedObject.kind=DaemonSet,reason=FailedCreate";
 
 const listMeta = (resourceVersion: string | undefined): V1ListMeta => model<V1ListMeta>(resourceVersion === undefined ? {} : { resourceVersion });
 
@@ -91,6 +98,8 @@ export class Caches {
   readonly traces: RestartingInformer<KubernetesObject>;
   readonly reports: RestartingInformer<ReportView>;
   readonly daemonSets: RestartingInformer<V1DaemonSet>;
+  readonly pods: RestartingInformer<AgentPodView>;
+  readonly events: RestartingInformer<DaemonSetEventView>;
   readonly #byTrace = new Map<string, Map<string, ReportView>>();
   readonly #traceOfReport = new Map<string, string>();
   readonly #pool = new StringPool();
@@ -101,6 +110,7 @@ export class Caches {
     const { kubeConfig, namespace, timings, log, metrics } = options;
     const custom = kubeConfig.makeApiClient(CustomObjectsApi);
     const apps = kubeConfig.makeApiClient(AppsV1Api);
+    const core = kubeConfig.makeApiClient(CoreV1Api);
     const restarting = <T extends KubernetesObject>(informer: ConstructorParameters<typeof RestartingInformer<T>>[0], resource: string) =>
       new RestartingInformer<T>(informer, {
         resource,
@@ -157,6 +167,34 @@ export class Caches {
       "daemonsets",
     );
 
+    // Agent pods and FailedCreate Events, kept compact (agent-start.ts) through the same transform as reports.
+    const compactList = async <T,>(items: Promise<{ metadata?: V1ListMeta; items: unknown[] }>, view: (o: unknown) => T | undefined): Promise<KubernetesListObject<T & KubernetesObject>> => {
+      const list = await items;
+      return { metadata: listMeta(list.metadata?.resourceVersion), items: list.items.flatMap((item) => { const v = view(item); return v === undefined ? [] : [v as T & KubernetesObject]; }) };
+    };
+    const podPath = `/api/v1/namespaces/${namespace}/pods`;
+    this.pods = restarting(
+      new ListWatch<AgentPodView & KubernetesObject>(
+        podPath,
+        new TransformingWatch(kubeConfig, toAgentPodView),
+        () => compactList(core.listNamespacedPod({ namespace, labelSelector: OWNED_DAEMONSET_SELECTOR }), toAgentPodView),
+        false,
+        OWNED_DAEMONSET_SELECTOR,
+      ),
+      "pods",
+    );
+    this.events = restarting(
+      new ListWatch<DaemonSetEventView & KubernetesObject>(
+        `/api/v1/namespaces/${namespace}/events`,
+        new TransformingWatch(kubeConfig, toDaemonSetEventView),
+        () => compactList(core.listNamespacedEvent({ namespace, fieldSelector: DAEMONSET_EVENTS }), toDaemonSetEventView),
+        false,
+        undefined,
+        DAEMONSET_EVENTS,
+      ),
+      "events",
+    );
+
     this.#wire();
   }
 
@@ -188,6 +226,23 @@ export class Caches {
     this.daemonSets.informer.on("add", daemonSetChanged);
     this.daemonSets.informer.on("update", daemonSetChanged);
     this.daemonSets.informer.on("delete", daemonSetChanged);
+
+    // A pod's trace label is the trace's name where it fits a label value (names.ts), which is every name but the longest.
+    const podChanged = (pod: AgentPodView) => {
+      const trace = this.#traceOfLabel(pod.traceLabel);
+      if (trace !== undefined) onChange(trace);
+    };
+    this.pods.informer.on("add", podChanged);
+    this.pods.informer.on("update", podChanged);
+    this.pods.informer.on("delete", podChanged);
+
+    const eventChanged = (event: DaemonSetEventView) => {
+      const owner = this.daemonSets.informer.get(event.daemonSet, this.#options.namespace);
+      const trace = owner === undefined ? undefined : controllerOf(owner);
+      if (trace !== undefined) onChange(trace);
+    };
+    this.events.informer.on("add", eventChanged);
+    this.events.informer.on("update", eventChanged);
   }
 
   #file(view: ReportView): void {
@@ -212,29 +267,38 @@ export class Caches {
     if (reports?.size === 0) this.#byTrace.delete(trace);
   }
 
+  #all(): RestartingInformer<KubernetesObject>[] {
+    return [this.traces, this.reports, this.daemonSets, this.pods, this.events] as RestartingInformer<KubernetesObject>[];
+  }
+
   start(): void {
-    this.traces.start();
-    this.reports.start();
-    this.daemonSets.start();
+    for (const informer of this.#all()) informer.start();
   }
 
   async waitForSync(): Promise<void> {
-    await Promise.all([this.traces.waitForSync(), this.reports.waitForSync(), this.daemonSets.waitForSync()]);
+    await Promise.all(this.#all().map((informer) => informer.waitForSync()));
   }
 
   /** Undefined when every cache has its first list; else which are still waiting. */
   notSynced(): string | undefined {
-    const waiting = [this.traces, this.reports, this.daemonSets].filter((informer) => !informer.synced).map((informer) => informer.resource);
+    const waiting = this.#all()
+      .filter((informer) => !informer.synced)
+      .map((informer) => informer.resource);
     return waiting.length === 0 ? undefined : `waiting for the first list of ${waiting.join(", ")}`;
   }
 
   /** Undefined unless a watch has failed without recovering for `afterMs` (see stuckInformers). */
   stuck(nowMs: number, afterMs: number): string | undefined {
-    return stuckInformers([this.traces, this.reports, this.daemonSets] as RestartingInformer<KubernetesObject>[], nowMs, afterMs);
+    return stuckInformers(this.#all(), nowMs, afterMs);
   }
 
   async stop(): Promise<void> {
-    await Promise.all([this.traces.stop(), this.reports.stop(), this.daemonSets.stop()]);
+    await Promise.all(this.#all().map((informer) => informer.stop()));
+  }
+
+  #traceOfLabel(label: string | undefined): string | undefined {
+    if (label === undefined) return undefined;
+    return this.traceNames().find((name) => labelValue(name) === label);
   }
 
   trace(name: string): KubernetesObject | undefined {
@@ -252,5 +316,14 @@ export class Caches {
 
   daemonSet(name: string): V1DaemonSet | undefined {
     return this.daemonSets.informer.get(name, this.#options.namespace);
+  }
+
+  agentPods(trace: string, daemonSetUid: string): AgentPodView[] {
+    const label = labelValue(trace);
+    return this.pods.informer.list(this.#options.namespace).filter((pod) => pod.traceLabel === label && pod.daemonSetUid === daemonSetUid);
+  }
+
+  daemonSetEvents(daemonSet: string, daemonSetUid: string): DaemonSetEventView[] {
+    return this.events.informer.list(this.#options.namespace).filter((event) => event.daemonSet === daemonSet && (event.daemonSetUid === undefined || event.daemonSetUid === daemonSetUid));
   }
 }

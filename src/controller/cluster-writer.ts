@@ -15,14 +15,12 @@ export interface ClusterWriter {
   replaceDaemonSet(daemonSet: V1DaemonSet): Promise<void>;
   /** Deletes it if it is still the one with this uid; gone already is fine. */
   deleteDaemonSet(name: string, uid: string | undefined): Promise<void>;
-  /** Writes status through the status subresource, conditional on the object's resourceVersion. Returns the new resourceVersion. */
-  writeStatus(trace: KubernetesObject, status: DropTraceStatus): Promise<string | undefined>;
+  /** Writes status through the status subresource, conditional on `resourceVersion`. Returns the new resourceVersion. */
+  writeStatus(trace: KubernetesObject, resourceVersion: string | undefined, status: DropTraceStatus): Promise<string | undefined>;
   /** Deletes the DropTrace if it is still the one with this uid (its dependents go by owner references). */
   deleteTrace(name: string, uid: string): Promise<void>;
   /** "exists" when an Event of that name was recorded before. */
   recordEvent(event: CoreV1Event): Promise<"ok" | "exists">;
-  /** Nodes the trace's agent pods were scheduled to. */
-  agentPodNodes(labelSelector: string): Promise<string[]>;
 }
 
 /** A status write refused because the DropTrace changed since it was read: retry after the cache catches up. */
@@ -78,7 +76,7 @@ export class KubeClusterWriter implements ClusterWriter {
     }
   }
 
-  async writeStatus(trace: KubernetesObject, status: DropTraceStatus): Promise<string | undefined> {
+  async writeStatus(trace: KubernetesObject, resourceVersion: string | undefined, status: DropTraceStatus): Promise<string | undefined> {
     const name = trace.metadata?.name ?? "";
     try {
       // A copy of the cached object: the cache's own stays as the API server sent it.
@@ -87,7 +85,7 @@ export class KubeClusterWriter implements ClusterWriter {
         version: VERSION,
         plural: DROPTRACE.plural,
         name,
-        body: { ...trace, status },
+        body: { ...trace, metadata: { ...(trace.metadata as Record<string, unknown>), resourceVersion }, status },
         fieldManager: FIELD_MANAGER,
       });
       const rv = (written as { metadata?: { resourceVersion?: unknown } } | undefined)?.metadata?.resourceVersion;
@@ -121,15 +119,6 @@ export class KubeClusterWriter implements ClusterWriter {
     } catch (err) {
       if (isConflict(err)) return "exists";
       throw new Error(`recording Event ${event.reason ?? ""} about ${event.involvedObject.name ?? ""} failed`, { cause: err });
-    }
-  }
-
-  async agentPodNodes(labelSelector: string): Promise<string[]> {
-    try {
-      const pods = await this.#core.listNamespacedPod({ namespace: this.#namespace, labelSelector });
-      return [...new Set(pods.items.flatMap((p) => (p.spec?.nodeName === undefined ? [] : [p.spec.nodeName])))];
-    } catch (err) {
-      throw new Error(`listing agent pods (${labelSelector}) failed`, { cause: err });
     }
   }
 }

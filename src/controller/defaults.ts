@@ -30,6 +30,11 @@ export interface ControllerTimings {
   watchBackoff: Backoff & { resetAfterMs: number };
   /** A watch failing this long without recovering makes /healthz fail, so the kubelet restarts the controller. */
   watchStuckAfterMs: number;
+  /**
+   * A trace none of whose agents could start (their pods refused, unschedulable, without their
+   * image, crashing) ends Failed this long after it started, instead of at its deadline.
+   */
+  agentStartWaitMs: number;
   /** Every trace is reconciled at least this often, whatever the watches say. */
   resyncMs: number;
   lease: LeaseTimings;
@@ -45,6 +50,8 @@ export const DEFAULT_TIMINGS: ControllerTimings = {
   queueBackoff: { initialMs: 500, maxMs: 60_000 },
   watchBackoff: { initialMs: 500, maxMs: 30_000, resetAfterMs: 60_000 },
   watchStuckAfterMs: 300_000,
+  // Long enough for a slow image pull (kubelet reports it as ContainerCreating, not a failure, meanwhile).
+  agentStartWaitMs: 120_000,
   resyncMs: 300_000,
   lease: { durationMs: 15_000, renewDeadlineMs: 10_000, retryPeriodMs: 2_000 },
 };

@@ -28,6 +28,11 @@ const WARNING_REASONS = new Set<string>([
   REASON.noNodesSelected,
   REASON.invalidSpec,
   REASON.specChanged,
+  REASON.agentsRefused,
+  REASON.agentPodsRefused,
+  REASON.agentImagePullFailed,
+  REASON.agentsUnschedulable,
+  REASON.agentsCrashing,
 ]);
 
 /** The trace entered `outcome.phase`; `message` is its Ready condition's. */
@@ -38,6 +43,11 @@ export function phaseEvent(outcome: PhaseOutcome, message: string): EventSpec {
 export function nodeFailureEvent(node: NodeState): EventSpec {
   const why = [node.reason, node.message].filter((s) => s !== undefined && s !== "").join(": ");
   return { key: `node-failed/${node.node}`, type: "Warning", reason: REASON.nodesFailing, message: `node ${node.node} failed${why === "" ? "" : `: ${why}`}` };
+}
+
+/** Agents of this trace that do not start, for one cause: announced once per cause, when first seen. */
+export function agentStartEvent(problem: { reason: string; description: string }): EventSpec {
+  return { key: `agents/${problem.reason}`, type: "Warning", reason: problem.reason, message: problem.description };
 }
 
 export function eventName(trace: { name: string; uid: string }, key: string): string {

@@ -10,29 +10,34 @@ import { ANNOTATIONS } from "../api/constants.js";
 import { DropTraceSpecSchema, effectiveReportIntervalSeconds, specChanged, type DropTraceSpec, type DropTraceStatus } from "../api/droptrace.js";
 import { parseDurationSeconds } from "../api/duration.js";
 import { describeFieldErrors, fieldErrors } from "../api/field-errors.js";
-import { daemonSetName } from "../api/names.js";
+import { daemonSetName, labelValue } from "../api/names.js";
 import type { ControllerMetrics } from "../api/metrics.js";
 import type { ClusterWriter } from "./cluster-writer.js";
 import { statusWriteTiming } from "./status/write-timing.js";
 import { CONDITION, REASON, type Reason } from "../api/conditions.js";
 import type { ControllerTimings } from "./defaults.js";
-import { agentSelector, desiredDaemonSet, OWNED_DAEMONSET_SELECTOR, type AgentPodSettings } from "./daemonset.js";
+import { desiredDaemonSet, OWNED_DAEMONSET_SELECTOR, type AgentPodSettings } from "./daemonset.js";
 import { appliedSpecOf, desiredScheduledOf, ownership, templateHashOf } from "./daemonset-state.js";
 import { EventRecorder } from "./event-recorder.js";
-import { nodeFailureEvent, phaseEvent } from "./events.js";
-import { timeMs, rfc3339, type Clock } from "../kube/api.js";
+import { agentStartEvent, nodeFailureEvent, phaseEvent } from "./events.js";
+import { apiMessageIn, apiStatusIn, timeMs, rfc3339, type Clock } from "../kube/api.js";
+import { agentStartProblems, describeAgentStartProblem, type AgentPodView, type DaemonSetEventView } from "./status/agent-start.js";
 import { mergeReports } from "./status/merge.js";
 import { countNodes, type NodeState } from "./status/node-states.js";
 import { decidePhase, isFinal, type PhaseOutcome } from "./status/phase.js";
 import type { ReportView } from "./status/report-view.js";
-import { buildStatus, EMPTY_MERGE, NO_NODES, sameStatus } from "./status/status.js";
+import { buildStatus, EMPTY_MERGE, NO_NODES, sameStatus, type StatusInput } from "./status/status.js";
 import { readTraceObject, ttlSecondsOf, type TraceObject } from "./trace-object.js";
 
-/** What the reconciler reads: the informer caches (caches.ts), or a fake in the benchmark. */
+/** What the reconciler reads: the informer caches (caches.ts), or a fake in the tests and the benchmark. */
 export interface TraceSource {
   trace(name: string): KubernetesObject | undefined;
   reportsOf(trace: string, uid: string): readonly ReportView[];
   daemonSet(name: string): V1DaemonSet | undefined;
+  /** The agent pods of this trace's DaemonSet (by its uid: not those of an earlier trace of the same name). */
+  agentPods(trace: string, daemonSetUid: string): readonly AgentPodView[];
+  /** The DaemonSet controller's FailedCreate Events about this DaemonSet. */
+  daemonSetEvents(daemonSet: string, daemonSetUid: string): readonly DaemonSetEventView[];
 }
 
 export interface ReconcileResult {
@@ -44,7 +49,7 @@ export interface ReconcilerDeps {
   source: TraceSource;
   writer: ClusterWriter;
   settings: AgentPodSettings & { identity: string };
-  timings: Pick<ControllerTimings, "deadlineGraceMs" | "statusIntervalMs">;
+  timings: Pick<ControllerTimings, "deadlineGraceMs" | "statusIntervalMs" | "agentStartWaitMs">;
   clock: Clock;
   log: Logger;
   metrics: ControllerMetrics;
@@ -55,7 +60,13 @@ interface TraceMemory {
   uid: string;
   lastWriteAtMs?: number;
   /** Our last status write: until the cache shows it, the cache's status is older than the truth. */
-  written?: { resourceVersionBefore: string | undefined; status: DropTraceStatus };
+  written?: {
+    /** The cache's version the first of our writes was based on, and every version our writes made since. */
+    ours: Set<string | undefined>;
+    /** The version our last write made, and what it wrote. */
+    resourceVersion: string | undefined;
+    status: DropTraceStatus;
+  };
   /** When we created a DaemonSet the cache has not shown yet: it is not created twice while the cache catches up. */
   daemonSetCreatedAtMs?: number | undefined;
 }
@@ -64,6 +75,20 @@ interface TraceMemory {
 const CACHE_CATCH_UP_MS = 10_000;
 
 const after = (ms: number): ReconcileResult => ({ requeueAfterMs: Math.max(0, Math.ceil(ms)) });
+
+/** What came of making the DaemonSet what this trace wants. */
+type Ensured =
+  | { kind: "ready" }
+  | { kind: "wait"; result: ReconcileResult }
+  /** The API server refused it for good (a 4xx other than a conflict): admission, RBAC. */
+  | { kind: "refused"; detail: string }
+  /** A server error or no answer: retried with backoff. */
+  | { kind: "unavailable"; detail: string; err: unknown };
+
+/** A 4xx other than a conflict (409) or too many requests (429) will be answered the same next time. */
+function isRefusal(status: number | undefined): boolean {
+  return status !== undefined && status >= 400 && status < 500 && status !== 409 && status !== 429;
+}
 
 export class Reconciler {
   readonly #deps: ReconcilerDeps;
@@ -114,21 +139,67 @@ export class Reconciler {
     }
 
     const nowMs = this.#deps.clock();
+    const daemonSetRef = `${this.#deps.settings.namespace}/${dsName}`;
+    // The deadline counts from the first reconcile that decided to run the trace, and that start
+    // is written before anything else can fail (a refused DaemonSet, an unreachable API server):
+    // every later reconcile, in this replica or another, then computes the same deadline. Read
+    // back from the status because it happens once; a DaemonSet from before this rule stands in.
+    let status = current;
+    const starting = status?.startTime === undefined;
+    if (status?.startTime === undefined) {
+      const startMs = timeMs(daemonSet?.metadata?.creationTimestamp) ?? nowMs;
+      status = await this.#recordStart(trace, status, memory, startMs, daemonSetRef, log);
+    }
+    const startMs = timeMs(status.startTime) ?? nowMs;
+    const deadlineMs = startMs + (parseDurationSeconds(spec.data.duration) ?? 0) * 1000 + this.#deps.timings.deadlineGraceMs;
+    const startWaitEndMs = startMs + this.#deps.timings.agentStartWaitMs;
+
     const reports = this.#deps.source.reportsOf(name, trace.uid);
     const nodes = reports.map(nodeState);
     const desiredScheduled = desiredScheduledOf(daemonSet);
     const counts = countNodes(nodes, desiredScheduled);
-    const startMs = timeMs(current?.startTime) ?? timeMs(daemonSet?.metadata?.creationTimestamp) ?? nowMs;
-    const deadlineMs = startMs + (parseDurationSeconds(spec.data.duration) ?? 0) * 1000 + this.#deps.timings.deadlineGraceMs;
-    const outcome = decidePhase({ counts, reported: reports.length, desiredScheduled, nowMs, deadlineMs });
+    const pods = daemonSet?.metadata?.uid === undefined ? [] : this.#deps.source.agentPods(name, daemonSet.metadata.uid);
+    const problems = agentStartProblems({
+      pods,
+      events: daemonSet?.metadata?.uid === undefined ? [] : this.#deps.source.daemonSetEvents(dsName, daemonSet.metadata.uid),
+      reported: new Set(reports.map((r) => r.node)),
+      desired: desiredScheduled,
+      current: daemonSet?.status?.currentNumberScheduled,
+    });
+    const where = { namespace: this.#deps.settings.namespace, daemonSet: dsName, image: this.#deps.settings.agentImage, traceLabel: labelValue(name) };
+    const agentStart = problems.map((p) => ({ reason: p.cause, description: describeAgentStartProblem(p, where), nodes: p.count }));
+    const first = problems[0];
+    const outcome = decidePhase({
+      counts,
+      reported: reports.length,
+      desiredScheduled,
+      nowMs,
+      deadlineMs,
+      startWaitEndMs,
+      ...(first === undefined ? {} : { notStarting: { nodes: problems.reduce((sum, p) => sum + p.count, 0), cause: first.cause } }),
+    });
 
     if (!isFinal(outcome.phase)) {
-      const waiting = await this.#ensureDaemonSet(trace, spec.data, cached, owned, memory, log);
-      if (waiting !== undefined) return waiting;
+      const ensured = await this.#ensureDaemonSet(trace, spec.data, cached, owned, memory, log);
+      if (ensured.kind === "wait") return ensured.result;
+      if (ensured.kind === "refused") return this.#refuse(trace, status, memory, REASON.agentsRefused, ensured.detail, log);
+      if (ensured.kind === "unavailable") {
+        // Say so in the status, then let the queue retry with backoff.
+        await this.#write(trace, status, this.#status(trace, status, { phase: outcome.phase, reason: REASON.waitingForApiServer }, { detail: ensured.detail, nodes, counts }), memory, log);
+        throw new Error(`the agents' DaemonSet ${daemonSetRef} could not be written: ${ensured.detail}`, { cause: ensured.err });
+      }
     }
 
     const timing = statusWriteTiming({
-      urgent: outcome.phase !== current?.phase || current.observedGeneration !== trace.generation,
+      // News a person waits for goes out at once: a phase, a new generation, why the trace waits
+      // (Ready's reason), agents that do not start (Degraded's); counts wait for the window.
+      // Starting: the start was just written, and what follows it (the Event, the DaemonSet) goes out now too.
+      urgent:
+        starting ||
+        outcome.phase !== status.phase ||
+        status.observedGeneration !== trace.generation ||
+        outcome.reason !== conditionOf(status, CONDITION.ready)?.reason ||
+        (first !== undefined && first.cause !== conditionOf(status, CONDITION.degraded)?.reason),
       lastWriteAtMs: memory.lastWriteAtMs,
       intervalMs: this.#deps.timings.statusIntervalMs ?? effectiveReportIntervalSeconds(spec.data) * 1000,
       nowMs,
@@ -138,27 +209,28 @@ export class Reconciler {
       this.#deps.metrics.statusWritesDeferredTotal.inc();
       return after(Math.min(timing.waitMs, deadlineMs - nowMs));
     }
+    const next = reports.length === 0 && nowMs < startWaitEndMs ? Math.min(startWaitEndMs, deadlineMs) : deadlineMs;
 
     const missing = counts.desired - reports.length;
-    const notReporting = isFinal(outcome.phase) && missing > 0 ? { count: missing, names: await this.#silentNodes(name, reports, log) } : { count: 0, names: [] };
-    const status = buildStatus({
-      current,
-      generation: trace.generation,
-      outcome,
+    const reported = new Set(reports.map((r) => r.node));
+    // Nodes with an agent pod and no report: named once the trace is over, with why where the pod says.
+    const silent = isFinal(outcome.phase) && missing > 0 ? [...new Set(pods.flatMap((p) => (p.node === undefined || reported.has(p.node) ? [] : [p.node])))].sort() : [];
+    const written = this.#status(trace, status, outcome, {
       nodes,
       counts,
       merged: mergeReports(reports, spec.data.topN),
-      notReporting,
-      startTime: current?.startTime ?? rfc3339(startMs),
-      nowMs,
-      daemonSet: `${this.#deps.settings.namespace}/${dsName}`,
+      notReporting: isFinal(outcome.phase) && missing > 0 ? { count: missing, names: silent } : { count: 0, names: [] },
+      notStarted: problems.flatMap((p) => p.nodes.map((node) => ({ node, reason: p.cause, message: p.message }))),
+      agentStart,
+      startTime: status.startTime,
     });
-    await this.#write(trace, current, status, memory, log);
-    await this.#announce(trace, outcome, status, log);
+    await this.#write(trace, status, written, memory, log);
+    await this.#announce(trace, outcome, written, log);
     for (const node of nodes) if (node.phase === "Failed") await this.#events.nodeFailure(trace, nodeFailureEvent(node), log);
+    if (!isFinal(outcome.phase)) for (const problem of agentStart) await this.#events.phase(trace, agentStartEvent(problem), log);
 
-    if (isFinal(outcome.phase)) return this.#finished(trace, status, log);
-    return after(deadlineMs - nowMs);
+    if (isFinal(outcome.phase)) return this.#finished(trace, written, log);
+    return after(next - nowMs);
   }
 
   /**
@@ -172,7 +244,7 @@ export class Reconciler {
     const phase = current.phase;
     const readyReason = current.conditions?.find((c) => c.type === CONDITION.ready)?.reason as Reason | undefined;
     // A trace the controller refused ran nothing of what its spec asked: its reports are not its result.
-    const refused = readyReason === REASON.invalidSpec || readyReason === REASON.specChanged;
+    const refused = readyReason === REASON.invalidSpec || readyReason === REASON.specChanged || readyReason === REASON.agentsRefused;
     if (!spec.success || reports.length === 0 || phase === undefined || refused) return current;
     const nodes = reports.map(nodeState);
     const merged = mergeReports(reports, spec.data.topN);
@@ -187,17 +259,12 @@ export class Reconciler {
     const outcome: PhaseOutcome = decided.phase === phase ? decided : { phase, reason: readyReason ?? decided.reason };
     const reported = new Set(reports.map((r) => r.node));
     const silentNames = (current.nodeSummary ?? []).filter((n) => n.phase === "NotReporting" && !reported.has(n.node)).map((n) => n.node);
-    const status = buildStatus({
-      current,
-      generation: trace.generation,
-      outcome,
+    const status = this.#status(trace, current, outcome, {
       nodes,
       counts,
       merged,
       notReporting: { count: Math.max(0, counts.desired - reports.length), names: silentNames },
       startTime: current.startTime,
-      nowMs: this.#deps.clock(),
-      daemonSet: `${this.#deps.settings.namespace}/${daemonSetName(trace.name)}`,
     });
     log.info({ totalDrops: merged.totalDrops, before: current.totalDrops }, "merged reports that arrived after the trace ended");
     await this.#write(trace, current, status, memory, log);
@@ -223,25 +290,53 @@ export class Reconciler {
     return {};
   }
 
-  /** A spec the controller will not run: Failed at once, nothing left running. */
-  async #refuse(trace: TraceObject, current: DropTraceStatus | undefined, memory: TraceMemory, reason: Reason, problem: string | undefined, log: Logger): Promise<ReconcileResult> {
+  /**
+   * A trace the controller will not run (its spec) or cannot (the API server refused its
+   * DaemonSet): Failed at once, with why, nothing left running.
+   */
+  async #refuse(trace: TraceObject, current: DropTraceStatus | undefined, memory: TraceMemory, reason: Reason, detail: string | undefined, log: Logger): Promise<ReconcileResult> {
     const outcome: PhaseOutcome = { phase: "Failed", reason };
-    const status = buildStatus({
-      current,
-      generation: trace.generation,
-      outcome,
-      nodes: [],
-      counts: NO_NODES,
-      merged: EMPTY_MERGE,
-      notReporting: { count: 0, names: [] },
-      startTime: current?.startTime,
-      nowMs: this.#deps.clock(),
-      daemonSet: `${this.#deps.settings.namespace}/${daemonSetName(trace.name)}`,
-      ...(problem === undefined ? {} : { specProblem: problem }),
-    });
+    const status = this.#status(trace, current, outcome, { ...(detail === undefined ? {} : { detail }), startTime: current?.startTime });
     await this.#write(trace, current, status, memory, log);
     await this.#announce(trace, outcome, status, log);
     return this.#finished(trace, status, log);
+  }
+
+  /**
+   * The status for `outcome`, from what the caller knows of the world (nothing: no nodes, no
+   * rows). The current status is read only for what happens once: start and completion
+   * times, and when each condition last changed (buildStatus).
+   */
+  #status(
+    trace: TraceObject,
+    current: DropTraceStatus | undefined,
+    outcome: PhaseOutcome,
+    world: Partial<Pick<StatusInput, "nodes" | "counts" | "merged" | "notReporting" | "notStarted" | "agentStart" | "detail" | "startTime">>,
+  ): DropTraceStatus {
+    return buildStatus({
+      current,
+      generation: trace.generation,
+      outcome,
+      nodes: world.nodes ?? [],
+      counts: world.counts ?? NO_NODES,
+      merged: world.merged ?? EMPTY_MERGE,
+      notReporting: world.notReporting ?? { count: 0, names: [] },
+      ...(world.notStarted === undefined ? {} : { notStarted: world.notStarted }),
+      ...(world.agentStart === undefined ? {} : { agentStart: world.agentStart }),
+      ...(world.detail === undefined ? {} : { detail: world.detail }),
+      // Happens once: kept from the current status unless the caller says otherwise.
+      startTime: world.startTime ?? current?.startTime,
+      nowMs: this.#deps.clock(),
+      daemonSet: `${this.#deps.settings.namespace}/${daemonSetName(trace.name)}`,
+    });
+  }
+
+  /** Writes the trace's start, Pending, before it is run: see reconcile(). Returns the status written. */
+  async #recordStart(trace: TraceObject, current: DropTraceStatus | undefined, memory: TraceMemory, startMs: number, daemonSet: string, log: Logger): Promise<DropTraceStatus> {
+    const status = this.#status(trace, current, { phase: "Pending", reason: REASON.waitingForAgents }, { startTime: rfc3339(startMs) });
+    await this.#write(trace, current, status, memory, log);
+    log.debug({ startTime: status.startTime, daemonSet }, "recorded the trace's start");
+    return status;
   }
 
   async #ensureDaemonSet(
@@ -251,17 +346,41 @@ export class Reconciler {
     owned: ReturnType<typeof ownership>,
     memory: TraceMemory,
     log: Logger,
-  ): Promise<ReconcileResult | undefined> {
+  ): Promise<Ensured> {
     const desired = desiredDaemonSet({ name: trace.name, uid: trace.uid, spec }, this.#deps.settings);
+    const name = desired.metadata?.name ?? "";
+    try {
+      return await this.#writeDaemonSet(trace, spec, desired, cached, owned, memory, log);
+    } catch (err) {
+      const status = apiStatusIn(err);
+      const words = apiMessageIn(err);
+      if (isRefusal(status)) {
+        log.warn({ err, daemonSet: name, status }, "the API server refused the agents' DaemonSet");
+        return { kind: "refused", detail: `${words}; ${refusalAdvice(status, words, this.#deps.settings.namespace)}` };
+      }
+      if (status === undefined || status >= 500 || status === 429) return { kind: "unavailable", detail: status === undefined ? words : `HTTP ${status}: ${words}`, err };
+      throw err;
+    }
+  }
+
+  async #writeDaemonSet(
+    trace: TraceObject,
+    spec: DropTraceSpec,
+    desired: V1DaemonSet,
+    cached: V1DaemonSet | undefined,
+    owned: ReturnType<typeof ownership>,
+    memory: TraceMemory,
+    log: Logger,
+  ): Promise<Ensured> {
     const name = desired.metadata?.name ?? "";
     switch (owned) {
       case "earlierTrace":
         log.info({ daemonSet: name }, "waiting for the garbage collector to remove the DaemonSet of an earlier DropTrace of this name");
-        return after(1000);
+        return { kind: "wait", result: after(1000) };
       case "foreign":
         throw new Error(`DaemonSet ${this.#deps.settings.namespace}/${name} exists and is not this DropTrace's: delete it, or give the trace another name`);
       case "absent":
-        if (memory.daemonSetCreatedAtMs !== undefined && this.#deps.clock() - memory.daemonSetCreatedAtMs < CACHE_CATCH_UP_MS) return undefined;
+        if (memory.daemonSetCreatedAtMs !== undefined && this.#deps.clock() - memory.daemonSetCreatedAtMs < CACHE_CATCH_UP_MS) return { kind: "ready" };
         if ((await this.#deps.writer.createDaemonSet(desired)) === "exists") {
           // Not in the cache, which holds every DaemonSet labelled as ours: someone else's, or ours with its labels removed.
           throw new Error(
@@ -270,15 +389,15 @@ export class Reconciler {
         }
         memory.daemonSetCreatedAtMs = this.#deps.clock();
         log.info({ daemonSet: name, image: this.#deps.settings.agentImage }, "created the agents' DaemonSet");
-        return undefined;
+        return { kind: "ready" };
       case "ours": {
         const annotations = desired.metadata?.annotations ?? {};
         if (templateHashOf(cached) === annotations[ANNOTATIONS.templateHash] && cached?.metadata?.annotations?.[ANNOTATIONS.spec] === annotations[ANNOTATIONS.spec]) {
-          return undefined;
+          return { kind: "ready" };
         }
         await this.#deps.writer.replaceDaemonSet(desiredDaemonSet({ name: trace.name, uid: trace.uid, spec }, this.#deps.settings, cached?.metadata?.resourceVersion));
         log.info({ daemonSet: name }, "replaced the agents' DaemonSet: its template was not the one this controller wants");
-        return undefined;
+        return { kind: "ready" };
       }
     }
   }
@@ -286,15 +405,20 @@ export class Reconciler {
   async #write(trace: TraceObject, current: DropTraceStatus | undefined, status: DropTraceStatus, memory: TraceMemory, log: Logger): Promise<void> {
     if (sameStatus(current, status)) return;
     const { metrics } = this.#deps;
+    // A second write before the cache shows the first (in one reconcile: the start, then the
+    // DaemonSet's refusal) is conditional on the version the first one made, not the cache's.
+    const earlier = memory.written?.ours.has(trace.resourceVersion) === true ? memory.written : undefined;
+    const resourceVersion = earlier === undefined ? trace.resourceVersion : earlier.resourceVersion;
+    let resourceVersionAfter: string | undefined;
     try {
-      await this.#deps.writer.writeStatus(trace.raw, status);
+      resourceVersionAfter = await this.#deps.writer.writeStatus(trace.raw, resourceVersion, status);
     } catch (err) {
       metrics.statusWritesTotal.inc({ result: err instanceof Error && err.name === "StatusConflictError" ? "conflict" : "error" });
       throw err;
     }
     metrics.statusWritesTotal.inc({ result: "ok" });
     memory.lastWriteAtMs = this.#deps.clock();
-    memory.written = { resourceVersionBefore: trace.resourceVersion, status };
+    memory.written = { ours: new Set([...(earlier?.ours ?? [trace.resourceVersion]), resourceVersionAfter]), resourceVersion: resourceVersionAfter, status };
     if (status.phase !== current?.phase) log.info({ phase: status.phase, from: current?.phase ?? "none", progress: status.nodeProgress, totalDrops: status.totalDrops }, "phase changed");
     else log.debug({ progress: status.nodeProgress, totalDrops: status.totalDrops }, "status written");
   }
@@ -303,20 +427,6 @@ export class Reconciler {
   async #announce(trace: TraceObject, outcome: PhaseOutcome, status: DropTraceStatus, log: Logger): Promise<void> {
     const ready = status.conditions?.find((c) => c.type === CONDITION.ready);
     await this.#events.phase(trace, phaseEvent(outcome, ready?.message ?? outcome.reason), log);
-  }
-
-  /** Nodes with an agent pod but no report, for the status to name; best effort. */
-  async #silentNodes(trace: string, reports: readonly ReportView[], log: Logger): Promise<string[]> {
-    const selector = Object.entries(agentSelector(trace))
-      .map(([k, v]) => `${k}=${v}`)
-      .join(",");
-    try {
-      const reported = new Set(reports.map((r) => r.node));
-      return (await this.#deps.writer.agentPodNodes(selector)).filter((node) => !reported.has(node));
-    } catch (err) {
-      log.warn({ err }, "could not list the agent pods to name the nodes that never reported; status gives their number only");
-      return [];
-    }
   }
 
   #memoryOf(trace: TraceObject): TraceMemory {
@@ -331,11 +441,21 @@ export class Reconciler {
   /** The cache may not have seen our own last write yet: then that write is the current status. */
   #currentStatus(trace: TraceObject, memory: TraceMemory): DropTraceStatus | undefined {
     const written = memory.written;
-    if (written !== undefined && written.resourceVersionBefore === trace.resourceVersion) return written.status;
+    if (written?.ours.has(trace.resourceVersion) === true) return written.status;
     return trace.status;
   }
 }
 
+const conditionOf = (status: DropTraceStatus, type: string) => status.conditions?.find((c) => c.type === type);
+
 function nodeState(report: ReportView): NodeState {
   return { node: report.node, phase: report.phase, reason: report.reason, message: report.message, totalDrops: report.totalDrops };
+}
+
+/** What to do about a refused DaemonSet: RBAC (the controller's own rights) or a policy on privileged pods. */
+function refusalAdvice(status: number | undefined, words: string, namespace: string): string {
+  if (status === 403 && /cannot (create|update) resource "daemonsets"/.test(words)) {
+    return `the controller's service account may not write DaemonSets in ${namespace}: install the chart's RBAC again (helm upgrade)`;
+  }
+  return `the agents run privileged with read-only host mounts, as a kernel probe must: allow that for DaemonSets in namespace ${namespace} (the API server's --allow-privileged=true, or an exception in the policy that refused it), then apply the DropTrace again`;
 }

@@ -21,6 +21,35 @@ export function apiStatus(err: unknown): number | undefined {
   return typeof code === "number" ? code : undefined;
 }
 
+/** The HTTP status of the first error in `err`'s cause chain that carries one. */
+export function apiStatusIn(err: unknown): number | undefined {
+  for (let e: unknown = err, depth = 0; e !== undefined && depth < 8; e = e instanceof Error ? e.cause : undefined, depth += 1) {
+    const status = apiStatus(e);
+    if (status !== undefined) return status;
+  }
+  return undefined;
+}
+
+/**
+ * The API server's own words about a failed call: the `message` of the Status it answered
+ * (`DaemonSet.apps "x" is invalid: spec...: Forbidden: disallowed by cluster policy`), else
+ * the error's message, looking through the cause chain.
+ */
+export function apiMessageIn(err: unknown): string {
+  for (let e: unknown = err, depth = 0; e !== undefined && depth < 8; e = e instanceof Error ? e.cause : undefined, depth += 1) {
+    if (apiStatus(e) === undefined) continue;
+    const body = (e as { body?: unknown }).body;
+    const text = typeof body === "string" ? body : JSON.stringify(body);
+    try {
+      const message = (JSON.parse(text) as { message?: unknown }).message;
+      if (typeof message === "string" && message !== "") return message;
+    } catch {
+      // not a Status body: fall through to the error's own message
+    }
+  }
+  return err instanceof Error ? err.message : String(err);
+}
+
 export const isNotFound = (err: unknown): boolean => apiStatus(err) === 404;
 export const isConflict = (err: unknown): boolean => apiStatus(err) === 409;
 

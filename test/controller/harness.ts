@@ -30,6 +30,8 @@ export const FAST: ControllerTimings = {
   queueBackoff: { initialMs: 20, maxMs: 200 },
   watchBackoff: { initialMs: 20, maxMs: 200, resetAfterMs: 1_000 },
   watchStuckAfterMs: 5_000,
+  // Long next to the tests' own steps, so "before the wait" holds on a slow machine; tests move the clock past it.
+  agentStartWaitMs: 30_000,
   resyncMs: 100,
   lease: { durationMs: 1_000, renewDeadlineMs: 600, retryPeriodMs: 100 },
 };
@@ -147,13 +149,55 @@ export async function setDesiredNodes(cluster: Cluster, trace: string, desired: 
   );
 }
 
-/** Plays the scheduler: an agent pod of this trace on `node` (so the controller can name nodes that never report). */
-export async function scheduleAgentPod(cluster: Cluster, trace: string, node: string): Promise<void> {
+/**
+ * Plays the DaemonSet controller and the scheduler: an agent pod of this trace on `node`, labelled
+ * and owned as the DaemonSet's own pods are, with the status a kubelet or the scheduler would
+ * give it (`status`: a waiting container, an Unschedulable condition).
+ */
+export async function scheduleAgentPod(cluster: Cluster, trace: string, node: string, status?: V1Pod["status"]): Promise<void> {
+  const ds = await getDaemonSet(cluster, trace);
+  if (ds?.metadata?.uid === undefined) throw new Error(`no DaemonSet for trace ${trace} yet`);
+  const name = `${daemonSetName(trace)}-${node}`;
   await cluster.core.createNamespacedPod({
     namespace: NAMESPACE,
     body: model<V1Pod>({
-      metadata: { name: `${daemonSetName(trace)}-${node}`, namespace: NAMESPACE, labels: agentSelector(trace) },
+      metadata: {
+        name,
+        namespace: NAMESPACE,
+        labels: ds.spec?.template.metadata?.labels ?? agentSelector(trace),
+        ownerReferences: [{ apiVersion: "apps/v1", kind: "DaemonSet", name: ds.metadata.name ?? "", uid: ds.metadata.uid, controller: true, blockOwnerDeletion: true }],
+      },
       spec: { nodeName: node, containers: [{ name: "agent", image: IMAGE }] },
+    }),
+  });
+  if (status !== undefined) await cluster.core.patchNamespacedPodStatus({ name, namespace: NAMESPACE, body: { status } }, mergePatch);
+}
+
+/**
+ * Plays the DaemonSet controller refused by admission (Pod Security, a policy engine): it counted
+ * `desired` nodes, created no pod, and records its FailedCreate Warning with the refusal's words.
+ */
+export async function refusePods(cluster: Cluster, trace: string, desired: number, message: string): Promise<void> {
+  const ds = await getDaemonSet(cluster, trace);
+  if (ds?.metadata?.uid === undefined) throw new Error(`no DaemonSet for trace ${trace} yet`);
+  await cluster.apps.patchNamespacedDaemonSetStatus(
+    {
+      name: daemonSetName(trace),
+      namespace: NAMESPACE,
+      body: { status: { observedGeneration: ds.metadata.generation ?? 1, currentNumberScheduled: 0, desiredNumberScheduled: desired, numberMisscheduled: 0, numberReady: 0 } },
+    },
+    mergePatch,
+  );
+  await cluster.core.createNamespacedEvent({
+    namespace: NAMESPACE,
+    body: model<CoreV1Event>({
+      metadata: { name: `${daemonSetName(trace)}.${Date.now().toString(16)}`, namespace: NAMESPACE },
+      involvedObject: { apiVersion: "apps/v1", kind: "DaemonSet", namespace: NAMESPACE, name: daemonSetName(trace), uid: ds.metadata.uid },
+      reason: "FailedCreate",
+      type: "Warning",
+      message: `Error creating: ${message}`,
+      source: { component: "daemonset-controller" },
+      count: 1,
     }),
   });
 }

@@ -97,14 +97,14 @@ describe("API trouble", () => {
     const { nodeAgents } = await runningTrace("cut", ["a", "b"]);
     await totalIs("cut", 20);
 
-    expect(cluster.server.faults.dropWatches()).toBe(3);
+    expect(cluster.server.faults.dropWatches()).toBe(5);
     // Writes while the watches are down must still reach the status.
     for (const a of nodeAgents) await a.report(reportStatus("Completed", [row("udp_rcv+0x452", 40)]));
     const done = await untilPhase(cluster, "cut", "Completed");
     expect(done.status?.totalDrops).toBe(80);
-    await until("three watches again", () => cluster.server.openWatches() === 3);
+    await until("five watches again", () => cluster.server.openWatches() === 5);
     const restarts = await controller.metrics.registry.getSingleMetricAsString("droptrace_controller_watch_restarts_total");
-    for (const resource of ["droptraces", "droptracereports", "daemonsets"]) {
+    for (const resource of ["droptraces", "droptracereports", "daemonsets", "pods", "events"]) {
       expect(restarts).toContain(`droptrace_controller_watch_restarts_total{resource="${resource}"} 1`);
     }
   });

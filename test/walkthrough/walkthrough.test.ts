@@ -43,8 +43,7 @@ function permission(a: { verb: string; apiGroup: string; resource: string; subre
  * What each service account used in this walkthrough, as requests. test/chart/chart.test.ts lists
  * what the chart grants; the controller's grants this walkthrough does not use as requests:
  * droptraces delete (ttlSecondsAfterFinished, which the example does not set), daemonsets update
- * (replacing a DaemonSet someone edited), pods list (naming nodes that never reported; every node
- * reports here), and droptraces/finalizers update, which is not a request but what the API server
+ * (replacing a DaemonSet someone edited), and droptraces/finalizers update, which is not a request but what the API server
  * checks before it lets the controller create a DaemonSet with blockOwnerDeletion on its trace.
  * The agents use all they are granted.
  */
@@ -63,6 +62,10 @@ const USED: Record<(typeof SERVICE_ACCOUNTS)[number], string[]> = {
     "droptrace-system coordination.k8s.io/leases create",
     "droptrace-system coordination.k8s.io/leases get",
     "droptrace-system coordination.k8s.io/leases update",
+    "droptrace-system core/events list",
+    "droptrace-system core/events watch",
+    "droptrace-system core/pods list",
+    "droptrace-system core/pods watch",
   ],
   [`${NAMESPACE}/droptrace-agent`]: ["(cluster) droptrace.io/droptracereports create", "(cluster) droptrace.io/droptracereports get", "(cluster) droptrace.io/droptracereports update"],
 };

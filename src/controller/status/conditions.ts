@@ -22,8 +22,10 @@ export interface ConditionInput {
   totalDrops: number;
   uncountedDrops: number;
   topRow: DropRow | undefined;
-  /** Said when the spec is refused: its field errors. */
-  specProblem?: string;
+  /** What the reason alone does not say: a refused spec's field errors, the API server's words. */
+  detail?: string;
+  /** Agents that have not started, by cause, already described with what to do (agent-start.ts). */
+  agentStart?: readonly { reason: Reason; description: string; nodes: number }[];
   /** "namespace/name" of the trace's DaemonSet, for messages that send a person to its pods. */
   daemonSet: string;
 }
@@ -62,7 +64,16 @@ function readyMessage(input: ConditionInput): string {
     case REASON.noNodesSelected:
       return "no Linux node matches this trace's nodeSelector and tolerations: check them against kubectl get nodes --show-labels";
     case REASON.invalidSpec:
-      return `the spec is invalid, nothing was started: ${input.specProblem ?? ""}; delete this DropTrace and apply a corrected one`;
+      return `the spec is invalid, nothing was started: ${input.detail ?? ""}; delete this DropTrace and apply a corrected one`;
+    case REASON.agentsRefused:
+      return `the API server refused the agents' DaemonSet ${input.daemonSet}, so nothing was started: ${input.detail ?? ""}`;
+    case REASON.waitingForApiServer:
+      return `creating the agents' DaemonSet ${input.daemonSet} failed and is retried: ${input.detail ?? ""}`;
+    case REASON.agentPodsRefused:
+    case REASON.agentImagePullFailed:
+    case REASON.agentsUnschedulable:
+    case REASON.agentsCrashing:
+      return `no agent could start: ${(input.agentStart ?? []).map((p) => p.description).join("; ")}`;
     case REASON.specChanged:
       return "the spec changed after the trace started, which the API forbids; the trace was stopped: delete this DropTrace and apply a new one";
     default:
@@ -72,10 +83,11 @@ function readyMessage(input: ConditionInput): string {
 
 function degraded(input: ConditionInput): ConditionSpec {
   const base = { type: CONDITION.degraded };
-  if (input.reason === REASON.invalidSpec || input.reason === REASON.specChanged) {
+  if (input.reason === REASON.invalidSpec || input.reason === REASON.specChanged || input.reason === REASON.agentsRefused) {
     return { ...base, status: "False", reason: REASON.noAgents, message: "no agent ran for this trace" };
   }
   const problems: { reason: Reason; message: string }[] = [];
+  for (const problem of input.agentStart ?? []) problems.push({ reason: problem.reason, message: problem.description });
   const failed = input.counts.failed;
   if (failed > 0) {
     problems.push({ reason: REASON.nodesFailing, message: `${failed} of ${plural(input.counts.desired, "node")} failed: ${describeFailures(input.failures)}` });

@@ -56,17 +56,28 @@ export function failuresByReason(nodes: readonly NodeState[]): Map<string, strin
   return new Map([...groups.entries()].sort((a, b) => b[1].length - a[1].length || (a[0] < b[0] ? -1 : 1)));
 }
 
+/** A node the trace wants that has not reported, with why where the cluster says (its agent's pod). */
+export interface NotReportingNode {
+  node: string;
+  reason?: string | undefined;
+  message?: string | undefined;
+}
+
 /**
  * At most `limit` nodes: failing first, then those that never reported, then the rest by
  * drops counted (most first); `omitted` says how many were left out.
  */
 export function summarizeNodes(
   nodes: readonly NodeState[],
-  notReporting: readonly string[],
+  notReporting: readonly NotReportingNode[],
   limit: number = MAX_NODE_SUMMARY,
 ): { nodeSummary: NodeSummary[]; omitted: number } {
   const failed = nodes.filter((n) => n.phase === "Failed").sort(byName);
-  const silent = [...notReporting].sort().map((node): NodeState => ({ node, phase: "Pending", totalDrops: 0 }));
+  const seen = new Set<string>();
+  const silent = [...notReporting]
+    .filter((n) => !seen.has(n.node) && seen.add(n.node))
+    .sort(byName)
+    .map((n): NodeState => ({ node: n.node, phase: "Pending", reason: n.reason, message: n.message, totalDrops: 0 }));
   const rest = nodes.filter((n) => n.phase !== "Failed").sort((a, b) => b.totalDrops - a.totalDrops || byName(a, b));
   const ordered: NodeSummary[] = [
     ...failed.map((n) => entry(n, n.phase)),

@@ -16,6 +16,14 @@ export interface PhaseInput {
   nowMs: number;
   /** start + duration + grace: nodes not done by then are given up on. */
   deadlineMs: number;
+  /**
+   * start + the agents' start wait: by then, a trace none of whose agents could start (every
+   * wanted node has a start problem, or no node is wanted at all) ends instead of waiting for
+   * the deadline. Undefined: wait for the deadline.
+   */
+  startWaitEndMs?: number;
+  /** Nodes whose agent cannot start, and the cause of most of them (agent-start.ts). */
+  notStarting?: { nodes: number; cause: Reason };
 }
 
 export interface PhaseOutcome {
@@ -29,6 +37,11 @@ export function decidePhase(input: PhaseInput): PhaseOutcome {
   const done = counts.completed + counts.failed;
   if (desiredScheduled !== undefined && desiredScheduled > 0 && done >= counts.desired) {
     return counts.failed === counts.desired ? { phase: "Failed", reason: REASON.allNodesFailed } : { phase: "Completed", reason: REASON.allNodesDone };
+  }
+  if (reported === 0 && desiredScheduled !== undefined && input.startWaitEndMs !== undefined && input.nowMs >= input.startWaitEndMs) {
+    if (desiredScheduled === 0) return { phase: "Failed", reason: REASON.noNodesSelected };
+    const notStarting = input.notStarting;
+    if (notStarting !== undefined && notStarting.nodes >= desiredScheduled) return { phase: "Failed", reason: notStarting.cause };
   }
   if (input.nowMs >= input.deadlineMs) {
     if (reported === 0) return { phase: "Failed", reason: desiredScheduled === 0 ? REASON.noNodesSelected : REASON.noNodesReported };

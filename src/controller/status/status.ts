@@ -2,10 +2,10 @@
 // cluster or the clock: the reconciler passes both in.
 import { isDeepStrictEqual } from "node:util";
 import type { DropTraceStatus } from "../../api/droptrace.js";
-import { applyConditions, desiredConditions } from "./conditions.js";
+import { applyConditions, desiredConditions, type ConditionInput } from "./conditions.js";
 import { rfc3339 } from "../../kube/api.js";
 import type { MergedDrops } from "./merge.js";
-import { failuresByReason, nodeProgress, summarizeNodes, type NodeCounts, type NodeState } from "./node-states.js";
+import { failuresByReason, nodeProgress, summarizeNodes, type NodeCounts, type NodeState, type NotReportingNode } from "./node-states.js";
 import { isFinal, type PhaseOutcome } from "./phase.js";
 
 export interface StatusInput {
@@ -17,11 +17,15 @@ export interface StatusInput {
   merged: MergedDrops;
   /** Wanted nodes without a report, named where their pod told us the node (only filled in at the deadline). */
   notReporting: { count: number; names: readonly string[] };
+  /** Nodes whose agent has not started, with the cause (agent-start.ts): listed in the summary at any time. */
+  notStarted?: readonly NotReportingNode[];
   startTime: string | undefined;
   nowMs: number;
   /** "namespace/name" of the trace's DaemonSet. */
   daemonSet: string;
-  specProblem?: string;
+  /** What the outcome's reason alone does not say (conditions.ts ConditionInput.detail). */
+  detail?: string;
+  agentStart?: ConditionInput["agentStart"];
 }
 
 export const EMPTY_MERGE: MergedDrops = { drops: [], totalDrops: 0, uncountedDrops: 0, distinctRows: 0 };
@@ -45,12 +49,13 @@ export function buildStatus(input: StatusInput): DropTraceStatus {
       uncountedDrops: merged.uncountedDrops,
       topRow: merged.drops[0],
       daemonSet: input.daemonSet,
-      ...(input.specProblem === undefined ? {} : { specProblem: input.specProblem }),
+      ...(input.detail === undefined ? {} : { detail: input.detail }),
+      ...(input.agentStart === undefined ? {} : { agentStart: input.agentStart }),
     }),
     input.generation,
     now,
   );
-  const { nodeSummary, omitted } = summarizeNodes(input.nodes, input.notReporting.names);
+  const { nodeSummary, omitted } = summarizeNodes(input.nodes, [...(input.notStarted ?? []), ...input.notReporting.names.map((node) => ({ node }))]);
   const completionTime = final ? (current?.completionTime ?? now) : undefined;
   const topSymbol = merged.drops[0]?.symbol;
   return {

@@ -22,7 +22,7 @@ describe("the node summary", () => {
   it("lists failing nodes first, then nodes that never reported, then the rest by drops", () => {
     const { nodeSummary, omitted } = summarizeNodes(
       [n("quiet", "Completed", 1), n("z-broken", "Failed", 0, "CompileFailed"), n("busy", "Running", 500), n("a-broken", "Failed", 3, "HeadersMissing")],
-      ["silent-2", "silent-1"],
+      [{ node: "silent-2" }, { node: "silent-1" }],
     );
     expect(nodeSummary.map((s) => [s.node, s.phase])).toEqual([
       ["a-broken", "Failed"],
