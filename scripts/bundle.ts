@@ -36,7 +36,10 @@ const nodeUrlForWhatwgUrl: Plugin = {
   name: "node-url-for-whatwg-url",
   setup(build) {
     build.onResolve({ filter: /^whatwg-url$/ }, (args) => ({ path: args.path, namespace: "node-url" }));
-    build.onLoad({ filter: /.*/, namespace: "node-url" }, () => ({ contents: 'import { URL } from "node:url";\nexport default { URL };\nexport { URL };\n', loader: "js" }));
+    build.onLoad({ filter: /.*/, namespace: "node-url" }, () => ({
+      contents: 'import { URL } from "node:url";\nexport default { URL };\nexport { URL };\n',
+      loader: "js",
+    }));
   },
 };
 
@@ -55,12 +58,22 @@ const agentsOwnKubernetesClient: Plugin = {
     build.onResolve({ filter: /.*/ }, async (args) => {
       const fromAgent = args.namespace === "file" && args.importer.startsWith(AGENT_DIR) && (args.path === CLIENT || args.path.startsWith(`${CLIENT}/`));
       if (args.pluginData === RESOLVING || (!fromAgent && args.namespace !== "agent-client")) return undefined;
-      const resolved = await build.resolve(args.path, { kind: args.kind, importer: args.importer, namespace: "file", resolveDir: args.resolveDir, pluginData: RESOLVING });
+      const resolved = await build.resolve(args.path, {
+        kind: args.kind,
+        importer: args.importer,
+        namespace: "file",
+        resolveDir: args.resolveDir,
+        pluginData: RESOLVING,
+      });
       if (fromAgent) clientDir ??= resolved.path.slice(0, resolved.path.lastIndexOf(`${path.sep}dist${path.sep}`) + 1);
       if (resolved.errors.length > 0 || clientDir === undefined || !resolved.path.startsWith(clientDir)) return resolved;
       return { path: resolved.path, namespace: "agent-client" };
     });
-    build.onLoad({ filter: /.*/, namespace: "agent-client" }, async (args) => ({ contents: await readFile(args.path, "utf8"), loader: "js", resolveDir: path.dirname(args.path) }));
+    build.onLoad({ filter: /.*/, namespace: "agent-client" }, async (args) => ({
+      contents: await readFile(args.path, "utf8"),
+      loader: "js",
+      resolveDir: path.dirname(args.path),
+    }));
   },
 };
 
@@ -103,12 +116,20 @@ const notices: string[] = [];
 for (const dir of [...packages.keys()].sort()) {
   const manifest = JSON.parse(await readFile(path.join(dir, "package.json"), "utf8")) as { name: string; version: string; license?: string };
   const licenceFile = (await readdir(dir)).find((file) => /^(licen[cs]e|copying)(\.(md|txt))?$/i.test(file));
-  const text = licenceFile === undefined ? `(no licence file in the package; package.json says ${manifest.license ?? "nothing"})` : (await readFile(path.join(dir, licenceFile), "utf8")).trim();
+  const text =
+    licenceFile === undefined
+      ? `(no licence file in the package; package.json says ${manifest.license ?? "nothing"})`
+      : (await readFile(path.join(dir, licenceFile), "utf8")).trim();
   notices.push(`${manifest.name}@${manifest.version} (${manifest.license ?? "no licence field"})\n\n${text}\n`);
 }
-await writeFile(path.join(outdir, "THIRD-PARTY-LICENSES.txt"), `Packages bundled into droptrace.mjs and its chunks, with their licences.\n\n${notices.join(`\n${"-".repeat(78)}\n\n`)}`);
+await writeFile(
+  path.join(outdir, "THIRD-PARTY-LICENSES.txt"),
+  `Packages bundled into droptrace.mjs and its chunks, with their licences.\n\n${notices.join(`\n${"-".repeat(78)}\n\n`)}`,
+);
 
 const outputs = Object.keys(result.metafile.outputs).filter((file) => file.endsWith(".mjs"));
 let bytes = 0;
 for (const file of outputs) bytes += (await stat(path.join(repoRoot, file))).size;
-console.log(`bundle: ${path.relative(repoRoot, path.join(outdir, "droptrace.mjs"))} and ${String(outputs.length - 1)} chunks, ${(bytes / 2 ** 20).toFixed(1)} MiB, ${String(packages.size)} packages`);
+console.log(
+  `bundle: ${path.relative(repoRoot, path.join(outdir, "droptrace.mjs"))} and ${String(outputs.length - 1)} chunks, ${(bytes / 2 ** 20).toFixed(1)} MiB, ${String(packages.size)} packages`,
+);

@@ -33,12 +33,32 @@ export function dropKeys(kallsymsText: string, reasons: DropReasons, count: numb
   }
   // Short names, and 13 to 15 characters ones as container runtimes make (the long-string path).
   const interfaces = ["lo", "eth0", "eth1", "-", "cni0", "flannel.1"];
-  for (let i = 0; i < 40; i += 1) interfaces.push(`veth${Math.floor(next() * 2 ** 32).toString(16).padStart(8, "0")}`);
-  for (let i = 0; i < 20; i += 1) interfaces.push(`lxc${Math.floor(next() * 2 ** 44).toString(16).padStart(11, "0")}`);
+  for (let i = 0; i < 40; i += 1)
+    interfaces.push(
+      `veth${Math.floor(next() * 2 ** 32)
+        .toString(16)
+        .padStart(8, "0")}`,
+    );
+  for (let i = 0; i < 20; i += 1)
+    interfaces.push(
+      `lxc${Math.floor(next() * 2 ** 44)
+        .toString(16)
+        .padStart(11, "0")}`,
+    );
   const namespaces = Array.from({ length: 24 }, (_, i) => 4026531840 + i * 97);
   const reasonNumbers = reasons.resolveReasonNames([
-    "NOT_SPECIFIED", "NO_SOCKET", "NETFILTER_DROP", "NEIGH_FAILED", "QDISC_DROP", "TCP_INVALID_SEQUENCE",
-    "OTHERHOST", "IP_NOPROTO", "PKT_TOO_SMALL", "SOCKET_RCVBUFF", "TC_EGRESS", "CPU_BACKLOG",
+    "NOT_SPECIFIED",
+    "NO_SOCKET",
+    "NETFILTER_DROP",
+    "NEIGH_FAILED",
+    "QDISC_DROP",
+    "TCP_INVALID_SEQUENCE",
+    "OTHERHOST",
+    "IP_NOPROTO",
+    "PKT_TOO_SMALL",
+    "SOCKET_RCVBUFF",
+    "TC_EGRESS",
+    "CPU_BACKLOG",
   ]);
   const keys = new Map<string, DropKey>();
   while (keys.size < count) {

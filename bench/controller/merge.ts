@@ -56,9 +56,36 @@ function random(seed: number): () => number {
 const fmt = (n: number) => (Number.isInteger(n) ? n.toLocaleString("en-US") : n.toLocaleString("en-US", { maximumFractionDigits: 1 }));
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
 
-const FUNCTIONS = ["udp_rcv", "udp_queue_rcv_one_skb", "ip_rcv_finish", "ip_rcv_core", "nft_do_chain", "tcp_v4_rcv", "tcp_validate_incoming", "neigh_resolve_output", "__dev_queue_xmit", "sk_filter_trim_cap", "ip6_rcv_core", "br_handle_frame", "veth_xmit", "netif_receive_skb_core", "tcp_rcv_state_process"];
+const FUNCTIONS = [
+  "udp_rcv",
+  "udp_queue_rcv_one_skb",
+  "ip_rcv_finish",
+  "ip_rcv_core",
+  "nft_do_chain",
+  "tcp_v4_rcv",
+  "tcp_validate_incoming",
+  "neigh_resolve_output",
+  "__dev_queue_xmit",
+  "sk_filter_trim_cap",
+  "ip6_rcv_core",
+  "br_handle_frame",
+  "veth_xmit",
+  "netif_receive_skb_core",
+  "tcp_rcv_state_process",
+];
 const INTERFACES = ["eth0", "eth1", "lo", "-", ...Array.from({ length: 40 }, (_, i) => `cali${(0x5a3c0 + i * 7919).toString(16)}`)];
-const REASONS = ["NO_SOCKET", "NETFILTER_DROP", "TCP_CSUM", "OTHERHOST", "NEIGH_FAILED", "SOCKET_FILTER", "TCP_INVALID_SEQUENCE", "QDISC_DROP", "NOT_SPECIFIED", "PKT_TOO_SMALL"];
+const REASONS = [
+  "NO_SOCKET",
+  "NETFILTER_DROP",
+  "TCP_CSUM",
+  "OTHERHOST",
+  "NEIGH_FAILED",
+  "SOCKET_FILTER",
+  "TCP_INVALID_SEQUENCE",
+  "QDISC_DROP",
+  "NOT_SPECIFIED",
+  "PKT_TOO_SMALL",
+];
 
 /** One node's report as the API server would send it. */
 function report(node: number, next: () => number, scale: number): DropTraceReport {
@@ -73,7 +100,14 @@ function report(node: number, next: () => number, scale: number): DropTraceRepor
     const netns = iface.startsWith("cali") ? 4026532000 + Math.floor(next() * 50) : 4026531840;
     const key = `${symbol}/${iface}/${reason}/${netns}`;
     if (rows.has(key)) continue;
-    rows.set(key, { symbol, interface: iface, netns, module: fn === "nft_do_chain" ? "nf_tables" : "kernel", reason, count: Math.max(1, Math.floor((1 - next()) ** 6 * 10_000 * scale)) });
+    rows.set(key, {
+      symbol,
+      interface: iface,
+      netns,
+      module: fn === "nft_do_chain" ? "nf_tables" : "kernel",
+      reason,
+      count: Math.max(1, Math.floor((1 - next()) ** 6 * 10_000 * scale)),
+    });
   }
   const list = [...rows.values()].sort((a, b) => b.count - a.count);
   const counted = list.reduce((s, r) => s + r.count, 0);
@@ -81,9 +115,22 @@ function report(node: number, next: () => number, scale: number): DropTraceRepor
   return {
     apiVersion: "droptrace.io/v1alpha1",
     kind: "DropTraceReport",
-    metadata: { name: `bench-${name}`, resourceVersion: String(10_000 + node), ownerReferences: [{ apiVersion: "droptrace.io/v1alpha1", kind: "DropTrace", name: "bench", uid: "uid-bench" }] },
+    metadata: {
+      name: `bench-${name}`,
+      resourceVersion: String(10_000 + node),
+      ownerReferences: [{ apiVersion: "droptrace.io/v1alpha1", kind: "DropTrace", name: "bench", uid: "uid-bench" }],
+    },
     spec: { trace: "bench", node: name },
-    status: { phase: "Running", kernelRelease: "7.2.13+deb14-amd64", intervals: 6, totalDrops: counted + 1234, uncountedDrops: 0, otherRows: 3, otherDrops: 1234, rows: list },
+    status: {
+      phase: "Running",
+      kernelRelease: "7.2.13+deb14-amd64",
+      intervals: 6,
+      totalDrops: counted + 1234,
+      uncountedDrops: 0,
+      otherRows: 3,
+      otherDrops: 1234,
+      rows: list,
+    },
   };
 }
 
@@ -140,7 +187,17 @@ const sizes = SIZES.map((n) => {
   const some = views.slice(0, n);
   const states: NodeState[] = some.map((v, i) =>
     i % 4 === 0
-      ? { node: v.node, phase: "Failed", reason: "HeadersMissing", message: "stap found no kernel headers for 7.2.13+deb14-amd64: install them (Debian/Ubuntu: apt-get install linux-headers-7.2.13+deb14-amd64). stap said: ".padEnd(1024, "x"), totalDrops: 0 }
+      ? {
+          node: v.node,
+          phase: "Failed",
+          reason: "HeadersMissing",
+          message:
+            "stap found no kernel headers for 7.2.13+deb14-amd64: install them (Debian/Ubuntu: apt-get install linux-headers-7.2.13+deb14-amd64). stap said: ".padEnd(
+              1024,
+              "x",
+            ),
+          totalDrops: 0,
+        }
       : { node: v.node, phase: v.phase, totalDrops: v.totalDrops },
   );
   const status = buildStatus({
@@ -185,7 +242,12 @@ async function writesPerInterval(nodeCount: number): Promise<{ perInterval: numb
       if (v === undefined) continue;
       // Node i writes at its own offset in the interval; counts grow every interval.
       now += (INTERVAL_SECONDS * 1000) / nodeCount;
-      cluster.setReport({ ...v, phase: "Running", totalDrops: v.totalDrops * (interval + 1), rows: v.rows.map((r) => ({ ...r, count: r.count * (interval + 1) })) });
+      cluster.setReport({
+        ...v,
+        phase: "Running",
+        totalDrops: v.totalDrops * (interval + 1),
+        rows: v.rows.map((r) => ({ ...r, count: r.count * (interval + 1) })),
+      });
       await reconciler.reconcile("bench");
       reconciles += 1;
     }
@@ -200,8 +262,12 @@ for (const n of SIZES) writeRuns.push({ nodes: n, ...(await writesPerInterval(n)
 console.log(`node ${process.version}`);
 console.log(`reports: ${fmt(NODES)} nodes x ${ROWS_PER_NODE} rows = ${fmt(NODES * ROWS_PER_NODE)} rows, ${fmt(rawBytes / 2 ** 20)} MiB of report JSON`);
 console.log(`ingest (zod + compact view): ${fmt(ingestMs)} ms total, ${fmt((ingestMs * 1000) / NODES)} us per report`);
-console.log(`memory with ${fmt(NODES)} cached reports: heap ${fmt(before.heapMiB)} -> ${fmt(cached.heapMiB)} MiB (+${fmt(cached.heapMiB - before.heapMiB)}), rss ${fmt(before.rssMiB)} -> ${fmt(cached.rssMiB)} MiB, ${fmt(pool.size)} pooled strings`);
-console.log(`merge + status for one update, ${fmt(NODES)} nodes, ${fmt(distinct)} distinct rows, top ${TOP_N}: ${mergeTimes.map(fmt).join(", ")} ms (median ${fmt(median(mergeTimes))} ms)`);
+console.log(
+  `memory with ${fmt(NODES)} cached reports: heap ${fmt(before.heapMiB)} -> ${fmt(cached.heapMiB)} MiB (+${fmt(cached.heapMiB - before.heapMiB)}), rss ${fmt(before.rssMiB)} -> ${fmt(cached.rssMiB)} MiB, ${fmt(pool.size)} pooled strings`,
+);
+console.log(
+  `merge + status for one update, ${fmt(NODES)} nodes, ${fmt(distinct)} distinct rows, top ${TOP_N}: ${mergeTimes.map(fmt).join(", ")} ms (median ${fmt(median(mergeTimes))} ms)`,
+);
 console.log(`status size at ${fmt(NODES)} nodes, all running: ${fmt(statusBytes5000)} bytes`);
 for (const s of sizes) console.log(`status size, ${fmt(s.nodes)} nodes (1 in 4 failing, 1 KiB messages): ${fmt(s.bytes)} bytes (${fmt(s.bytes / 1024)} KiB)`);
 for (const w of writeRuns) {

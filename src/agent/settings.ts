@@ -45,11 +45,15 @@ const REQUIRED = [AGENT_ENV.trace, AGENT_ENV.traceUid, AGENT_ENV.node, AGENT_ENV
 export function agentSettingsFromEnv(env: NodeJS.ProcessEnv): AgentSettings {
   const missing = REQUIRED.filter((name) => (env[name] ?? "") === "");
   if (missing.length > 0) {
-    throw new AgentSettingsError(`${missing.join(", ")} not set: the agent runs in the pods of a DropTrace's DaemonSet, which sets them; to trace one machine by hand use \`droptrace run\``);
+    throw new AgentSettingsError(
+      `${missing.join(", ")} not set: the agent runs in the pods of a DropTrace's DaemonSet, which sets them; to trace one machine by hand use \`droptrace run\``,
+    );
   }
   const parsed = EnvSchema.safeParse(env);
   if (!parsed.success) {
-    throw new AgentSettingsError(`the agent's environment is incomplete (it is set by the controller's DaemonSet): ${describeFieldErrors(fieldErrors(parsed.error))}`);
+    throw new AgentSettingsError(
+      `the agent's environment is incomplete (it is set by the controller's DaemonSet): ${describeFieldErrors(fieldErrors(parsed.error))}`,
+    );
   }
   const e = parsed.data;
   const interfaces = list(e[AGENT_ENV.interfaces]);

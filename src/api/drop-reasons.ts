@@ -135,4 +135,3 @@ export const KNOWN_DROP_REASONS = [
   "PSP_OUTPUT",
   "RECURSION_LIMIT",
 ] as const;
-

@@ -2,7 +2,16 @@
 // crds/droptraces.droptrace.io.yaml must agree with them, and test/api proves it.
 import { isDeepStrictEqual } from "node:util";
 import { z } from "zod";
-import { API_VERSION, DROPTRACE, IFNAME_MAX, MAX_INTERFACE_FILTERS, MAX_NODE_SELECTOR_LABELS, MAX_NODE_SUMMARY, MAX_REASON_FILTERS, MAX_TOLERATIONS } from "./constants.js";
+import {
+  API_VERSION,
+  DROPTRACE,
+  IFNAME_MAX,
+  MAX_INTERFACE_FILTERS,
+  MAX_NODE_SELECTOR_LABELS,
+  MAX_NODE_SUMMARY,
+  MAX_REASON_FILTERS,
+  MAX_TOLERATIONS,
+} from "./constants.js";
 import { KNOWN_DROP_REASONS } from "./drop-reasons.js";
 import { DURATION_MAX_LENGTH, DURATION_MIN_LENGTH, DURATION_PATTERN, formatDuration, parseDurationSeconds } from "./duration.js";
 import { ConditionSchema, isQualifiedName, LabelValueSchema, ObjectMetaSchema, TolerationSchema } from "./kubernetes.js";
@@ -69,7 +78,10 @@ export const DropTraceSpecSchema = z
         message: "nodeSelector keys must be label keys such as 'kubernetes.io/hostname'",
       })
       .optional(),
-    tolerations: z.array(TolerationSchema).max(MAX_TOLERATIONS).default([{ operator: "Exists" }]),
+    tolerations: z
+      .array(TolerationSchema)
+      .max(MAX_TOLERATIONS)
+      .default([{ operator: "Exists" }]),
     duration: durationIn(DURATION_BOUNDS, "duration").default(DURATION_DEFAULT),
     reportInterval: durationIn(REPORT_INTERVAL_BOUNDS, "reportInterval").optional(),
     filter: DropFilterSchema.optional(),
@@ -77,12 +89,10 @@ export const DropTraceSpecSchema = z
     ttlSecondsAfterFinished: z.number().int().min(0).optional(),
   })
   // Mirrors the CRD rule on spec: reportInterval is never longer than duration.
-  .refine(
-    (spec) =>
-      spec.reportInterval === undefined ||
-      (parseDurationSeconds(spec.reportInterval) ?? 0) <= (parseDurationSeconds(spec.duration) ?? 0),
-    { message: "reportInterval must not be longer than duration", path: ["reportInterval"] },
-  );
+  .refine((spec) => spec.reportInterval === undefined || (parseDurationSeconds(spec.reportInterval) ?? 0) <= (parseDurationSeconds(spec.duration) ?? 0), {
+    message: "reportInterval must not be longer than duration",
+    path: ["reportInterval"],
+  });
 export type DropTraceSpec = z.infer<typeof DropTraceSpecSchema>;
 
 export const PHASES = ["Pending", "Running", "Completed", "Failed"] as const;
@@ -117,9 +127,7 @@ export const DropTraceStatusSchema = z.strictObject({
   startTime: z.iso.datetime({ offset: true }).optional(),
   completionTime: z.iso.datetime({ offset: true }).optional(),
   conditions: z.array(ConditionSchema).max(16).optional(),
-  nodes: z
-    .strictObject({ desired: count, pending: count, running: count, completed: count, failed: count })
-    .optional(),
+  nodes: z.strictObject({ desired: count, pending: count, running: count, completed: count, failed: count }).optional(),
   /** "completed+failed/desired", for the printer column. */
   nodeProgress: z.string().max(32).optional(),
   totalDrops: count.optional(),

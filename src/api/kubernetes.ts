@@ -26,8 +26,7 @@ export const LabelValueSchema = z.string().max(63).regex(new RegExp(LABEL_VALUE_
  * most 63 characters. (The prefix's 253-character limit is left to the API server's
  * own DaemonSet validation; the key's total length is capped instead.)
  */
-const TAINT_KEY_PATTERN =
-  "^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$";
+const TAINT_KEY_PATTERN = "^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$";
 const TAINT_KEY_MAX = 317;
 const taintKeyRegExp = new RegExp(TAINT_KEY_PATTERN);
 
@@ -60,7 +59,11 @@ export const ConditionSchema = z.strictObject({
   status: z.enum(["True", "False", "Unknown"]),
   observedGeneration: z.number().int().min(0).optional(),
   lastTransitionTime: z.iso.datetime({ offset: true }),
-  reason: z.string().min(1).max(1024).regex(/^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$/),
+  reason: z
+    .string()
+    .min(1)
+    .max(1024)
+    .regex(/^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$/),
   message: z.string().max(32768),
 });
 export type Condition = z.infer<typeof ConditionSchema>;

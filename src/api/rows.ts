@@ -27,7 +27,10 @@ export function nodeRowKey(row: RowIdentity & { readonly netns: number }): strin
  * Largest count first; ties by symbol, interface, netns (where rows have one), module and
  * reason, so equal counts always list the same way.
  */
-export function compareRows(a: RowIdentity & { readonly count: number; readonly netns?: number }, b: RowIdentity & { readonly count: number; readonly netns?: number }): number {
+export function compareRows(
+  a: RowIdentity & { readonly count: number; readonly netns?: number },
+  b: RowIdentity & { readonly count: number; readonly netns?: number },
+): number {
   return (
     b.count - a.count ||
     compareText(a.symbol, b.symbol) ||

@@ -14,7 +14,6 @@ import { createLogger } from "./log.js";
 // The one place the version is written is package.json (the bundle inlines it).
 import packageJson from "../../package.json" with { type: "json" };
 
-
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
 
 /** What a subcommand does once its flags are valid; the real work lives in src/<component>/. */

@@ -33,7 +33,9 @@ function dropTable(state: TraceState): string {
   const lines = [table.toString()];
   const { snapshot } = state;
   if (snapshot.otherRows > 0) lines.push(`... and ${snapshot.otherCount} drops in ${snapshot.otherRows} more rows`);
-  lines.push(`${snapshot.total} drops in ${snapshot.intervals} intervals${snapshot.uncounted > 0 ? `, ${snapshot.uncounted} more not counted (probe map full)` : ""}`);
+  lines.push(
+    `${snapshot.total} drops in ${snapshot.intervals} intervals${snapshot.uncounted > 0 ? `, ${snapshot.uncounted} more not counted (probe map full)` : ""}`,
+  );
   for (const note of state.notes) lines.push(`note: ${note}`);
   return `${lines.join("\n")}\n`;
 }

@@ -123,7 +123,9 @@ export class Caches {
 
     const tracePath = `/apis/${GROUP}/${VERSION}/${DROPTRACE.plural}`;
     this.traces = restarting(
-      makeInformer<KubernetesObject>(kubeConfig, tracePath, async () => asList(await custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural: DROPTRACE.plural }), DROPTRACE.plural)),
+      makeInformer<KubernetesObject>(kubeConfig, tracePath, async () =>
+        asList(await custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural: DROPTRACE.plural }), DROPTRACE.plural),
+      ),
       DROPTRACE.plural,
     );
 
@@ -132,7 +134,10 @@ export class Caches {
       const result = toReportView(object, this.#pool);
       if (result?.invalid !== undefined) {
         metrics.invalidReportsTotal.inc();
-        log.warn({ report: result.view.metadata.name, trace: result.view.trace, problem: result.invalid }, "a node's report does not match the schema; counting that node as failed");
+        log.warn(
+          { report: result.view.metadata.name, trace: result.view.trace, problem: result.invalid },
+          "a node's report does not match the schema; counting that node as failed",
+        );
       }
       return result?.view;
     };
@@ -163,14 +168,28 @@ export class Caches {
 
     const daemonSetPath = `/apis/apps/v1/namespaces/${namespace}/daemonsets`;
     this.daemonSets = restarting(
-      makeInformer<V1DaemonSet>(kubeConfig, daemonSetPath, () => apps.listNamespacedDaemonSet({ namespace, labelSelector: OWNED_DAEMONSET_SELECTOR }), OWNED_DAEMONSET_SELECTOR),
+      makeInformer<V1DaemonSet>(
+        kubeConfig,
+        daemonSetPath,
+        () => apps.listNamespacedDaemonSet({ namespace, labelSelector: OWNED_DAEMONSET_SELECTOR }),
+        OWNED_DAEMONSET_SELECTOR,
+      ),
       "daemonsets",
     );
 
     // Agent pods and FailedCreate Events, kept compact (agent-start.ts) through the same transform as reports.
-    const compactList = async <T,>(items: Promise<{ metadata?: V1ListMeta; items: unknown[] }>, view: (o: unknown) => T | undefined): Promise<KubernetesListObject<T & KubernetesObject>> => {
+    const compactList = async <T>(
+      items: Promise<{ metadata?: V1ListMeta; items: unknown[] }>,
+      view: (o: unknown) => T | undefined,
+    ): Promise<KubernetesListObject<T & KubernetesObject>> => {
       const list = await items;
-      return { metadata: listMeta(list.metadata?.resourceVersion), items: list.items.flatMap((item) => { const v = view(item); return v === undefined ? [] : [v as T & KubernetesObject]; }) };
+      return {
+        metadata: listMeta(list.metadata?.resourceVersion),
+        items: list.items.flatMap((item) => {
+          const v = view(item);
+          return v === undefined ? [] : [v as T & KubernetesObject];
+        }),
+      };
     };
     const podPath = `/api/v1/namespaces/${namespace}/pods`;
     this.pods = restarting(
@@ -324,6 +343,8 @@ export class Caches {
   }
 
   daemonSetEvents(daemonSet: string, daemonSetUid: string): DaemonSetEventView[] {
-    return this.events.informer.list(this.#options.namespace).filter((event) => event.daemonSet === daemonSet && (event.daemonSetUid === undefined || event.daemonSetUid === daemonSetUid));
+    return this.events.informer
+      .list(this.#options.namespace)
+      .filter((event) => event.daemonSet === daemonSet && (event.daemonSetUid === undefined || event.daemonSetUid === daemonSetUid));
   }
 }

@@ -36,7 +36,10 @@ export async function controllerCommand(flags: Record<string, unknown>, log: Log
     healthy: () => controller.healthy(),
     ready: () => controller.ready(),
   });
-  log.info({ namespace: settings.namespace, identity: settings.identity, agentImage: settings.agentImage, metricsPort: health.port }, "droptrace controller starting");
+  log.info(
+    { namespace: settings.namespace, identity: settings.identity, agentImage: settings.agentImage, metricsPort: health.port },
+    "droptrace controller starting",
+  );
 
   const stopped = new Promise<void>((resolve) => {
     const stop = (signal: string) => {

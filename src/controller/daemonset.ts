@@ -6,7 +6,19 @@ import { createHash } from "node:crypto";
 import type { V1DaemonSet, V1DaemonSetSpec, V1EnvVar, V1Toleration } from "@kubernetes/client-node";
 import { FINAL_WRITE_SECONDS, HOST_USR_LIB_MOUNT, PROBE_STOP_GRACE_SECONDS } from "../api/constants.js";
 import { AGENT_ENV } from "../api/agent-env.js";
-import { AGENT_CONTAINER, AGENT_METRICS_PORT, ANNOTATIONS, DEFAULT_CACHE_DIR, API_VERSION, APP_NAME, COMPONENT, DROPTRACE, LABELS, MANAGED_BY, MAX_REPORT_ROWS } from "../api/constants.js";
+import {
+  AGENT_CONTAINER,
+  AGENT_METRICS_PORT,
+  ANNOTATIONS,
+  DEFAULT_CACHE_DIR,
+  API_VERSION,
+  APP_NAME,
+  COMPONENT,
+  DROPTRACE,
+  LABELS,
+  MANAGED_BY,
+  MAX_REPORT_ROWS,
+} from "../api/constants.js";
 import { effectiveReportIntervalSeconds, type DropTraceSpec } from "../api/droptrace.js";
 import { formatDuration } from "../api/duration.js";
 import { daemonSetName, labelValue } from "../api/names.js";
@@ -121,7 +133,10 @@ export function desiredDaemonSet(trace: TraceIdentity, settings: AgentPodSetting
             readinessProbe: { httpGet: { path: "/healthz", port: "metrics" }, periodSeconds: 10 },
             // Lenient: a cold compile keeps the agent busy for a minute or more.
             livenessProbe: { httpGet: { path: "/healthz", port: "metrics" }, initialDelaySeconds: 10, periodSeconds: 20, failureThreshold: 6 },
-            resources: { ...(resources.requests === undefined ? {} : { requests: resources.requests }), ...(resources.limits === undefined ? {} : { limits: resources.limits }) },
+            resources: {
+              ...(resources.requests === undefined ? {} : { requests: resources.requests }),
+              ...(resources.limits === undefined ? {} : { limits: resources.limits }),
+            },
             securityContext: {
               // privileged: loading a kernel module needs CAP_SYS_MODULE, and the runtimes' default
               // seccomp and AppArmor profiles refuse init_module/finit_module even with it; stap's

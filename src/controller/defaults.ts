@@ -17,7 +17,6 @@ export const TERMINATION_MARGIN_SECONDS = 10;
 /** Node failures announced as Events, per trace: beyond this the Degraded condition counts them. */
 export const MAX_NODE_FAILURE_EVENTS = 20;
 
-
 /** Every timing the controller uses; tests shorten them. */
 export interface ControllerTimings {
   /** Added to a trace's start + duration before nodes that have not finished are given up on. */

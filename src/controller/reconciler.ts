@@ -185,7 +185,13 @@ export class Reconciler {
       if (ensured.kind === "refused") return this.#refuse(trace, status, memory, REASON.agentsRefused, ensured.detail, log);
       if (ensured.kind === "unavailable") {
         // Say so in the status, then let the queue retry with backoff.
-        await this.#write(trace, status, this.#status(trace, status, { phase: outcome.phase, reason: REASON.waitingForApiServer }, { detail: ensured.detail, nodes, counts }), memory, log);
+        await this.#write(
+          trace,
+          status,
+          this.#status(trace, status, { phase: outcome.phase, reason: REASON.waitingForApiServer }, { detail: ensured.detail, nodes, counts }),
+          memory,
+          log,
+        );
         throw new Error(`the agents' DaemonSet ${daemonSetRef} could not be written: ${ensured.detail}`, { cause: ensured.err });
       }
     }
@@ -214,7 +220,8 @@ export class Reconciler {
     const missing = counts.desired - reports.length;
     const reported = new Set(reports.map((r) => r.node));
     // Nodes with an agent pod and no report: named once the trace is over, with why where the pod says.
-    const silent = isFinal(outcome.phase) && missing > 0 ? [...new Set(pods.flatMap((p) => (p.node === undefined || reported.has(p.node) ? [] : [p.node])))].sort() : [];
+    const silent =
+      isFinal(outcome.phase) && missing > 0 ? [...new Set(pods.flatMap((p) => (p.node === undefined || reported.has(p.node) ? [] : [p.node])))].sort() : [];
     const written = this.#status(trace, status, outcome, {
       nodes,
       counts,
@@ -251,7 +258,12 @@ export class Reconciler {
     // The DaemonSet is gone: the node count is the one the trace ended with.
     const counts = countNodes(nodes, current.nodes?.desired);
     const before = current.nodes;
-    if (merged.totalDrops === current.totalDrops && merged.uncountedDrops === current.uncountedDrops && counts.completed === before?.completed && counts.failed === before.failed) {
+    if (
+      merged.totalDrops === current.totalDrops &&
+      merged.uncountedDrops === current.uncountedDrops &&
+      counts.completed === before?.completed &&
+      counts.failed === before.failed
+    ) {
       return current;
     }
     // The phase stays; its reason is the one the late reports give, where that phase agrees.
@@ -294,7 +306,14 @@ export class Reconciler {
    * A trace the controller will not run (its spec) or cannot (the API server refused its
    * DaemonSet): Failed at once, with why, nothing left running.
    */
-  async #refuse(trace: TraceObject, current: DropTraceStatus | undefined, memory: TraceMemory, reason: Reason, detail: string | undefined, log: Logger): Promise<ReconcileResult> {
+  async #refuse(
+    trace: TraceObject,
+    current: DropTraceStatus | undefined,
+    memory: TraceMemory,
+    reason: Reason,
+    detail: string | undefined,
+    log: Logger,
+  ): Promise<ReconcileResult> {
     const outcome: PhaseOutcome = { phase: "Failed", reason };
     const status = this.#status(trace, current, outcome, { ...(detail === undefined ? {} : { detail }), startTime: current?.startTime });
     await this.#write(trace, current, status, memory, log);
@@ -332,7 +351,14 @@ export class Reconciler {
   }
 
   /** Writes the trace's start, Pending, before it is run: see reconcile(). Returns the status written. */
-  async #recordStart(trace: TraceObject, current: DropTraceStatus | undefined, memory: TraceMemory, startMs: number, daemonSet: string, log: Logger): Promise<DropTraceStatus> {
+  async #recordStart(
+    trace: TraceObject,
+    current: DropTraceStatus | undefined,
+    memory: TraceMemory,
+    startMs: number,
+    daemonSet: string,
+    log: Logger,
+  ): Promise<DropTraceStatus> {
     const status = this.#status(trace, current, { phase: "Pending", reason: REASON.waitingForAgents }, { startTime: rfc3339(startMs) });
     await this.#write(trace, current, status, memory, log);
     log.debug({ startTime: status.startTime, daemonSet }, "recorded the trace's start");
@@ -358,7 +384,8 @@ export class Reconciler {
         log.warn({ err, daemonSet: name, status }, "the API server refused the agents' DaemonSet");
         return { kind: "refused", detail: `${words}; ${refusalAdvice(status, words, this.#deps.settings.namespace)}` };
       }
-      if (status === undefined || status >= 500 || status === 429) return { kind: "unavailable", detail: status === undefined ? words : `HTTP ${status}: ${words}`, err };
+      if (status === undefined || status >= 500 || status === 429)
+        return { kind: "unavailable", detail: status === undefined ? words : `HTTP ${status}: ${words}`, err };
       throw err;
     }
   }
@@ -392,10 +419,15 @@ export class Reconciler {
         return { kind: "ready" };
       case "ours": {
         const annotations = desired.metadata?.annotations ?? {};
-        if (templateHashOf(cached) === annotations[ANNOTATIONS.templateHash] && cached?.metadata?.annotations?.[ANNOTATIONS.spec] === annotations[ANNOTATIONS.spec]) {
+        if (
+          templateHashOf(cached) === annotations[ANNOTATIONS.templateHash] &&
+          cached?.metadata?.annotations?.[ANNOTATIONS.spec] === annotations[ANNOTATIONS.spec]
+        ) {
           return { kind: "ready" };
         }
-        await this.#deps.writer.replaceDaemonSet(desiredDaemonSet({ name: trace.name, uid: trace.uid, spec }, this.#deps.settings, cached?.metadata?.resourceVersion));
+        await this.#deps.writer.replaceDaemonSet(
+          desiredDaemonSet({ name: trace.name, uid: trace.uid, spec }, this.#deps.settings, cached?.metadata?.resourceVersion),
+        );
         log.info({ daemonSet: name }, "replaced the agents' DaemonSet: its template was not the one this controller wants");
         return { kind: "ready" };
       }
@@ -419,7 +451,8 @@ export class Reconciler {
     metrics.statusWritesTotal.inc({ result: "ok" });
     memory.lastWriteAtMs = this.#deps.clock();
     memory.written = { ours: new Set([...(earlier?.ours ?? [trace.resourceVersion]), resourceVersionAfter]), resourceVersion: resourceVersionAfter, status };
-    if (status.phase !== current?.phase) log.info({ phase: status.phase, from: current?.phase ?? "none", progress: status.nodeProgress, totalDrops: status.totalDrops }, "phase changed");
+    if (status.phase !== current?.phase)
+      log.info({ phase: status.phase, from: current?.phase ?? "none", progress: status.nodeProgress, totalDrops: status.totalDrops }, "phase changed");
     else log.debug({ progress: status.nodeProgress, totalDrops: status.totalDrops }, "status written");
   }
 

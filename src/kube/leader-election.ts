@@ -60,7 +60,12 @@ function recordOf(lease: V1Lease): LeaseRecord {
 }
 
 const sameRecord = (a: LeaseRecord | undefined, b: LeaseRecord) =>
-  a !== undefined && a.holder === b.holder && a.durationSeconds === b.durationSeconds && a.acquireMs === b.acquireMs && a.renewMs === b.renewMs && a.transitions === b.transitions;
+  a !== undefined &&
+  a.holder === b.holder &&
+  a.durationSeconds === b.durationSeconds &&
+  a.acquireMs === b.acquireMs &&
+  a.renewMs === b.renewMs &&
+  a.transitions === b.transitions;
 
 /** Waits `ms`, or less if `signal` aborts. */
 async function pause(ms: number, signal: AbortSignal): Promise<void> {
@@ -246,7 +251,10 @@ export class LeaderElector {
       await api.replaceNamespacedLease({
         name,
         namespace,
-        body: this.#lease(lease, model<V1LeaseSpec>({ holderIdentity: "", leaseDurationSeconds: 1, acquireTime: now, renewTime: now, leaseTransitions: record.transitions })),
+        body: this.#lease(
+          lease,
+          model<V1LeaseSpec>({ holderIdentity: "", leaseDurationSeconds: 1, acquireTime: now, renewTime: now, leaseTransitions: record.transitions }),
+        ),
       });
       log.info("released the leader lease");
     } catch (err) {

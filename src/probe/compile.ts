@@ -69,7 +69,10 @@ export async function compileProbe(options: CompileOptions): Promise<CompileResu
       forceKillAfterDelay: 5_000,
     });
     if (result.timedOut) {
-      throw new CompileError("CompileTimeout", `stap did not finish compiling for kernel ${options.kernelRelease} within ${Math.round((options.timeoutMs ?? 900_000) / 1000)}s`);
+      throw new CompileError(
+        "CompileTimeout",
+        `stap did not finish compiling for kernel ${options.kernelRelease} within ${Math.round((options.timeoutMs ?? 900_000) / 1000)}s`,
+      );
     }
     if (result.exitCode !== 0) throw compileFailure(options.kernelRelease, result.stderr);
     const compileSeconds = Math.round((performance.now() - started) / 100) / 10;
@@ -84,7 +87,13 @@ function compileFailure(release: string, stderr: string): CompileError {
   const tail = stderr.trim().split("\n").slice(-STDERR_TAIL_LINES).join("\n");
   // stap checks the build tree's .config first; without headers that is its first complaint.
   if (/Checking "[^"]*\/build\/\.config" failed/.test(stderr) || /kernel build tree .* not found/i.test(stderr)) {
-    return new CompileError("HeadersMissing", `stap found no kernel headers for ${release}: install them (Debian/Ubuntu: apt-get install linux-headers-${release}). stap said:\n${tail}`);
+    return new CompileError(
+      "HeadersMissing",
+      `stap found no kernel headers for ${release}: install them (Debian/Ubuntu: apt-get install linux-headers-${release}). stap said:\n${tail}`,
+    );
   }
-  return new CompileError("CompileFailed", `stap could not compile the probe for kernel ${release}; SystemTap may be too old or too new for this kernel. stap said:\n${tail}`);
+  return new CompileError(
+    "CompileFailed",
+    `stap could not compile the probe for kernel ${release}; SystemTap may be too old or too new for this kernel. stap said:\n${tail}`,
+  );
 }

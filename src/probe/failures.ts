@@ -2,13 +2,7 @@
 // stderr; each known text maps to a reason code and advice. The texts are SystemTap's
 // own (see test/fixtures/kernel-guest for the ones captured on a real kernel).
 
-export type ProbeFailureReason =
-  | "ModuleRejected"
-  | "ModuleInUse"
-  | "ProbeOverhead"
-  | "ProbeError"
-  | "ProbeExited"
-  | "ProbeKilled";
+export type ProbeFailureReason = "ModuleRejected" | "ModuleInUse" | "ProbeOverhead" | "ProbeError" | "ProbeExited" | "ProbeKilled";
 
 export interface ProbeFailure {
   reason: ProbeFailureReason;

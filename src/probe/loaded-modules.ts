@@ -47,7 +47,12 @@ export const procModules: ModuleTable = {
     } catch {
       return new Set();
     }
-    return new Set(text.split("\n").map((line) => line.split(" ", 1)[0] ?? "").filter((name) => name !== ""));
+    return new Set(
+      text
+        .split("\n")
+        .map((line) => line.split(" ", 1)[0] ?? "")
+        .filter((name) => name !== ""),
+    );
   },
   remove: async (name, loaderPid) => {
     if (loaderPid !== undefined) {

@@ -37,10 +37,7 @@ const LocationSchema = z
 // (dev_valid_name), so anything else here means the probe read garbage.
 const InterfaceSchema = z
   .string()
-  .regex(
-    new RegExp(`^[^\\s/:]{1,${IFNAME_MAX}}$`),
-    `must be a Linux interface name (1 to ${IFNAME_MAX} characters, no whitespace, '/' or ':') or '-'`,
-  );
+  .regex(new RegExp(`^[^\\s/:]{1,${IFNAME_MAX}}$`), `must be a Linux interface name (1 to ${IFNAME_MAX} characters, no whitespace, '/' or ':') or '-'`);
 
 // Namespace inodes and drop reason values are 32-bit unsigned in the kernel.
 const U32Schema = z
@@ -142,10 +139,7 @@ export function parseProbeLine(line: string): ProbeRecord {
 
 function expectFieldCount(line: string, fields: readonly string[], expected: number, shape: string): void {
   if (fields.length !== expected) {
-    throw new ProbeProtocolError(
-      line,
-      `expected ${expected} tab-separated fields (${shape}), got ${fields.length}`,
-    );
+    throw new ProbeProtocolError(line, `expected ${expected} tab-separated fields (${shape}), got ${fields.length}`);
   }
 }
 

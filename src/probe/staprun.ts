@@ -83,7 +83,10 @@ export class ProbeProcess {
     const base = { exitCode, signal, skippedProbes: skippedProbes(stderr), stderrTail: tail(stderr) };
     if (signal === "SIGKILL") {
       const failure: ProbeFailure = this.#stopRequested
-        ? { reason: "ProbeKilled", message: `staprun did not exit within ${Math.round(this.#graceMs / 1000)}s of SIGINT and was killed; its last interval is lost` }
+        ? {
+            reason: "ProbeKilled",
+            message: `staprun did not exit within ${Math.round(this.#graceMs / 1000)}s of SIGINT and was killed; its last interval is lost`,
+          }
         : { reason: "ProbeKilled", message: "staprun was killed (SIGKILL), perhaps by the out-of-memory killer" };
       return { ...base, failure };
     }

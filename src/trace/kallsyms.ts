@@ -236,7 +236,8 @@ export function parseKallsyms(input: string | Uint8Array): KallsymsTable {
   // and spelt out from the next name when shown.
   const keptModule = pick(module, new Int32Array(kept));
   const nameOffsets = new Uint32Array(kept + 1);
-  const named = (i: number): boolean => keptModule[i] !== NOT_CODE && !isPaddingOf(bytes, order[i] ?? 0, order[i + 1], nameStart, nameEnd, keptModule[i] === keptModule[i + 1]);
+  const named = (i: number): boolean =>
+    keptModule[i] !== NOT_CODE && !isPaddingOf(bytes, order[i] ?? 0, order[i + 1], nameStart, nameEnd, keptModule[i] === keptModule[i + 1]);
   let nameBytes = 0;
   for (let i = 0; i < kept; i += 1) {
     const entry = order[i] ?? 0;

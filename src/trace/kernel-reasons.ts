@@ -33,8 +33,7 @@ export class UnknownDropReasonError extends Error {
       known.length === 0
         ? `drop reason filter ${unknown.join(", ")} cannot apply: this kernel has no drop reasons ` +
             "(its kfree_skb tracepoint has no reason field); remove the reason filter"
-        : `drop reason${unknown.length === 1 ? "" : "s"} ${unknown.join(", ")} not known to this kernel; ` +
-            `it knows: ${known.join(", ")}`,
+        : `drop reason${unknown.length === 1 ? "" : "s"} ${unknown.join(", ")} not known to this kernel; ` + `it knows: ${known.join(", ")}`,
     );
     this.unknown = unknown;
     this.known = known;
@@ -97,17 +96,13 @@ export class DropReasons {
  */
 export function parseKfreeSkbFormat(text: string): DropReasons {
   if (!/^format:/m.test(text) || !/^print fmt:/m.test(text)) {
-    throw new DropReasonFormatError(
-      'not a tracepoint format file (no "format:" or "print fmt:" line); expected events/skb/kfree_skb/format',
-    );
+    throw new DropReasonFormatError('not a tracepoint format file (no "format:" or "print fmt:" line); expected events/skb/kfree_skb/format');
   }
   if (!/^\s*field:[^;\n]*[\s*]reason;/m.test(text)) return new DropReasons(null);
 
   const call = /__print_symbolic\(\s*REC->reason\s*,/.exec(text);
   if (call === null) {
-    throw new DropReasonFormatError(
-      "kfree_skb has a reason field but its print fmt has no __print_symbolic(REC->reason, …) table",
-    );
+    throw new DropReasonFormatError("kfree_skb has a reason field but its print fmt has no __print_symbolic(REC->reason, …) table");
   }
   // Strict, sticky scan: anything but `{ <number>, "<NAME>" }` entries up to the closing
   // parenthesis is an error, so a format this code does not understand is never half-read.
@@ -118,10 +113,7 @@ export function parseKfreeSkbFormat(text: string): DropReasons {
     const at = entryPattern.lastIndex;
     const match = entryPattern.exec(text);
     if (match === null) {
-      throw new DropReasonFormatError(
-        `reason table entry ${raw.length + 1} is not { <number>, "<NAME>" }: ` +
-          JSON.stringify(text.slice(at, at + 60)),
-      );
+      throw new DropReasonFormatError(`reason table entry ${raw.length + 1} is not { <number>, "<NAME>" }: ` + JSON.stringify(text.slice(at, at + 60)));
     }
     raw.push({ number: Number(match[1]), name: match[2] ?? "" });
     if (match[3] === ")") break;

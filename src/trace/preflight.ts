@@ -59,9 +59,7 @@ export interface PreflightFacts {
   systemtapVersion?: string;
 }
 
-export type PreflightResult =
-  | { ok: true; facts: PreflightFacts }
-  | { ok: false; kernelRelease: string; problems: PreflightProblem[] };
+export type PreflightResult = { ok: true; facts: PreflightFacts } | { ok: false; kernelRelease: string; problems: PreflightProblem[] };
 
 export interface PreflightOptions {
   /** True when no compiled module for this kernel is in the cache, so stap and headers are needed. */
@@ -103,7 +101,10 @@ export async function preflight(host: HostView, options: PreflightOptions): Prom
   if ("problem" in kallsyms) problems.push(kallsyms.problem);
 
   if ((await host.commandOutput("staprun", ["-V"])) === undefined) {
-    problems.push({ reason: "StaprunMissing", message: `staprun (SystemTap's module loader) is not installed: ${await installAdvice(host, paths, "systemtap-runtime")}` });
+    problems.push({
+      reason: "StaprunMissing",
+      message: `staprun (SystemTap's module loader) is not installed: ${await installAdvice(host, paths, "systemtap-runtime")}`,
+    });
   }
 
   let systemtapVersion: string | undefined;
@@ -154,7 +155,8 @@ async function moduleLoadingProblems(host: HostView): Promise<PreflightProblem[]
     return [
       {
         reason: "ModulesUnsupported",
-        message: "this kernel cannot load modules (no /proc/modules: built without CONFIG_MODULES), and SystemTap's probe is a module: trace on a node with a distribution kernel",
+        message:
+          "this kernel cannot load modules (no /proc/modules: built without CONFIG_MODULES), and SystemTap's probe is a module: trace on a node with a distribution kernel",
       },
     ];
   }

@@ -39,8 +39,7 @@ export interface TraceDeps {
 
 /** Why a trace ended as it did; `cannotTrace` failures are the machine's, not the probe's. */
 export type Outcome =
-  | { phase: "Completed" }
-  | { phase: "Failed"; reason: string; message: string; cannotTrace: boolean; badRequest?: boolean; details?: string[] };
+  { phase: "Completed" } | { phase: "Failed"; reason: string; message: string; cannotTrace: boolean; badRequest?: boolean; details?: string[] };
 
 export interface TraceState {
   phase: "Pending" | "Running" | "Completed" | "Failed";
@@ -182,9 +181,11 @@ async function traceWith({ module, reasonNumbers, accumulator, record, request, 
   let updates: Promise<void> = Promise.resolve();
   const queueUpdate = () => {
     state.snapshot = accumulator.snapshot(request.rowCap);
-    updates = updates.then(() => hooks.onUpdate?.(state)).catch((err: unknown) => {
-      log.error({ err }, "an interval update failed; the next one carries the same cumulative counts");
-    });
+    updates = updates
+      .then(() => hooks.onUpdate?.(state))
+      .catch((err: unknown) => {
+        log.error({ err }, "an interval update failed; the next one carries the same cumulative counts");
+      });
   };
   const consume = (results: ReturnType<ProbeOutputReader["push"]>) => {
     for (const result of results) {
@@ -203,7 +204,11 @@ async function traceWith({ module, reasonNumbers, accumulator, record, request, 
   // Stopped while compiling, or no time left (an agent restarted after its trace's deadline):
   // loading the probe only to unload it at once would race its start.
   if (hooks.signal?.aborted || request.durationSeconds <= 0) {
-    state.notes.push(hooks.signal?.aborted ? "stopped before the probe started: nothing was counted" : "the trace's duration was over before the probe started: nothing more was counted");
+    state.notes.push(
+      hooks.signal?.aborted
+        ? "stopped before the probe started: nothing was counted"
+        : "the trace's duration was over before the probe started: nothing more was counted",
+    );
     return finish({ phase: "Completed" });
   }
   state.startTime = new Date();
@@ -251,11 +256,21 @@ async function traceWith({ module, reasonNumbers, accumulator, record, request, 
 
   if (exit.failure !== undefined) {
     const message = unloadProblem === undefined ? exit.failure.message : `${exit.failure.message}; ${unloadProblem}`;
-    return finish({ phase: "Failed", reason: exit.failure.reason, message, cannotTrace: state.snapshot.intervals === 0 && exit.failure.reason === "ModuleRejected" });
+    return finish({
+      phase: "Failed",
+      reason: exit.failure.reason,
+      message,
+      cannotTrace: state.snapshot.intervals === 0 && exit.failure.reason === "ModuleRejected",
+    });
   }
   if (unloadProblem !== undefined) return finish({ phase: "Failed", reason: "ModuleLeftLoaded", message: unloadProblem, cannotTrace: false });
   if (!state.snapshot.finished) {
-    return finish({ phase: "Failed", reason: "ProbeOutputIncomplete", message: "the probe stopped without printing its final record: the last interval's counts may be missing", cannotTrace: false });
+    return finish({
+      phase: "Failed",
+      reason: "ProbeOutputIncomplete",
+      message: "the probe stopped without printing its final record: the last interval's counts may be missing",
+      cannotTrace: false,
+    });
   }
   return finish({ phase: "Completed" });
 }

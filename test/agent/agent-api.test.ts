@@ -123,7 +123,6 @@ function written(name: string) {
   return history(name).map(({ report: r }) => ({ phase: r.status?.phase, intervals: r.status?.intervals, total: r.status?.totalDrops }));
 }
 
-
 const finalReport = (name: string) =>
   until(`${name} to be final`, () => {
     const r = report(name);
@@ -158,7 +157,9 @@ describe("the agent's DropTraceReport", () => {
     ]);
     expect(history("dt1-node-a").map((e) => e.type)).toEqual(["ADDED", "MODIFIED", "MODIFIED", "MODIFIED", "MODIFIED"]);
     expect(final.metadata.labels).toEqual({ "droptrace.io/trace": "dt1", "droptrace.io/node": "node-a", "app.kubernetes.io/managed-by": "droptrace" });
-    expect(final.metadata["ownerReferences"]).toEqual([{ apiVersion: "droptrace.io/v1alpha1", kind: "DropTrace", name: "dt1", uid, blockOwnerDeletion: false }]);
+    expect(final.metadata["ownerReferences"]).toEqual([
+      { apiVersion: "droptrace.io/v1alpha1", kind: "DropTrace", name: "dt1", uid, blockOwnerDeletion: false },
+    ]);
     expect(final.spec).toEqual({ trace: "dt1", node: "node-a" });
     expect(final.status).toMatchObject({
       phase: "Completed",
@@ -292,7 +293,11 @@ describe("the agent's DropTraceReport", () => {
     await until("the agent to read its report", () => server.requests.some((r) => r.method === "GET" && r.path === `${REPORTS_PATH}/dt1-node-a`));
     // Not tracing again is an absence, which no wait can show: had the agent decided to trace,
     // it would start the probe and write a Pending report at once. Watch for either for 500 ms.
-    await holdsFor("no probe started and no report written", 500, () => standIns.log().length === 0 && server.writes().filter((r) => r.path.startsWith(REPORTS_PATH)).length === 1);
+    await holdsFor(
+      "no probe started and no report written",
+      500,
+      () => standIns.log().length === 0 && server.writes().filter((r) => r.path.startsWith(REPORTS_PATH)).length === 1,
+    );
     agent.controller.abort();
 
     expect(await agent.done).toBe(0);
@@ -388,10 +393,14 @@ describe("the agent as a process", () => {
     const { first, second } = fixtureIntervals();
     await standIns.staprun({ steps: [{ out: first }, { out: second }] });
     const killed = spawnAgent(settings);
-    const earlier = await until("the first agent's two intervals", () => {
-      const r = report("dt1-node-a");
-      return r?.status?.intervals === 2 ? r : undefined;
-    }, { timeoutMs: 15_000 });
+    const earlier = await until(
+      "the first agent's two intervals",
+      () => {
+        const r = report("dt1-node-a");
+        return r?.status?.intervals === 2 ? r : undefined;
+      },
+      { timeoutMs: 15_000 },
+    );
     process.kill(-(killed.pid ?? 0), "SIGKILL");
     expect((await killed).signal).toBe("SIGKILL");
     const firstRun = standIns.probeRuns()[0];
@@ -406,10 +415,14 @@ describe("the agent as a process", () => {
       onSigint: [{ out: [...out.interval([row(1, LOC.udpRcv, "lo", NETNS.root, REASON.NO_SOCKET)]), out.end()] }, { exit: 0 }],
     });
     const restarted = spawnAgent(settings);
-    const midway = await until("the restarted agent's first interval", () => {
-      const r = report("dt1-node-a");
-      return r?.status?.intervals === 3 ? r : undefined;
-    }, { timeoutMs: 15_000 });
+    const midway = await until(
+      "the restarted agent's first interval",
+      () => {
+        const r = report("dt1-node-a");
+        return r?.status?.intervals === 3 ? r : undefined;
+      },
+      { timeoutMs: 15_000 },
+    );
     expect(midway.status).toMatchObject({ phase: "Running", totalDrops: 551, startTime: earlier.status?.startTime });
 
     const stopped = Date.now();

@@ -21,7 +21,9 @@ describe("linkHostKbuild", () => {
 
     expect(await linkHostKbuild(host, usrLib)).toEqual(["linux-kbuild-7.2.13+deb14"]);
     expect(await readlink(path.join(usrLib, "linux-kbuild-7.2.13+deb14"))).toBe(path.join(host, "linux-kbuild-7.2.13+deb14"));
-    expect(await realpath(path.join(headers, "scripts/Makefile.build"))).toBe(path.join(await realpath(host), "linux-kbuild-7.2.13+deb14/scripts/Makefile.build"));
+    expect(await realpath(path.join(headers, "scripts/Makefile.build"))).toBe(
+      path.join(await realpath(host), "linux-kbuild-7.2.13+deb14/scripts/Makefile.build"),
+    );
     // Running again links nothing more; the image's own directory is left alone.
     expect(await linkHostKbuild(host, usrLib)).toEqual([]);
   });

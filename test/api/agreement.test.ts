@@ -49,8 +49,7 @@ function throughZod(kind: string, object: unknown, old?: unknown): Verdict {
 }
 
 const corpus = loadCorpus();
-const namesField = (fields: string[], field: string) =>
-  fields.some((f) => f === field || f.startsWith(`${field}.`) || f.startsWith(`${field}[`));
+const namesField = (fields: string[], field: string) => fields.some((f) => f === field || f.startsWith(`${field}.`) || f.startsWith(`${field}[`));
 
 describe("zod and the CRDs agree on every corpus case", () => {
   it.each(corpus.map((c) => [c.case, c] as const))("%s", (_name, c) => {
@@ -58,7 +57,10 @@ describe("zod and the CRDs agree on every corpus case", () => {
     const crd = throughCrd(c.kind, c.object, c.old);
     const zod = throughZod(c.kind, c.object, c.old);
 
-    expect({ crd: crd.valid ? "valid" : "invalid", zod: zod.valid ? "valid" : "invalid" }, `CRD fields ${crd.fields.join(", ")}; zod fields ${zod.fields.join(", ")}`).toEqual(expected);
+    expect(
+      { crd: crd.valid ? "valid" : "invalid", zod: zod.valid ? "valid" : "invalid" },
+      `CRD fields ${crd.fields.join(", ")}; zod fields ${zod.fields.join(", ")}`,
+    ).toEqual(expected);
     if (c.field !== undefined) {
       if (!crd.valid) expect(crd.fields, "the CRD names the field").toSatisfy((f: string[]) => namesField(f, c.field ?? ""));
       if (!zod.valid) expect(zod.fields, "zod names the field").toSatisfy((f: string[]) => namesField(f, c.field ?? ""));
@@ -84,7 +86,10 @@ describe("the corpus covers what it must", () => {
       expect(hostile(pattern), String(pattern)).not.toHaveLength(0);
     }
     for (const d of ["0s", "4s", "24h1s", "-5s", "1.5h"]) {
-      expect(corpus.some((c) => (c.object["spec"] as { duration?: unknown } | undefined)?.duration === d && c.expect === "invalid"), d).toBe(true);
+      expect(
+        corpus.some((c) => (c.object["spec"] as { duration?: unknown } | undefined)?.duration === d && c.expect === "invalid"),
+        d,
+      ).toBe(true);
     }
     expect(hostile(/topN of 0/)).toHaveLength(1);
     expect(hostile(/topN of 201/)).toHaveLength(1);
@@ -105,7 +110,15 @@ describe("cases too large for the corpus", () => {
       kind: "DropTraceReport",
       metadata: { name: "t-n" },
       spec: { trace: "t", node: "n" },
-      status: { phase: "Running", intervals: 1, totalDrops: rows, uncountedDrops: 0, otherRows: 0, otherDrops: 0, rows: Array.from({ length: rows }, () => row) },
+      status: {
+        phase: "Running",
+        intervals: 1,
+        totalDrops: rows,
+        uncountedDrops: 0,
+        otherRows: 0,
+        otherDrops: 0,
+        rows: Array.from({ length: rows }, () => row),
+      },
     });
     expect(throughCrd(DROPTRACE_REPORT.kind, report(MAX_REPORT_ROWS)).valid).toBe(true);
     expect(throughZod(DROPTRACE_REPORT.kind, report(MAX_REPORT_ROWS)).valid).toBe(true);

@@ -22,7 +22,11 @@ function status(rows: ReportRow[]): DropTraceReportStatus {
 
 describe("the row order", () => {
   it("is code-unit order on ties, whatever the locale would say", () => {
-    expect(SYMBOLS.map((s) => row(s)).sort(compareRows).map((r) => r.symbol)).toEqual(CODE_UNIT_ORDER);
+    expect(
+      SYMBOLS.map((s) => row(s))
+        .sort(compareRows)
+        .map((r) => r.symbol),
+    ).toEqual(CODE_UNIT_ORDER);
     expect([...SYMBOLS].sort((a, b) => a.localeCompare(b))).not.toEqual(CODE_UNIT_ORDER);
   });
 
@@ -34,7 +38,13 @@ describe("the row order", () => {
     for (const [i] of SYMBOLS.entries()) accumulator.addRow({ kind: "row", count: 7, location: String(i), interface: "eth0", netns: 0, reason: 2 });
     const fromAccumulator = accumulator.snapshot(10).rows.map((r) => r.symbol);
     const carried = carryOver(status([row(SYMBOLS[0] ?? "")]), status(SYMBOLS.slice(1).map((s) => row(s))), 10).rows.map((r) => r.symbol);
-    const report = { apiVersion: "droptrace.io/v1alpha1", kind: "DropTraceReport", metadata: { name: "t-n" }, spec: { trace: "t", node: "n" }, status: status(SYMBOLS.map((s) => row(s))) };
+    const report = {
+      apiVersion: "droptrace.io/v1alpha1",
+      kind: "DropTraceReport",
+      metadata: { name: "t-n" },
+      spec: { trace: "t", node: "n" },
+      status: status(SYMBOLS.map((s) => row(s))),
+    };
     const view = toReportView(report, new StringPool())?.view;
     if (view === undefined) throw new Error("no view");
     const merged = mergeReports([view], 10).drops.map((r) => r.symbol);

@@ -7,7 +7,9 @@ import { describe, expect, it } from "vitest";
 import { CHART_DIR, helm } from "./helm.js";
 
 const VALUES_DIR = path.join(import.meta.dirname, "values");
-const valueFiles = readdirSync(VALUES_DIR).filter((f) => f.endsWith(".yaml")).sort();
+const valueFiles = readdirSync(VALUES_DIR)
+  .filter((f) => f.endsWith(".yaml"))
+  .sort();
 
 interface Manifest {
   apiVersion: string;
@@ -39,7 +41,9 @@ function grants(manifests: Manifest[]): string[] {
     .flatMap((role) =>
       (role["rules"] as Rule[]).flatMap((rule) =>
         rule.apiGroups.flatMap((g) =>
-          rule.resources.flatMap((r) => rule.verbs.map((v) => `${role.kind} ${role.metadata.namespace ?? "(cluster)"} ${role.metadata.name}: ${g === "" ? "core" : g}/${r} ${v}`)),
+          rule.resources.flatMap((r) =>
+            rule.verbs.map((v) => `${role.kind} ${role.metadata.namespace ?? "(cluster)"} ${role.metadata.name}: ${g === "" ? "core" : g}/${r} ${v}`),
+          ),
         ),
       ),
     )
@@ -126,10 +130,9 @@ describe("rendered with the defaults", () => {
   it("hands the controller the agent's image, identity and settings", async () => {
     const [deployment] = byKind(await render(), "Deployment");
     const env = Object.fromEntries(
-      ((deployment?.["spec"] as { template: { spec: { containers: { env: { name: string; value?: string }[] }[] } } }).template.spec.containers[0]?.env ?? []).map((e) => [
-        e.name,
-        e.value,
-      ]),
+      (
+        (deployment?.["spec"] as { template: { spec: { containers: { env: { name: string; value?: string }[] }[] } } }).template.spec.containers[0]?.env ?? []
+      ).map((e) => [e.name, e.value]),
     );
     expect(env).toMatchObject({
       DROPTRACE_AGENT_IMAGE: "localhost/droptrace-agent:0.1.0",
@@ -167,7 +170,10 @@ describe("rendered with value files", () => {
     const spec = deployment?.["spec"] as { replicas: number; template: { spec: { containers: { image: string; env: { name: string; value?: string }[] }[] } } };
     expect(spec.replicas).toBe(2);
     expect(spec.template.spec.containers[0]?.image).toBe("registry.example.com/net/droptrace-controller:0.1.0-rc1");
-    expect(spec.template.spec.containers[0]?.env).toContainEqual({ name: "DROPTRACE_AGENT_IMAGE", value: "registry.example.com/net/droptrace-agent:0.1.0-rc1" });
+    expect(spec.template.spec.containers[0]?.env).toContainEqual({
+      name: "DROPTRACE_AGENT_IMAGE",
+      value: "registry.example.com/net/droptrace-agent:0.1.0-rc1",
+    });
   });
 
   it("monitoring.yaml: a ServiceMonitor and a PodMonitor on the metrics port", async () => {
@@ -182,7 +188,8 @@ describe("rendered with value files", () => {
 
   it("agent-tuning.yaml: the agent settings reach the controller", async () => {
     const [deployment] = byKind(await render(["--values", path.join(VALUES_DIR, "agent-tuning.yaml")]), "Deployment");
-    const env = (deployment?.["spec"] as { template: { spec: { containers: { env: { name: string; value?: string }[] }[] } } }).template.spec.containers[0]?.env ?? [];
+    const env =
+      (deployment?.["spec"] as { template: { spec: { containers: { env: { name: string; value?: string }[] }[] } } }).template.spec.containers[0]?.env ?? [];
     const value = (name: string) => env.find((e) => e.name === name)?.value;
     expect(value("DROPTRACE_AGENT_CACHE_PATH")).toBe("/var/lib/droptrace/modules");
     expect(value("DROPTRACE_AGENT_PRIORITY_CLASS")).toBe("system-node-critical");
@@ -207,13 +214,17 @@ describe("refused values", () => {
 describe("the chart's CRDs", () => {
   it("are byte for byte the repository's crds/", () => {
     const top = path.resolve(CHART_DIR, "../../crds");
-    const files = readdirSync(top).filter((f) => f.endsWith(".yaml")).sort();
+    const files = readdirSync(top)
+      .filter((f) => f.endsWith(".yaml"))
+      .sort();
     expect(readdirSync(path.join(CHART_DIR, "crds")).sort()).toEqual(files);
     for (const f of files) expect(readFileSync(path.join(CHART_DIR, "crds", f), "utf8"), f).toBe(readFileSync(path.join(top, f), "utf8"));
   });
 
   it("are installed by helm (rendered with --include-crds)", async () => {
-    const crds = byKind(await render(["--include-crds"]), "CustomResourceDefinition").map((c) => c.metadata.name).sort();
+    const crds = byKind(await render(["--include-crds"]), "CustomResourceDefinition")
+      .map((c) => c.metadata.name)
+      .sort();
     expect(crds).toEqual(["droptracereports.droptrace.io", "droptraces.droptrace.io"]);
   });
 });

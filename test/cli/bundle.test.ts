@@ -80,51 +80,63 @@ describe("the bundle as the agent, on the fixture's machine, against the test AP
     return stored === undefined ? undefined : DropTraceReportSchema.parse(stored);
   }
 
-  it("compiles the probe from the copy's stap/, traces, writes its report every interval and a final one, and exits 0 on SIGTERM", { timeout: 30_000 }, async () => {
-    const api = server.kubeConfig.makeApiClient(CustomObjectsApi);
-    const created = (await api.createClusterCustomObject({
-      group: GROUP,
-      version: VERSION,
-      plural: "droptraces",
-      body: { apiVersion: API_VERSION, kind: "DropTrace", metadata: { name: "dt1" }, spec: { duration: "5s" } },
-    })) as { metadata: { uid: string } };
-    // Two intervals, then the last one when the agent stops the probe at the end of the 5 s.
-    const { first, second, last } = fixtureIntervals();
-    await standIns.staprun({ steps: [{ sleepMs: 100 }, { out: first }, { sleepMs: 300 }, { out: second }], onSigint: [{ out: last }, { exit: 0 }] });
-    // Started as the agent image starts it: its ENTRYPOINT's node flags and its ENV. Node 20
-    // warns of url.parse() only with --pending-deprecation, Node 24 (the image's) always: with
-    // it, this Node says what the image's would, and the ENTRYPOINT must keep that out of the log.
-    const image = imageAgent();
-    const command = await builtAgent({
-      entry: bundle,
-      nodeFlags: ["--pending-deprecation", ...image.nodeFlags],
-      env: image.env,
-      standIns,
-      kubeConfig: server.kubeConfig,
-      trace: { name: "dt1", uid: created.metadata.uid, duration: "5s" },
-    });
-    const agent = execa(command.file, command.args, { env: command.env, extendEnv: false, reject: false, cwd: scratch });
-    stopAgent = () => {
-      if (agent.pid !== undefined && isAlive(agent.pid)) agent.kill("SIGKILL");
-      return agent;
-    };
+  it(
+    "compiles the probe from the copy's stap/, traces, writes its report every interval and a final one, and exits 0 on SIGTERM",
+    { timeout: 30_000 },
+    async () => {
+      const api = server.kubeConfig.makeApiClient(CustomObjectsApi);
+      const created = (await api.createClusterCustomObject({
+        group: GROUP,
+        version: VERSION,
+        plural: "droptraces",
+        body: { apiVersion: API_VERSION, kind: "DropTrace", metadata: { name: "dt1" }, spec: { duration: "5s" } },
+      })) as { metadata: { uid: string } };
+      // Two intervals, then the last one when the agent stops the probe at the end of the 5 s.
+      const { first, second, last } = fixtureIntervals();
+      await standIns.staprun({ steps: [{ sleepMs: 100 }, { out: first }, { sleepMs: 300 }, { out: second }], onSigint: [{ out: last }, { exit: 0 }] });
+      // Started as the agent image starts it: its ENTRYPOINT's node flags and its ENV. Node 20
+      // warns of url.parse() only with --pending-deprecation, Node 24 (the image's) always: with
+      // it, this Node says what the image's would, and the ENTRYPOINT must keep that out of the log.
+      const image = imageAgent();
+      const command = await builtAgent({
+        entry: bundle,
+        nodeFlags: ["--pending-deprecation", ...image.nodeFlags],
+        env: image.env,
+        standIns,
+        kubeConfig: server.kubeConfig,
+        trace: { name: "dt1", uid: created.metadata.uid, duration: "5s" },
+      });
+      const agent = execa(command.file, command.args, { env: command.env, extendEnv: false, reject: false, cwd: scratch });
+      stopAgent = () => {
+        if (agent.pid !== undefined && isAlive(agent.pid)) agent.kill("SIGKILL");
+        return agent;
+      };
 
-    const midway = await until("two intervals reported", () => (report("dt1-fixture-node")?.status?.intervals === 2 ? report("dt1-fixture-node") : undefined), { timeoutMs: 15_000 });
-    expect(midway.status).toMatchObject({ phase: "Running", totalDrops: 511 });
-    const final = await until("the final report", () => (report("dt1-fixture-node")?.status?.phase === "Completed" ? report("dt1-fixture-node") : undefined), { timeoutMs: 15_000 });
-    expect(final.status).toMatchObject({ phase: "Completed", kernelRelease: RELEASE, intervals: 3, totalDrops: 551, uncountedDrops: 0, rows: FIXTURE_ROWS });
-    expect(final.status?.probe).toMatchObject({ cacheHit: false });
+      const midway = await until(
+        "two intervals reported",
+        () => (report("dt1-fixture-node")?.status?.intervals === 2 ? report("dt1-fixture-node") : undefined),
+        { timeoutMs: 15_000 },
+      );
+      expect(midway.status).toMatchObject({ phase: "Running", totalDrops: 511 });
+      const final = await until(
+        "the final report",
+        () => (report("dt1-fixture-node")?.status?.phase === "Completed" ? report("dt1-fixture-node") : undefined),
+        { timeoutMs: 15_000 },
+      );
+      expect(final.status).toMatchObject({ phase: "Completed", kernelRelease: RELEASE, intervals: 3, totalDrops: 551, uncountedDrops: 0, rows: FIXTURE_ROWS });
+      expect(final.status?.probe).toMatchObject({ cacheHit: false });
 
-    // The stand-in stap compiled the script the bundle found above itself, as /app/stap in the image.
-    expect(standIns.compiles().map((c) => c.argv?.at(-1))).toEqual([path.join(app, "stap", "droptrace.stp")]);
-    expect(standIns.loadedModules()).toEqual([]);
+      // The stand-in stap compiled the script the bundle found above itself, as /app/stap in the image.
+      expect(standIns.compiles().map((c) => c.argv?.at(-1))).toEqual([path.join(app, "stap", "droptrace.stp")]);
+      expect(standIns.loadedModules()).toEqual([]);
 
-    agent.kill("SIGTERM");
-    const exited = await agent;
-    expect(exited.exitCode).toBe(0);
-    // Its log is pino's JSON lines, from the bundled pino, and nothing else (no warning text from Node).
-    const lines = exited.stderr.split("\n").filter((line) => line !== "");
-    expect(lines.filter((line) => !/^\{.*\}$/.test(line))).toEqual([]);
-    expect(lines.filter((line) => line.includes('"msg":"trace finished"'))).toHaveLength(1);
-  });
+      agent.kill("SIGTERM");
+      const exited = await agent;
+      expect(exited.exitCode).toBe(0);
+      // Its log is pino's JSON lines, from the bundled pino, and nothing else (no warning text from Node).
+      const lines = exited.stderr.split("\n").filter((line) => line !== "");
+      expect(lines.filter((line) => !/^\{.*\}$/.test(line))).toEqual([]);
+      expect(lines.filter((line) => line.includes('"msg":"trace finished"'))).toHaveLength(1);
+    },
+  );
 });

@@ -29,7 +29,15 @@ function settings(flags: Partial<RunFlags> = {}, durationSeconds = 1): RunSettin
 }
 
 function deps(overrides: Partial<TraceDeps> = {}): Partial<TraceDeps> {
-  return { host: standIns.host(), modules: standIns.moduleTable(), script, stapCommand: FAKE_STAP, staprunCommand: FAKE_STAPRUN, stopGraceMs: 3_000, ...overrides };
+  return {
+    host: standIns.host(),
+    modules: standIns.moduleTable(),
+    script,
+    stapCommand: FAKE_STAP,
+    staprunCommand: FAKE_STAPRUN,
+    stopGraceMs: 3_000,
+    ...overrides,
+  };
 }
 
 function capture(): RunIo & { out: () => string; err: () => string } {
@@ -56,14 +64,22 @@ describe("droptrace run", () => {
     expect(await runCommand(settings(), deps(), io)).toBe(0);
 
     const lines = io.out().split("\n");
-    const counts = lines.map((line) => /^│ (\d+) /.exec(line)?.[1]).filter((c) => c !== undefined).map(Number);
+    const counts = lines
+      .map((line) => /^│ (\d+) /.exec(line)?.[1])
+      .filter((c) => c !== undefined)
+      .map(Number);
     expect(counts).toEqual(FIXTURE_ROWS.map((r) => r.count));
     expect(counts).toEqual([300, 190, 40, 7, 6, 5, 3]);
     expect(lines.find((line) => line.includes("veth_xmit+0x1c3"))).toMatch(/│ 7 +│ veth_xmit\+0x1c3 +│ va +│ 4026532111 +│ veth +│ NOT_SPECIFIED +│/);
     expect(lines.find((line) => line.includes(" lo "))).toMatch(/│ 300 +│ udp_rcv\+0x452 +│ lo +│ 4026531833 +│ kernel +│ NO_SOCKET +│/);
     expect(io.out()).toContain("551 drops in 3 intervals\n");
     // Progress goes to stderr, one line per interval.
-    expect(io.err().split("\n").map((l) => /^tracing: .* (\d+) drops so far$/.exec(l)?.[1])).toEqual(["309", "511", "551", undefined]);
+    expect(
+      io
+        .err()
+        .split("\n")
+        .map((l) => /^tracing: .* (\d+) drops so far$/.exec(l)?.[1]),
+    ).toEqual(["309", "511", "551", undefined]);
   });
 
   it("--output json prints the final report status, valid against the API's schema", async () => {

@@ -38,7 +38,8 @@ afterEach(async () => {
   await cluster.close();
 });
 
-const PRIVILEGED_FORBIDDEN = 'DaemonSet.apps "droptrace-policy" is invalid: spec.template.spec.containers[0].securityContext.privileged: Forbidden: disallowed by cluster policy';
+const PRIVILEGED_FORBIDDEN =
+  'DaemonSet.apps "droptrace-policy" is invalid: spec.template.spec.containers[0].securityContext.privileged: Forbidden: disallowed by cluster policy';
 
 describe("a DaemonSet the API server refuses", () => {
   it("(--allow-privileged=false) ends the trace Failed at once, in kubectl's words and with a Warning Event", async () => {
@@ -69,7 +70,9 @@ describe("a DaemonSet the API server refuses", () => {
     await startController(cluster);
     await createTrace(cluster, "kyverno", { duration: "5s" });
     const failed = await untilPhase(cluster, "kyverno", "Failed");
-    expect(condition(failed, "Ready")?.message).toContain('admission webhook "validate.kyverno.svc-fail" denied the request: validation error: privileged containers are not allowed');
+    expect(condition(failed, "Ready")?.message).toContain(
+      'admission webhook "validate.kyverno.svc-fail" denied the request: validation error: privileged containers are not allowed',
+    );
   });
 
   it("answered 503 says the trace waits on the API server, retries, and recovers", async () => {
@@ -115,13 +118,20 @@ describe("agents the cluster does not start", () => {
     await startController(cluster, { clock: clock.now });
     await createTrace(cluster, "psa", { duration: "60s" });
     await until("the DaemonSet", () => getDaemonSet(cluster, "psa"));
-    await refusePods(cluster, "psa", 2, 'pods "droptrace-psa-x2k9q" is forbidden: violates PodSecurity "baseline:latest": privileged (container "agent" must not set securityContext.privileged=true), hostPath volumes (volumes "lib-modules", "usr-src")');
+    await refusePods(
+      cluster,
+      "psa",
+      2,
+      'pods "droptrace-psa-x2k9q" is forbidden: violates PodSecurity "baseline:latest": privileged (container "agent" must not set securityContext.privileged=true), hostPath volumes (volumes "lib-modules", "usr-src")',
+    );
     const degraded = await until("Degraded AgentPodsRefused", async () => {
       const t = await getTrace(cluster, "psa");
       return condition(t, "Degraded")?.reason === "AgentPodsRefused" ? t : undefined;
     });
     expect(degraded.status?.phase).toBe("Pending");
-    expect(condition(degraded, "Degraded")?.message).toContain(`kubectl label namespace ${NAMESPACE} pod-security.kubernetes.io/enforce=privileged --overwrite`);
+    expect(condition(degraded, "Degraded")?.message).toContain(
+      `kubectl label namespace ${NAMESPACE} pod-security.kubernetes.io/enforce=privileged --overwrite`,
+    );
     expect(condition(degraded, "Degraded")?.message).toContain("AgentPodsRefused on 2 nodes: Error creating: pods");
     await until("its Warning Event", async () => (await eventsAbout(cluster, "psa")).find((e) => e.reason === "AgentPodsRefused" && e.type === "Warning"));
 
@@ -144,7 +154,10 @@ describe("agents the cluster does not start", () => {
         cluster,
         "pull",
         node,
-        model<V1PodStatus>({ phase: "Pending", containerStatuses: [{ name: "agent", image: "ghcr.io/example/droptrace:0.1.0", imageID: "", ready: false, restartCount: 0, ...backOff }] }),
+        model<V1PodStatus>({
+          phase: "Pending",
+          containerStatuses: [{ name: "agent", image: "ghcr.io/example/droptrace:0.1.0", imageID: "", ready: false, restartCount: 0, ...backOff }],
+        }),
       );
     }
     const degraded = await until("Degraded AgentImagePullFailed on both nodes", async () => {

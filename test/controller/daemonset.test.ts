@@ -11,7 +11,11 @@ const settings = controllerSettings({
   DROPTRACE_AGENT_PRIORITY_CLASS: "system-node-critical",
   DROPTRACE_AGENT_TOLERATIONS: JSON.stringify([{ key: "example.com/gpu", operator: "Exists", effect: "NoSchedule" }]),
 });
-const spec = DropTraceSpecSchema.parse({ duration: "2m", nodeSelector: { "node-role.kubernetes.io/worker": "" }, tolerations: [{ key: "dedicated", operator: "Equal", value: "net", effect: "NoSchedule" }] });
+const spec = DropTraceSpecSchema.parse({
+  duration: "2m",
+  nodeSelector: { "node-role.kubernetes.io/worker": "" },
+  tolerations: [{ key: "dedicated", operator: "Equal", value: "net", effect: "NoSchedule" }],
+});
 const ds = desiredDaemonSet({ name: "net", uid: "uid-1", spec }, settings);
 const pod = ds.spec?.template.spec;
 const agent = pod?.containers[0];
@@ -20,7 +24,9 @@ describe("the agents' DaemonSet", () => {
   it("is owned by the DropTrace as its controller, in the controller's namespace", () => {
     expect(ds.metadata?.name).toBe("droptrace-net");
     expect(ds.metadata?.namespace).toBe("droptrace-system");
-    expect(ds.metadata?.ownerReferences).toEqual([{ apiVersion: "droptrace.io/v1alpha1", kind: "DropTrace", name: "net", uid: "uid-1", controller: true, blockOwnerDeletion: true }]);
+    expect(ds.metadata?.ownerReferences).toEqual([
+      { apiVersion: "droptrace.io/v1alpha1", kind: "DropTrace", name: "net", uid: "uid-1", controller: true, blockOwnerDeletion: true },
+    ]);
   });
 
   it("sets exactly the environment the agent reads, from the trace", () => {

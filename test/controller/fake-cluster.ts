@@ -33,7 +33,15 @@ type Verb = Write["verb"];
 
 /** What KubeClusterWriter throws when the API server answers `code` with this Status message: its own error, caused by client-node's. */
 export function apiError(code: number, message: string, what = "the call"): Error {
-  const body = JSON.stringify({ kind: "Status", apiVersion: "v1", metadata: {}, status: "Failure", message, reason: code === 422 ? "Invalid" : "Unknown", code });
+  const body = JSON.stringify({
+    kind: "Status",
+    apiVersion: "v1",
+    metadata: {},
+    status: "Failure",
+    message,
+    reason: code === 422 ? "Invalid" : "Unknown",
+    code,
+  });
   return new Error(`${what} failed`, { cause: new ApiException(code, `HTTP-Code: ${code}`, body, {}) });
 }
 
@@ -109,7 +117,12 @@ export class FakeCluster implements TraceSource, ClusterWriter {
   addFailedCreate(message: string): void {
     const ds = this.#daemonSet;
     if (ds?.metadata?.name === undefined) throw new Error("no DaemonSet yet: reconcile first");
-    this.#events.push({ metadata: { name: `ev-${this.#events.length}`, namespace: this.#settings.namespace }, daemonSet: ds.metadata.name, daemonSetUid: ds.metadata.uid, message });
+    this.#events.push({
+      metadata: { name: `ev-${this.#events.length}`, namespace: this.#settings.namespace },
+      daemonSet: ds.metadata.name,
+      daemonSetUid: ds.metadata.uid,
+      message,
+    });
   }
 
   /** The next call of `verb` fails with `error` (apiError() for an API server's answer). */
@@ -193,7 +206,11 @@ export class FakeCluster implements TraceSource, ClusterWriter {
     if (trace === undefined) return Promise.reject(new Error("no such DropTrace"));
     // Conditional on the resourceVersion, as the API server's update is.
     if (resourceVersion !== trace.metadata.resourceVersion) {
-      return Promise.reject(new StatusConflictError(`DropTrace ${trace.metadata.name} changed before its status was written (${String(resourceVersion)} is not ${trace.metadata.resourceVersion})`));
+      return Promise.reject(
+        new StatusConflictError(
+          `DropTrace ${trace.metadata.name} changed before its status was written (${String(resourceVersion)} is not ${trace.metadata.resourceVersion})`,
+        ),
+      );
     }
     this.writes.push({ verb: "writeStatus", trace: trace.metadata.name, status });
     this.#resourceVersion += 1;

@@ -165,7 +165,9 @@ export async function scheduleAgentPod(cluster: Cluster, trace: string, node: st
         name,
         namespace: NAMESPACE,
         labels: ds.spec?.template.metadata?.labels ?? agentSelector(trace),
-        ownerReferences: [{ apiVersion: "apps/v1", kind: "DaemonSet", name: ds.metadata.name ?? "", uid: ds.metadata.uid, controller: true, blockOwnerDeletion: true }],
+        ownerReferences: [
+          { apiVersion: "apps/v1", kind: "DaemonSet", name: ds.metadata.name ?? "", uid: ds.metadata.uid, controller: true, blockOwnerDeletion: true },
+        ],
       },
       spec: { nodeName: node, containers: [{ name: "agent", image: IMAGE }] },
     }),
@@ -184,7 +186,15 @@ export async function refusePods(cluster: Cluster, trace: string, desired: numbe
     {
       name: daemonSetName(trace),
       namespace: NAMESPACE,
-      body: { status: { observedGeneration: ds.metadata.generation ?? 1, currentNumberScheduled: 0, desiredNumberScheduled: desired, numberMisscheduled: 0, numberReady: 0 } },
+      body: {
+        status: {
+          observedGeneration: ds.metadata.generation ?? 1,
+          currentNumberScheduled: 0,
+          desiredNumberScheduled: desired,
+          numberMisscheduled: 0,
+          numberReady: 0,
+        },
+      },
     },
     mergePatch,
   );
@@ -223,7 +233,11 @@ export function reportStatus(phase: DropTraceReportStatus["phase"], rows: Row[] 
 /** Plays one node's agent, writing its report the way src/agent does (the real ReportWriter). */
 export class TestAgent {
   readonly writer: ReportWriter;
-  constructor(cluster: Cluster, trace: TraceObject, readonly node: string) {
+  constructor(
+    cluster: Cluster,
+    trace: TraceObject,
+    readonly node: string,
+  ) {
     this.writer = new ReportWriter(cluster.custom, { trace: trace.metadata.name, traceUid: trace.metadata.uid, node }, silentLogger, {
       backoff: { initialMs: 20, maxMs: 200 },
     });

@@ -17,7 +17,8 @@ afterEach(async () => {
 
 const readLease = (): Promise<V1Lease> => cluster.coordination.readNamespacedLease({ name: LEASE_NAME, namespace: NAMESPACE });
 const electing = (podName: string) => ({ env: { DROPTRACE_LEADER_ELECT: "true", POD_NAME: podName } });
-const counter = async (c: { metrics: { registry: { getSingleMetricAsString(n: string): Promise<string> } } }, name: string) => c.metrics.registry.getSingleMetricAsString(name);
+const counter = async (c: { metrics: { registry: { getSingleMetricAsString(n: string): Promise<string> } } }, name: string) =>
+  c.metrics.registry.getSingleMetricAsString(name);
 
 describe("leader election between two replicas", () => {
   it("lets one lead; the other takes over when the leader stops and hands the lease back", async () => {

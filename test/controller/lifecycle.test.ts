@@ -115,14 +115,21 @@ describe("a DropTrace's life", () => {
     expect(merged.status?.topSymbol).toBe("udp_rcv+0x452");
     expect(merged.status?.nodes).toEqual({ desired: 3, pending: 0, running: 3, completed: 0, failed: 0 });
     expect(merged.status?.nodeProgress).toBe("0/3");
-    expect(merged.status?.nodeSummary?.map((n) => [n.node, n.phase, n.totalDrops])).toEqual([
-      ["node-a", "Running", 22],
-      ["node-b", "Running", 29],
-      ["node-c", "Running", 4],
-    ].sort((x, y) => Number(y[2]) - Number(x[2])));
+    expect(merged.status?.nodeSummary?.map((n) => [n.node, n.phase, n.totalDrops])).toEqual(
+      [
+        ["node-a", "Running", 22],
+        ["node-b", "Running", 29],
+        ["node-c", "Running", 4],
+      ].sort((x, y) => Number(y[2]) - Number(x[2])),
+    );
 
     // Final reports: Completed, the DaemonSet goes, the reports stay.
-    await a.report(reportStatus("Completed", [{ symbol: "udp_rcv+0x452", interface: "eth0", module: "kernel", reason: "NO_SOCKET", count: 16 }, { symbol: "nft_do_chain+0x2d1", interface: "cali1234", module: "nf_tables", reason: "NETFILTER_DROP", count: 7 }]));
+    await a.report(
+      reportStatus("Completed", [
+        { symbol: "udp_rcv+0x452", interface: "eth0", module: "kernel", reason: "NO_SOCKET", count: 16 },
+        { symbol: "nft_do_chain+0x2d1", interface: "cali1234", module: "nf_tables", reason: "NETFILTER_DROP", count: 7 },
+      ]),
+    );
     await b.report(reportStatus("Completed", [{ symbol: "udp_rcv+0x452", interface: "eth0", module: "kernel", reason: "NO_SOCKET", count: 21 }]));
     await c.report(reportStatus("Completed", [{ symbol: "neigh_resolve_output+0x120", interface: "eth0", module: "kernel", reason: "NO_SOCKET", count: 4 }]));
     const done = await untilPhase(cluster, "web", "Completed");

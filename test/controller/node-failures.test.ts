@@ -44,7 +44,10 @@ describe("nodes that fail or stay silent", () => {
     if (n1 === undefined || n2 === undefined) throw new Error("two agents");
     await n1.report(reportStatus("Completed", [{ ...udp, count: 12 }]));
     await n2.report(
-      reportStatus("Failed", [], { reason: "HeadersMissing", message: "stap found no kernel headers for 6.1.0-18-amd64: install them (apt-get install linux-headers-6.1.0-18-amd64)" }),
+      reportStatus("Failed", [], {
+        reason: "HeadersMissing",
+        message: "stap found no kernel headers for 6.1.0-18-amd64: install them (apt-get install linux-headers-6.1.0-18-amd64)",
+      }),
     );
 
     const degraded = await until("Degraded", async () => {
@@ -57,7 +60,9 @@ describe("nodes that fail or stay silent", () => {
     expect(degraded.status?.nodeProgress).toBe("2/3");
     const failureEvent = await until("the node failure Event", async () => (await eventsAbout(cluster, "partial")).find((e) => e.reason === "NodesFailing"));
     expect(failureEvent.type).toBe("Warning");
-    expect(failureEvent.message).toBe("node n2 failed: HeadersMissing: stap found no kernel headers for 6.1.0-18-amd64: install them (apt-get install linux-headers-6.1.0-18-amd64)");
+    expect(failureEvent.message).toBe(
+      "node n2 failed: HeadersMissing: stap found no kernel headers for 6.1.0-18-amd64: install them (apt-get install linux-headers-6.1.0-18-amd64)",
+    );
 
     // Past start + 10s + grace: n3 never reported.
     clock.advance(60_000);
@@ -65,7 +70,13 @@ describe("nodes that fail or stay silent", () => {
     expect(condition(done, "Ready")).toMatchObject({ status: "True", reason: "DeadlinePassed" });
     expect(condition(done, "Degraded")?.message).toBe("1 of 3 nodes failed: HeadersMissing on 1 (n2); 1 of 3 nodes never reported: n3");
     expect(done.status?.nodeSummary).toEqual([
-      { node: "n2", phase: "Failed", reason: "HeadersMissing", message: "stap found no kernel headers for 6.1.0-18-amd64: install them (apt-get install linux-headers-6.1.0-18-amd64)", totalDrops: 0 },
+      {
+        node: "n2",
+        phase: "Failed",
+        reason: "HeadersMissing",
+        message: "stap found no kernel headers for 6.1.0-18-amd64: install them (apt-get install linux-headers-6.1.0-18-amd64)",
+        totalDrops: 0,
+      },
       { node: "n3", phase: "NotReporting", totalDrops: 0 },
       { node: "n1", phase: "Completed", totalDrops: 12 },
     ]);
@@ -193,7 +204,9 @@ describe("a DropTrace deleted while it runs", () => {
     await holdsFor("no write after the delete", 4 * FAST.resyncMs, () => cluster.server.writes().length === writesAfter);
     expect(await getDaemonSet(cluster, "short-lived")).toBeUndefined();
     expect(await getTrace(cluster, "short-lived")).toBeUndefined();
-    const reports = (await cluster.custom.listClusterCustomObject({ group: "droptrace.io", version: "v1alpha1", plural: "droptracereports" })) as { items: unknown[] };
+    const reports = (await cluster.custom.listClusterCustomObject({ group: "droptrace.io", version: "v1alpha1", plural: "droptracereports" })) as {
+      items: unknown[];
+    };
     expect(reports.items).toEqual([]);
     // Nothing written by the controller after the delete (resyncs included).
     expect(cluster.server.writes().slice(writesAfter)).toEqual([]);

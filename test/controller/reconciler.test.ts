@@ -22,7 +22,15 @@ function world(spec: Record<string, unknown> = { duration: "60s", topN: 20, tole
   let now = T0;
   const cluster = new FakeCluster("t", spec, settings, undefined, () => now);
   const reconciler = () =>
-    new Reconciler({ source: cluster, writer: cluster, settings: { ...settings, identity: "test" }, timings: TIMINGS, clock: () => now, log: silentLogger, metrics: controllerMetrics() });
+    new Reconciler({
+      source: cluster,
+      writer: cluster,
+      settings: { ...settings, identity: "test" },
+      timings: TIMINGS,
+      clock: () => now,
+      log: silentLogger,
+      metrics: controllerMetrics(),
+    });
   let current = reconciler();
   return {
     cluster,
@@ -75,9 +83,17 @@ describe("a new trace", () => {
 
 describe("a DaemonSet the API server refuses", () => {
   it.each([
-    [422, 'DaemonSet.apps "droptrace-t" is invalid: spec.template.spec.containers[0].securityContext.privileged: Forbidden: disallowed by cluster policy', /--allow-privileged/],
+    [
+      422,
+      'DaemonSet.apps "droptrace-t" is invalid: spec.template.spec.containers[0].securityContext.privileged: Forbidden: disallowed by cluster policy',
+      /--allow-privileged/,
+    ],
     [403, 'admission webhook "validate.kyverno.svc-fail" denied the request: privileged containers are not allowed', /exception in the policy/],
-    [403, 'daemonsets.apps is forbidden: User "system:serviceaccount:droptrace-system:droptrace-controller" cannot create resource "daemonsets"', /helm upgrade/],
+    [
+      403,
+      'daemonsets.apps is forbidden: User "system:serviceaccount:droptrace-system:droptrace-controller" cannot create resource "daemonsets"',
+      /helm upgrade/,
+    ],
   ])("answered %i ends the trace Failed at once, with the server's words and a Warning", async (code, words, advice) => {
     const w = world();
     w.cluster.failNext("createDaemonSet", apiError(code, words, "creating DaemonSet"));
@@ -136,7 +152,9 @@ describe("agents that do not start", () => {
 
   it("refused by Pod Security: Degraded at once with the label command, Failed after the start wait", async () => {
     const w = await running(3);
-    w.cluster.addFailedCreate('Error creating: pods "droptrace-t-x2k9q" is forbidden: violates PodSecurity "baseline:latest": privileged (container "agent" must not set securityContext.privileged=true)');
+    w.cluster.addFailedCreate(
+      'Error creating: pods "droptrace-t-x2k9q" is forbidden: violates PodSecurity "baseline:latest": privileged (container "agent" must not set securityContext.privileged=true)',
+    );
     w.advance(10_000);
     const first = await w.reconcile();
     expect(verbs(first.writes)).toEqual(["writeStatus", "recordEvent Warning AgentPodsRefused"]);
@@ -157,7 +175,10 @@ describe("agents that do not start", () => {
   it("an image that cannot be pulled names the nodes, the image and the fix", async () => {
     const w = await running(2);
     w.cluster.setDaemonSetStatus({ desired: 2, current: 2 });
-    w.cluster.setPod("node-a", { cause: REASON.agentImagePullFailed, message: 'ImagePullBackOff: Back-off pulling image "registry.example.com/droptrace-agent:0.1.0"' });
+    w.cluster.setPod("node-a", {
+      cause: REASON.agentImagePullFailed,
+      message: 'ImagePullBackOff: Back-off pulling image "registry.example.com/droptrace-agent:0.1.0"',
+    });
     w.cluster.setPod("node-b", { cause: REASON.agentImagePullFailed, message: "ErrImagePull: not found" });
     w.advance(10_000);
     await w.reconcile();

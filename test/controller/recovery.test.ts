@@ -65,7 +65,12 @@ describe("a controller restarted mid-trace", () => {
     ]);
     expect(rebuilt.status?.nodes).toEqual({ desired: 2, pending: 0, running: 1, completed: 1, failed: 0 });
     // The new controller found its DaemonSet as wanted: it wrote none.
-    expect(cluster.server.writes().slice(writesBefore).filter((w) => w.path.includes("daemonsets"))).toEqual([]);
+    expect(
+      cluster.server
+        .writes()
+        .slice(writesBefore)
+        .filter((w) => w.path.includes("daemonsets")),
+    ).toEqual([]);
 
     await a?.report(reportStatus("Completed", [row("udp_rcv+0x452", 26)]));
     const done = await untilPhase(cluster, "survivor", "Completed");

@@ -61,10 +61,16 @@ describe("the controller's settings", () => {
   });
 
   it("names each bad variable and what it wants", () => {
-    expect(() => controllerSettings({})).toThrow(/POD_NAMESPACE: the namespace agents run in: set POD_NAMESPACE from the downward API, or pass --namespace; DROPTRACE_AGENT_IMAGE: the agent image/);
+    expect(() => controllerSettings({})).toThrow(
+      /POD_NAMESPACE: the namespace agents run in: set POD_NAMESPACE from the downward API, or pass --namespace; DROPTRACE_AGENT_IMAGE: the agent image/,
+    );
     expect(() => controllerSettings({ ...base, DROPTRACE_AGENT_RESOURCES: "{cpu: 1}" })).toThrow(/DROPTRACE_AGENT_RESOURCES: must be JSON/);
-    expect(() => controllerSettings({ ...base, DROPTRACE_AGENT_RESOURCES: '{"limits":{"memory":"lots"}}' })).toThrow(/DROPTRACE_AGENT_RESOURCES\.limits\.memory: a quantity/);
-    expect(() => controllerSettings({ ...base, DROPTRACE_AGENT_TOLERATIONS: '[{"operator":"Equal"}]' })).toThrow(/DROPTRACE_AGENT_TOLERATIONS\[0\]: operator must be Exists when key is empty/);
+    expect(() => controllerSettings({ ...base, DROPTRACE_AGENT_RESOURCES: '{"limits":{"memory":"lots"}}' })).toThrow(
+      /DROPTRACE_AGENT_RESOURCES\.limits\.memory: a quantity/,
+    );
+    expect(() => controllerSettings({ ...base, DROPTRACE_AGENT_TOLERATIONS: '[{"operator":"Equal"}]' })).toThrow(
+      /DROPTRACE_AGENT_TOLERATIONS\[0\]: operator must be Exists when key is empty/,
+    );
     expect(() => controllerSettings({ ...base, DROPTRACE_LEADER_ELECT: "maybe" })).toThrow(/DROPTRACE_LEADER_ELECT/);
     expect(() => controllerSettings({ ...base, DROPTRACE_AGENT_CACHE_PATH: "cache" })).toThrow(/DROPTRACE_AGENT_CACHE_PATH: an absolute path on the node/);
   });

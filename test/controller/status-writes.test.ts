@@ -96,7 +96,12 @@ describe("status writes", () => {
 describe("/metrics, /healthz and /readyz", () => {
   it("serves the controller's metrics with bounded labels, and is ready once its caches are filled", async () => {
     const controller = await startController(cluster);
-    const health = await startHealthServer({ port: 0, registry: controller.metrics.registry, healthy: () => controller.healthy(), ready: () => controller.ready() });
+    const health = await startHealthServer({
+      port: 0,
+      registry: controller.metrics.registry,
+      healthy: () => controller.healthy(),
+      ready: () => controller.ready(),
+    });
     try {
       await createTrace(cluster, "observed");
       await untilPhase(cluster, "observed", "Pending");

@@ -28,7 +28,10 @@ beforeAll(async () => {
   if (process.getuid?.() !== 0) throw new Error("the real-kernel suite needs root (debootstrap, chroot, mount, QEMU)");
   const run = await execa(path.join(here, "run-droptrace-cases.sh"), [out], { reject: false, stdout: "inherit", stderr: "inherit" });
   if (run.exitCode !== 0) {
-    throw new Error(`the real-kernel run failed (exit ${run.exitCode}); everything it left is in ${out}. ` + "If the Debian archive was unreachable, no guest could be built: this suite cannot pass without one.");
+    throw new Error(
+      `the real-kernel run failed (exit ${run.exitCode}); everything it left is in ${out}. ` +
+        "If the Debian archive was unreachable, no guest could be built: this suite cannot pass without one.",
+    );
   }
   netns = Object.fromEntries(
     text("netns-inums.txt")
@@ -180,7 +183,12 @@ describe("timings", () => {
         .map((l) => l.split("=") as [string, string]),
     );
     const started = Number(text("scenarios.started"));
-    const firstRow = Number(text("scenarios.err").split("\n").find((l) => l.includes("tracing:"))?.split(" ")[0]);
+    const firstRow = Number(
+      text("scenarios.err")
+        .split("\n")
+        .find((l) => l.includes("tracing:"))
+        ?.split(" ")[0],
+    );
     const lines = [
       `guest tree (build or cache):   ${host.get("tree_seconds")} s`,
       `cold compile (droptrace cache empty): ${host.get("compile_cold_seconds")} s`,

@@ -58,7 +58,11 @@ describe("an informer restarted after errors", () => {
   it("does not restart after stop(), whatever its watch reports", async () => {
     const fake = flakyInformer(0);
     const restarts: string[] = [];
-    const r = new RestartingInformer(fake.informer, { resource: "daemonsets", backoff: { initialMs: 5, maxMs: 5, resetAfterMs: 1 }, log: silentLogger, onRestart: (x) => {
+    const r = new RestartingInformer(fake.informer, {
+      resource: "daemonsets",
+      backoff: { initialMs: 5, maxMs: 5, resetAfterMs: 1 },
+      log: silentLogger,
+      onRestart: (x) => {
         restarts.push(x);
       },
     });

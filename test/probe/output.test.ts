@@ -89,9 +89,7 @@ describe("parseProbeLine", () => {
   });
 
   it("lists every bad field of a row", () => {
-    expect(() => parseProbeLine("R\tx\t0x1\tlo\ty\t2")).toThrow(
-      /count must be a decimal integer.*; netns must be a decimal integer/,
-    );
+    expect(() => parseProbeLine("R\tx\t0x1\tlo\ty\t2")).toThrow(/count must be a decimal integer.*; netns must be a decimal integer/);
   });
 
   it("quotes an overlong line cut short", () => {
@@ -152,11 +150,7 @@ describe("ProbeOutputReader", () => {
   it("gives records and protocol errors in stdout order", () => {
     const reader = new ProbeOutputReader();
     const results = [...reader.push("R\t2\t0x10\tlo\t0\t3\nsemantic error: oops\nI\t1\t1\t0\n"), ...reader.end()];
-    expect(results.map((result) => (result.ok ? result.record.kind : result.error.line))).toEqual([
-      "row",
-      "semantic error: oops",
-      "interval",
-    ]);
+    expect(results.map((result) => (result.ok ? result.record.kind : result.error.line))).toEqual(["row", "semantic error: oops", "interval"]);
     const failed = results[1];
     expect(failed?.ok === false && failed.error).toBeInstanceOf(ProbeProtocolError);
   });

@@ -3,13 +3,14 @@ import { model } from "./apiserver-test-helpers.js";
 import { describe, expect, it } from "vitest";
 import { privilegedDisallowed, startTestApiServer, webhookDenies } from "./apiserver.js";
 
-const ds = (privileged: boolean, name = "agents") => model<V1DaemonSet>({
-  metadata: { name },
-  spec: {
-    selector: { matchLabels: { app: "a" } },
-    template: { metadata: { labels: { app: "a" } }, spec: { containers: [{ name: "agent", image: "x:1", securityContext: { privileged } }] } },
-  },
-});
+const ds = (privileged: boolean, name = "agents") =>
+  model<V1DaemonSet>({
+    metadata: { name },
+    spec: {
+      selector: { matchLabels: { app: "a" } },
+      template: { metadata: { labels: { app: "a" } }, spec: { containers: [{ name: "agent", image: "x:1", securityContext: { privileged } }] } },
+    },
+  });
 
 describe("admission policies on cue", () => {
   it("refuse a privileged DaemonSet as --allow-privileged=false does, and admit the rest", async () => {
@@ -35,7 +36,9 @@ describe("admission policies on cue", () => {
     server.admission.add(webhookDenies("daemonsets", "validate.kyverno.svc-fail", "privileged containers are not allowed"));
     const err = await apps.createNamespacedDaemonSet({ namespace: "ns", body: ds(false) }).catch((e: unknown) => e);
     expect((err as { code?: number }).code).toBe(403);
-    expect((JSON.parse(String((err as { body?: unknown }).body)) as { message?: string }).message).toBe('admission webhook "validate.kyverno.svc-fail" denied the request: privileged containers are not allowed');
+    expect((JSON.parse(String((err as { body?: unknown }).body)) as { message?: string }).message).toBe(
+      'admission webhook "validate.kyverno.svc-fail" denied the request: privileged containers are not allowed',
+    );
     await server.close();
   });
 

@@ -11,7 +11,8 @@ import type { TestApiServer } from "./apiserver.js";
 export const KUBECTL = "/usr/bin/kubectl";
 
 export function kubectlBinary(): string {
-  if (!existsSync(KUBECTL)) throw new Error(`${KUBECTL} is missing: these tests drive the real kubectl (v1.32); install it (apt-get install kubectl, or the upstream binary)`);
+  if (!existsSync(KUBECTL))
+    throw new Error(`${KUBECTL} is missing: these tests drive the real kubectl (v1.32); install it (apt-get install kubectl, or the upstream binary)`);
   return KUBECTL;
 }
 

@@ -20,7 +20,11 @@ afterEach(async () => {
 
 interface Crd {
   metadata: { name: string; generation?: number; deletionTimestamp?: string; finalizers?: string[] };
-  status?: { conditions?: { type: string; status: string; reason: string; message: string }[]; acceptedNames?: Record<string, unknown>; storedVersions?: string[] };
+  status?: {
+    conditions?: { type: string; status: string; reason: string; message: string }[];
+    acceptedNames?: Record<string, unknown>;
+    storedVersions?: string[];
+  };
 }
 const condition = (crd: Crd, type: string) => crd.status?.conditions?.find((c) => c.type === type);
 
@@ -38,7 +42,11 @@ describe("CRDs through the API", () => {
     expect(added?.type).toBe("ADDED");
     expect(modified?.type).toBe("MODIFIED");
     const established = modified?.object as unknown as Crd;
-    expect(condition(established, "Established")).toMatchObject({ status: "True", reason: "InitialNamesAccepted", message: "the initial names have been accepted" });
+    expect(condition(established, "Established")).toMatchObject({
+      status: "True",
+      reason: "InitialNamesAccepted",
+      message: "the initial names have been accepted",
+    });
     expect(condition(established, "NamesAccepted")).toMatchObject({ status: "True", reason: "NoConflicts", message: "no conflicts found" });
     expect(established.status?.acceptedNames).toMatchObject({ kind: "DropTrace", plural: "droptraces", shortNames: ["dt"] });
 
@@ -49,7 +57,9 @@ describe("CRDs through the API", () => {
       body: { apiVersion: "droptrace.io/v1alpha1", kind: "DropTrace", metadata: { name: "zero" }, spec: { topN: 0 } },
     });
     expect(invalid.status).toBe(422);
-    expect((invalid.json as { message: string }).message).toBe('DropTrace.droptrace.io "zero" is invalid: spec.topN: Invalid value: 0: spec.topN in body should be greater than or equal to 1');
+    expect((invalid.json as { message: string }).message).toBe(
+      'DropTrace.droptrace.io "zero" is invalid: spec.topN: Invalid value: 0: spec.topN in body should be greater than or equal to 1',
+    );
   });
 
   it("holds the CRDs it serves from the start as Established objects, listed as kubectl get crd lists them", async () => {
@@ -81,7 +91,10 @@ describe("CRDs through the API", () => {
     const spec = crd["spec"] as { versions: { additionalPrinterColumns: unknown[] }[] };
     spec.versions[0]?.additionalPrinterColumns.push({ name: "Duration", type: "string", jsonPath: ".spec.duration" });
     expect((await raw(server, `${crdsPath}/droptraces.droptrace.io`, { method: "PUT", body: crd })).status).toBe(200);
-    await raw(server, "/apis/droptrace.io/v1alpha1/droptraces", { method: "POST", body: { apiVersion: "droptrace.io/v1alpha1", kind: "DropTrace", metadata: { name: "d" }, spec: { duration: "90s" } } });
+    await raw(server, "/apis/droptrace.io/v1alpha1/droptraces", {
+      method: "POST",
+      body: { apiVersion: "droptrace.io/v1alpha1", kind: "DropTrace", metadata: { name: "d" }, spec: { duration: "90s" } },
+    });
     const t = (await raw(server, "/apis/droptrace.io/v1alpha1/droptraces", { headers: { Accept: tableAccept } })).json as { rows: { cells: unknown[] }[] };
     expect(t.rows[0]?.cells.at(-1)).toBe("90s");
   });
@@ -89,7 +102,10 @@ describe("CRDs through the API", () => {
   it("deletes a CRD's instances, then the CRD, then stops serving its kind", async () => {
     server = await startTestApiServer();
     for (const name of ["a", "b"]) {
-      await raw(server, "/apis/droptrace.io/v1alpha1/droptraces", { method: "POST", body: { apiVersion: "droptrace.io/v1alpha1", kind: "DropTrace", metadata: { name }, spec: {} } });
+      await raw(server, "/apis/droptrace.io/v1alpha1/droptraces", {
+        method: "POST",
+        body: { apiVersion: "droptrace.io/v1alpha1", kind: "DropTrace", metadata: { name }, spec: {} },
+      });
     }
     const deleted = await raw(server, `${crdsPath}/droptraces.droptrace.io`, { method: "DELETE" });
     expect(deleted.status).toBe(200);

@@ -31,7 +31,9 @@ describe("faults", () => {
     expect(throttled.code).toBe(429);
     expect(throttled.body.details?.retryAfterSeconds).toBe(1);
     c.server.faults.failNext({ method: "PATCH", status: 409 });
-    expect((await failure(c.custom.patchClusterCustomObject({ ...dropTraces, name: "a", body: { metadata: { labels: { x: "y" } } } }, mergePatch))).code).toBe(409);
+    expect((await failure(c.custom.patchClusterCustomObject({ ...dropTraces, name: "a", body: { metadata: { labels: { x: "y" } } } }, mergePatch))).code).toBe(
+      409,
+    );
     c.server.faults.failNext({ status: 500 });
     const internal = await failure(c.custom.getClusterCustomObject({ ...dropTraces, name: "a" }));
     expect(internal.body.reason).toBe("InternalError");

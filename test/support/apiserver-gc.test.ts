@@ -101,7 +101,14 @@ describe("garbage collection", () => {
       {
         ...reports,
         name: "t-worker-1",
-        body: { metadata: { ownerReferences: [{ ...ref, controller: false }, { ...ref, name: "u", uid: other.metadata.uid, controller: false }] } },
+        body: {
+          metadata: {
+            ownerReferences: [
+              { ...ref, controller: false },
+              { ...ref, name: "u", uid: other.metadata.uid, controller: false },
+            ],
+          },
+        },
       },
       mergePatch,
     );
@@ -144,7 +151,9 @@ describe("finalizers", () => {
 
   it("checks delete preconditions", async () => {
     const created = (await c.custom.createClusterCustomObject({ ...dropTraces, body: dropTrace("p") })) as Obj;
-    const err = await failure(c.custom.deleteClusterCustomObject({ ...dropTraces, name: "p", body: model<V1DeleteOptions>({ preconditions: { uid: "not-it" } }) }));
+    const err = await failure(
+      c.custom.deleteClusterCustomObject({ ...dropTraces, name: "p", body: model<V1DeleteOptions>({ preconditions: { uid: "not-it" } }) }),
+    );
     expect(err.code).toBe(409);
     expect(err.body.message).toBe(
       `Operation cannot be fulfilled on droptraces.droptrace.io "p": Precondition failed: UID in precondition: not-it, UID in object meta: ${created.metadata.uid ?? ""}`,

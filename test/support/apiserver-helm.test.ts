@@ -24,7 +24,8 @@ async function start(): Promise<void> {
 }
 
 const get = (key: string, ns: string, name: string) => server.store.get(key, ns, name);
-const conditions = (crd: Record<string, unknown> | undefined) => (crd?.["status"] as { conditions?: { type: string; status: string }[] } | undefined)?.conditions ?? [];
+const conditions = (crd: Record<string, unknown> | undefined) =>
+  (crd?.["status"] as { conditions?: { type: string; status: string }[] } | undefined)?.conditions ?? [];
 
 describe("helm", () => {
   it("installs the chart client-side, lists it, shows its status, and uninstalls it", async () => {
@@ -35,7 +36,9 @@ describe("helm", () => {
     expect(install.stdout).toMatch(/^STATUS: deployed$/m);
 
     for (const crd of ["droptraces.droptrace.io", "droptracereports.droptrace.io"]) {
-      expect(conditions(get("apiextensions.k8s.io/customresourcedefinitions", "", crd))).toContainEqual(expect.objectContaining({ type: "Established", status: "True" }));
+      expect(conditions(get("apiextensions.k8s.io/customresourcedefinitions", "", crd))).toContainEqual(
+        expect.objectContaining({ type: "Established", status: "True" }),
+      );
     }
     expect((await raw(server, "/apis/droptrace.io/v1alpha1/droptraces")).status).toBe(200);
     expect(get("apps/deployments", NS, "droptrace-controller")?.["spec"]).toMatchObject({ replicas: 1, strategy: { type: "RollingUpdate" } });
@@ -45,7 +48,10 @@ describe("helm", () => {
     expect(release).toMatchObject({ type: "helm.sh/release.v1", metadata: { labels: { owner: "helm", name: "droptrace", status: "deployed" } } });
 
     const list = await cli.helm(["list", "-A"]);
-    const row = list.stdout.split("\n")[1]?.split("\t").map((c) => c.trim());
+    const row = list.stdout
+      .split("\n")[1]
+      ?.split("\t")
+      .map((c) => c.trim());
     expect(row).toEqual(["droptrace", NS, "1", expect.stringMatching(/ UTC$/), "deployed", "droptrace-0.1.0", "0.1.0"]);
     const status = await cli.helm(["status", "droptrace", "-n", NS]);
     expect(status.exitCode).toBe(0);

@@ -23,7 +23,10 @@ export interface RawRequest {
 export function raw(server: TestApiServer, path: string, req: RawRequest = {}): Promise<RawAnswer> {
   const url = new URL(path, server.url);
   const body = req.body === undefined ? undefined : Buffer.isBuffer(req.body) ? req.body : Buffer.from(JSON.stringify(req.body));
-  const headers: Record<string, string> = { ...(body === undefined || Buffer.isBuffer(req.body) ? {} : { "Content-Type": "application/json" }), ...req.headers };
+  const headers: Record<string, string> = {
+    ...(body === undefined || Buffer.isBuffer(req.body) ? {} : { "Content-Type": "application/json" }),
+    ...req.headers,
+  };
   if (req.token !== undefined) headers["Authorization"] = `Bearer ${req.token}`;
   if (body !== undefined) headers["Content-Length"] = String(body.length);
   const send = url.protocol === "https:" ? httpsRequest : httpRequest;
@@ -53,7 +56,12 @@ export function raw(server: TestApiServer, path: string, req: RawRequest = {}): 
 export const tableAccept = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json";
 
 /** The newline-delimited events of a watch, read until `count` arrived (or the stream ended). */
-export function watchEvents(server: TestApiServer, path: string, count: number, req: RawRequest = {}): Promise<{ type: string; object: Record<string, unknown> }[]> {
+export function watchEvents(
+  server: TestApiServer,
+  path: string,
+  count: number,
+  req: RawRequest = {},
+): Promise<{ type: string; object: Record<string, unknown> }[]> {
   const url = new URL(path, server.url);
   const headers: Record<string, string> = { ...req.headers };
   if (req.token !== undefined) headers["Authorization"] = `Bearer ${req.token}`;

@@ -100,7 +100,10 @@ describe("Deployments", () => {
 
 describe("Services, Secrets, ConfigMaps", () => {
   it("allocates a Service's cluster IP, defaults its ports, and keeps the IP", async () => {
-    const res = await post("/api/v1/namespaces/default/services", { metadata: { name: "metrics" }, spec: { selector: { app: "x" }, ports: [{ name: "m", port: 8080 }] } });
+    const res = await post("/api/v1/namespaces/default/services", {
+      metadata: { name: "metrics" },
+      spec: { selector: { app: "x" }, ports: [{ name: "m", port: 8080 }] },
+    });
     expect(res.status).toBe(201);
     const spec = (res.json as Obj).spec ?? {};
     expect(spec).toMatchObject({ type: "ClusterIP", sessionAffinity: "None", ports: [{ name: "m", port: 8080, protocol: "TCP", targetPort: 8080 }] });
@@ -142,7 +145,10 @@ describe("RBAC objects", () => {
       ],
     });
     expect(res.status, res.text).toBe(201);
-    expect(res.json).toMatchObject({ roleRef: { apiGroup: "rbac.authorization.k8s.io" }, subjects: [{ apiGroup: "rbac.authorization.k8s.io" }, { kind: "ServiceAccount" }] });
+    expect(res.json).toMatchObject({
+      roleRef: { apiGroup: "rbac.authorization.k8s.io" },
+      subjects: [{ apiGroup: "rbac.authorization.k8s.io" }, { kind: "ServiceAccount" }],
+    });
     const changed = await raw(server, "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/b", {
       method: "PATCH",
       body: { roleRef: { name: "other" } },
@@ -156,7 +162,10 @@ describe("RBAC objects", () => {
   it("validates rules: verbs, groups and resources, no non-resource URLs in a Role", async () => {
     const res = await post("/apis/rbac.authorization.k8s.io/v1/namespaces/default/roles", {
       metadata: { name: "r" },
-      rules: [{ apiGroups: [""], resources: ["pods"] }, { verbs: ["get"], nonResourceURLs: ["/healthz"] }],
+      rules: [
+        { apiGroups: [""], resources: ["pods"] },
+        { verbs: ["get"], nonResourceURLs: ["/healthz"] },
+      ],
     });
     expect(message(res)).toBe(
       'Role.rbac.authorization.k8s.io "r" is invalid: [rules[0].verbs: Required value: verbs must contain at least one value, rules[1].nonResourceURLs: Invalid value: []string{"/healthz"}: namespaced rules cannot apply to non-resource URLs]',
@@ -190,7 +199,11 @@ describe("protobuf request bodies", () => {
 
   it("decodes a Secret as helm's release storage sends it, and typed DeleteOptions", async () => {
     const meta = Buffer.concat([field(1, "sh.helm.release.v1.x.v1"), field(11, Buffer.concat([field(1, "owner"), field(2, "helm")]))]);
-    const secret = Buffer.concat([field(1, meta), field(2, Buffer.concat([field(1, "release"), field(2, Buffer.from("H4sI"))])), field(3, "helm.sh/release.v1")]);
+    const secret = Buffer.concat([
+      field(1, meta),
+      field(2, Buffer.concat([field(1, "release"), field(2, Buffer.from("H4sI"))])),
+      field(3, "helm.sh/release.v1"),
+    ]);
     const res = await raw(server, "/api/v1/namespaces/default/secrets", { method: "POST", body: envelope("v1", "Secret", secret), headers: proto });
     expect(res.status, res.text).toBe(201);
     expect(res.json).toMatchObject({
@@ -210,9 +223,15 @@ describe("protobuf request bodies", () => {
   });
 
   it("answers 415 for a kind it cannot decode", async () => {
-    const res = await raw(server, "/apis/apps/v1/namespaces/default/deployments", { method: "POST", body: envelope("apps/v1", "Deployment", field(1, field(1, "d"))), headers: proto });
+    const res = await raw(server, "/apis/apps/v1/namespaces/default/deployments", {
+      method: "POST",
+      body: envelope("apps/v1", "Deployment", field(1, field(1, "d"))),
+      headers: proto,
+    });
     expect(res.status).toBe(415);
-    expect(message(res)).toMatch(/decodes protobuf for Namespace, Secret, ConfigMap, ServiceAccount, SelfSubjectAccessReview and DeleteOptions only: apps\/v1 Deployment\)$/);
+    expect(message(res)).toMatch(
+      /decodes protobuf for Namespace, Secret, ConfigMap, ServiceAccount, SelfSubjectAccessReview and DeleteOptions only: apps\/v1 Deployment\)$/,
+    );
   });
 });
 
@@ -248,7 +267,9 @@ describe("bodies and patches", () => {
       headers: { "Content-Type": "application/merge-patch+json" },
     });
     expect(patched.status).toBe(422);
-    expect(message(patched)).toMatch(/^ "" is invalid: patch: Invalid value: "\{\\"apiVersion\\":\\"droptrace\.io\/v1alpha1\\",\\"kind\\":\\"DropTrace\\",.*\\"x\\":1\}\}": strict decoding error: unknown field "spec\.x"$/);
+    expect(message(patched)).toMatch(
+      /^ "" is invalid: patch: Invalid value: "\{\\"apiVersion\\":\\"droptrace\.io\/v1alpha1\\",\\"kind\\":\\"DropTrace\\",.*\\"x\\":1\}\}": strict decoding error: unknown field "spec\.x"$/,
+    );
   });
 });
 
@@ -260,7 +281,9 @@ describe("OpenAPI v3", () => {
 
   it("indexes every group version and documents PATCH with fieldValidation, as kubectl checks before --validate=strict", async () => {
     const index = (await raw(server, "/openapi/v3")).json as { paths: Record<string, { serverRelativeURL: string }> };
-    expect(Object.keys(index.paths)).toEqual(expect.arrayContaining(["api/v1", "apis/apps/v1", "apis/droptrace.io/v1alpha1", "apis/rbac.authorization.k8s.io/v1"]));
+    expect(Object.keys(index.paths)).toEqual(
+      expect.arrayContaining(["api/v1", "apis/apps/v1", "apis/droptrace.io/v1alpha1", "apis/rbac.authorization.k8s.io/v1"]),
+    );
     const url = index.paths["apis/droptrace.io/v1alpha1"]?.serverRelativeURL ?? "";
     expect(url).toMatch(/^\/openapi\/v3\/apis\/droptrace\.io\/v1alpha1\?hash=[0-9A-F]{128}$/);
     const doc = (await raw(server, url)).json as { paths: Record<string, { patch?: Operation }>; components: { schemas: Record<string, unknown> } };

@@ -28,7 +28,11 @@ const ok = async (args: string[], input?: string) => {
   return r.stdout;
 };
 const setStatus = (name: string, status: Record<string, unknown>) =>
-  raw(server, `/apis/droptrace.io/v1alpha1/droptraces/${name}/status`, { method: "PATCH", body: { status }, headers: { "Content-Type": "application/merge-patch+json" } });
+  raw(server, `/apis/droptrace.io/v1alpha1/droptraces/${name}/status`, {
+    method: "PATCH",
+    body: { status },
+    headers: { "Content-Type": "application/merge-patch+json" },
+  });
 
 describe("kubectl apply", () => {
   it("creates the example with fieldValidation=Strict, then applies a changed label as a merge patch", async () => {
@@ -38,7 +42,11 @@ describe("kubectl apply", () => {
     expect(server.requests.some((r) => r.path === "/openapi/v3/apis/droptrace.io/v1alpha1")).toBe(true);
     expect(await ok(["apply", "-f", example])).toBe("droptrace.droptrace.io/all-nodes unchanged");
 
-    const labelled = manifest(cli, "labelled.yaml", "apiVersion: droptrace.io/v1alpha1\nkind: DropTrace\nmetadata:\n  name: all-nodes\n  labels: {team: net}\nspec:\n  duration: 60s\n");
+    const labelled = manifest(
+      cli,
+      "labelled.yaml",
+      "apiVersion: droptrace.io/v1alpha1\nkind: DropTrace\nmetadata:\n  name: all-nodes\n  labels: {team: net}\nspec:\n  duration: 60s\n",
+    );
     expect(await ok(["apply", "-f", labelled])).toBe("droptrace.droptrace.io/all-nodes configured");
     expect(server.requests.at(-1)).toMatchObject({ method: "PATCH", path: "/apis/droptrace.io/v1alpha1/droptraces/all-nodes", status: 200 });
     expect(server.store.get("droptrace.io/droptraces", "", "all-nodes")?.["metadata"]).toMatchObject({ labels: { team: "net" } });
@@ -48,7 +56,9 @@ describe("kubectl apply", () => {
     const ns = (team: string) => `apiVersion: v1\nkind: Namespace\nmetadata:\n  name: applied\n  labels: {team: ${team}}\n`;
     expect(await ok(["apply", "-f", "-"], ns("a"))).toBe("namespace/applied created");
     expect(await ok(["apply", "-f", "-"], ns("b"))).toBe("namespace/applied configured");
-    expect(await ok(["get", "ns", "applied", "--show-labels", "--no-headers"])).toMatch(/^applied\s+Active\s+\d+s\s+kubernetes\.io\/metadata\.name=applied,team=b$/);
+    expect(await ok(["get", "ns", "applied", "--show-labels", "--no-headers"])).toMatch(
+      /^applied\s+Active\s+\d+s\s+kubernetes\.io\/metadata\.name=applied,team=b$/,
+    );
   });
 
   it("refuses a typo with the real strict decoding error and an invalid value with the real 422", async () => {
@@ -58,7 +68,11 @@ describe("kubectl apply", () => {
     expect(refused.stderr).toBe(
       `Error from server (BadRequest): error when creating "${typo}": DropTrace in version "v1alpha1" cannot be handled as a DropTrace: strict decoding error: unknown field "spec.x"`,
     );
-    const existing = manifest(cli, "typo2.yaml", "apiVersion: droptrace.io/v1alpha1\nkind: DropTrace\nmetadata:\n  name: all-nodes\nspec:\n  duration: 60s\n  x: 1\n");
+    const existing = manifest(
+      cli,
+      "typo2.yaml",
+      "apiVersion: droptrace.io/v1alpha1\nkind: DropTrace\nmetadata:\n  name: all-nodes\nspec:\n  duration: 60s\n  x: 1\n",
+    );
     const patched = await cli.kubectl(["apply", "-f", existing]);
     expect(patched.stderr).toMatch(/^The request is invalid: patch: Invalid value: ".*": strict decoding error: unknown field "spec\.x"$/);
     const zero = manifest(cli, "zero.yaml", "apiVersion: droptrace.io/v1alpha1\nkind: DropTrace\nmetadata:\n  name: zero\nspec:\n  duration: 60s\n  topN: 0\n");
@@ -70,8 +84,16 @@ describe("kubectl apply", () => {
 describe("kubectl get", () => {
   it("prints DropTraces and their reports with the CRDs' printer columns", async () => {
     await setStatus("all-nodes", { phase: "Running", nodeProgress: "1/3", totalDrops: 42, topSymbol: "tcp_v4_rcv" });
-    expect(tableLines(await ok(["get", "dt"]))).toEqual(["NAME | PHASE | NODES | DROPS | TOP SYMBOL | AGE", expect.stringMatching(/^all-nodes \| Running \| 1\/3 \| 42 \| tcp_v4_rcv \| \d+s$/)]);
-    const report = { apiVersion: "droptrace.io/v1alpha1", kind: "DropTraceReport", metadata: { name: "all-nodes-node-a" }, spec: { trace: "all-nodes", node: "node-a" } };
+    expect(tableLines(await ok(["get", "dt"]))).toEqual([
+      "NAME | PHASE | NODES | DROPS | TOP SYMBOL | AGE",
+      expect.stringMatching(/^all-nodes \| Running \| 1\/3 \| 42 \| tcp_v4_rcv \| \d+s$/),
+    ]);
+    const report = {
+      apiVersion: "droptrace.io/v1alpha1",
+      kind: "DropTraceReport",
+      metadata: { name: "all-nodes-node-a" },
+      spec: { trace: "all-nodes", node: "node-a" },
+    };
     expect((await raw(server, "/apis/droptrace.io/v1alpha1/droptracereports", { method: "POST", body: report })).status).toBe(201);
     expect(tableLines(await ok(["get", "droptracereports"]))).toEqual([
       "NAME | TRACE | NODE | PHASE | DROPS | KERNEL | AGE",
@@ -84,11 +106,17 @@ describe("kubectl get", () => {
       metadata: { name: "droptrace-all-nodes" },
       spec: {
         selector: { matchLabels: { app: "agent" } },
-        template: { metadata: { labels: { app: "agent" } }, spec: { nodeSelector: { "kubernetes.io/os": "linux" }, containers: [{ name: "agent", image: "agent:1" }] } },
+        template: {
+          metadata: { labels: { app: "agent" } },
+          spec: { nodeSelector: { "kubernetes.io/os": "linux" }, containers: [{ name: "agent", image: "agent:1" }] },
+        },
       },
     };
     expect((await raw(server, "/apis/apps/v1/namespaces/droptrace-system/daemonsets", { method: "POST", body: ds })).status).toBe(201);
-    const pod = { metadata: { name: "droptrace-all-nodes-x2k9q", labels: { app: "agent" } }, spec: { nodeName: "node-a", containers: [{ name: "agent", image: "agent:1" }] } };
+    const pod = {
+      metadata: { name: "droptrace-all-nodes-x2k9q", labels: { app: "agent" } },
+      spec: { nodeName: "node-a", containers: [{ name: "agent", image: "agent:1" }] },
+    };
     expect((await raw(server, "/api/v1/namespaces/droptrace-system/pods", { method: "POST", body: pod })).status).toBe(201);
     const out = tableLines(await ok(["-n", "droptrace-system", "get", "ds,pods"]));
     expect(out[0]).toBe("NAME | DESIRED | CURRENT | READY | UP-TO-DATE | AVAILABLE | NODE SELECTOR | AGE");
@@ -121,7 +149,12 @@ describe("kubectl get", () => {
     expect(out).toMatch(/^Events:\n\s+Type\s+Reason\s+Age\s+From\s+Message\n.*\n\s+Normal\s+Started\s+\d+s\s+droptrace-controller\s+Tracing 3 nodes$/m);
     const events = server.requests.filter((r) => r.path === "/api/v1/events").at(-1);
     const selector = new URLSearchParams(events?.query ?? "").get("fieldSelector")?.split(",").sort();
-    expect(selector).toEqual(["involvedObject.kind=DropTrace", "involvedObject.name=all-nodes", "involvedObject.namespace=", expect.stringMatching(/^involvedObject\.uid=[0-9a-f-]{36}$/)]);
+    expect(selector).toEqual([
+      "involvedObject.kind=DropTrace",
+      "involvedObject.name=all-nodes",
+      "involvedObject.namespace=",
+      expect.stringMatching(/^involvedObject\.uid=[0-9a-f-]{36}$/),
+    ]);
   });
 
   it("watches with get -w: the row, then a row per change", async () => {
@@ -130,7 +163,11 @@ describe("kubectl get", () => {
     // complete lines count.
     let text = "";
     watch.stdout.on("data", (chunk: Buffer) => (text += chunk.toString("utf8")));
-    const completeLines = () => text.slice(0, text.lastIndexOf("\n") + 1).split("\n").filter((l) => l !== "");
+    const completeLines = () =>
+      text
+        .slice(0, text.lastIndexOf("\n") + 1)
+        .split("\n")
+        .filter((l) => l !== "");
     try {
       await until("the header and the row", () => completeLines().length >= 2, { everyMs: 50 });
       await setStatus("all-nodes", { phase: "Completed", nodeProgress: "3/3", totalDrops: 1125 });

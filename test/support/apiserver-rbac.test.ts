@@ -65,7 +65,15 @@ describe("authentication", () => {
     await start();
     for (const res of [await raw(server, "/api"), await as("nope", "/api")]) {
       expect(res.status).toBe(401);
-      expect(res.json).toEqual({ kind: "Status", apiVersion: "v1", metadata: {}, status: "Failure", message: "Unauthorized", reason: "Unauthorized", code: 401 });
+      expect(res.json).toEqual({
+        kind: "Status",
+        apiVersion: "v1",
+        metadata: {},
+        status: "Failure",
+        message: "Unauthorized",
+        reason: "Unauthorized",
+        code: 401,
+      });
     }
   });
 
@@ -79,7 +87,8 @@ describe("authentication", () => {
 describe("RBAC", () => {
   it("lets every authenticated user read discovery and OpenAPI, and answers 403 with the real message otherwise", async () => {
     await start();
-    for (const path of ["/api", "/apis", "/apis/droptrace.io/v1alpha1", "/version", "/openapi/v3", "/healthz"]) expect((await as("agent", path)).status, path).toBe(200);
+    for (const path of ["/api", "/apis", "/apis/droptrace.io/v1alpha1", "/version", "/openapi/v3", "/healthz"])
+      expect((await as("agent", path)).status, path).toBe(200);
     const list = await as("controller", "/apis/droptrace.io/v1alpha1/droptraces");
     expect(list.status).toBe(403);
     expect(list.json).toEqual({
@@ -95,7 +104,9 @@ describe("RBAC", () => {
     const pod = await as("controller", "/api/v1/namespaces/x/pods/p");
     expect(message(pod)).toBe(`pods "p" is forbidden: User "${CONTROLLER}" cannot get resource "pods" in API group "" in the namespace "x"`);
     const status = await as("controller", "/apis/droptrace.io/v1alpha1/droptraces/t/status", { method: "PUT", body: dropTrace("t") });
-    expect(message(status)).toBe(`droptraces.droptrace.io "t" is forbidden: User "${CONTROLLER}" cannot update resource "droptraces/status" in API group "droptrace.io" at the cluster scope`);
+    expect(message(status)).toBe(
+      `droptraces.droptrace.io "t" is forbidden: User "${CONTROLLER}" cannot update resource "droptraces/status" in API group "droptrace.io" at the cluster scope`,
+    );
     const path = await as("controller", "/metrics");
     expect(message(path)).toBe(`forbidden: User "${CONTROLLER}" cannot get path "/metrics"`);
   });
@@ -168,23 +179,35 @@ describe("RBAC", () => {
   it("needs update on the owner's finalizers to set blockOwnerDeletion, as OwnerReferencesPermissionEnforcement does", async () => {
     await start();
     const owner = (await admin("/apis/droptrace.io/v1alpha1/droptraces", dropTrace("all-nodes"))).json as { metadata: { uid: string } };
-    await admin("/apis/rbac.authorization.k8s.io/v1/namespaces/droptrace-system/roles", { metadata: { name: "ds" }, rules: [{ apiGroups: ["apps"], resources: ["daemonsets"], verbs: ["create"] }] });
+    await admin("/apis/rbac.authorization.k8s.io/v1/namespaces/droptrace-system/roles", {
+      metadata: { name: "ds" },
+      rules: [{ apiGroups: ["apps"], resources: ["daemonsets"], verbs: ["create"] }],
+    });
     await admin("/apis/rbac.authorization.k8s.io/v1/namespaces/droptrace-system/rolebindings", {
       metadata: { name: "ds" },
       roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: "ds" },
       subjects: [{ kind: "ServiceAccount", name: "droptrace-controller", namespace: "droptrace-system" }],
     });
     const ds = (name: string) => ({
-      metadata: { name, ownerReferences: [{ apiVersion: "droptrace.io/v1alpha1", kind: "DropTrace", name: "all-nodes", uid: owner.metadata.uid, controller: true, blockOwnerDeletion: true }] },
+      metadata: {
+        name,
+        ownerReferences: [
+          { apiVersion: "droptrace.io/v1alpha1", kind: "DropTrace", name: "all-nodes", uid: owner.metadata.uid, controller: true, blockOwnerDeletion: true },
+        ],
+      },
       spec: { selector: { matchLabels: { a: "b" } }, template: { metadata: { labels: { a: "b" } }, spec: { containers: [{ name: "c", image: "i:1" }] } } },
     });
     const refused = await as("controller", "/apis/apps/v1/namespaces/droptrace-system/daemonsets", { method: "POST", body: ds("agents") });
     expect(refused.status).toBe(403);
     expect(refused.json).toMatchObject({
-      message: 'daemonsets.apps "agents" is forbidden: cannot set blockOwnerDeletion if an ownerReference refers to a resource you can\'t set finalizers on: , <nil>',
+      message:
+        'daemonsets.apps "agents" is forbidden: cannot set blockOwnerDeletion if an ownerReference refers to a resource you can\'t set finalizers on: , <nil>',
       details: { name: "agents", group: "apps", kind: "daemonsets" },
     });
-    await admin("/apis/rbac.authorization.k8s.io/v1/clusterroles", { metadata: { name: "fin" }, rules: [{ apiGroups: ["droptrace.io"], resources: ["droptraces/finalizers"], verbs: ["update"] }] });
+    await admin("/apis/rbac.authorization.k8s.io/v1/clusterroles", {
+      metadata: { name: "fin" },
+      rules: [{ apiGroups: ["droptrace.io"], resources: ["droptraces/finalizers"], verbs: ["update"] }],
+    });
     await admin("/apis/rbac.authorization.k8s.io/v1/clusterrolebindings", {
       metadata: { name: "fin" },
       roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "fin" },
@@ -192,7 +215,9 @@ describe("RBAC", () => {
     });
     expect((await as("controller", "/apis/apps/v1/namespaces/droptrace-system/daemonsets", { method: "POST", body: ds("agents") })).status).toBe(201);
     const created = server.requestsBy(CONTROLLER).at(-1);
-    expect(created?.checks.map((c) => `${permissionText(c.attributes)}: ${String(c.allowed)}`)).toEqual(['update droptraces.droptrace.io/finalizers "all-nodes": true']);
+    expect(created?.checks.map((c) => `${permissionText(c.attributes)}: ${String(c.allowed)}`)).toEqual([
+      'update droptraces.droptrace.io/finalizers "all-nodes": true',
+    ]);
   });
 });
 
@@ -213,7 +238,12 @@ describe("the chart's RBAC, installed by helm", () => {
     expect((await as("controller", "/apis/droptrace.io/v1alpha1/droptraces", { method: "POST", body: dropTrace("x") })).status).toBe(403);
     expect((await as("controller", "/api/v1/namespaces/droptrace-system/configmaps")).status).toBe(403);
     expect((await as("agent", "/apis/droptrace.io/v1alpha1/droptraces")).status).toBe(403);
-    const report = { apiVersion: "droptrace.io/v1alpha1", kind: "DropTraceReport", metadata: { name: "all-nodes-node-a" }, spec: { trace: "all-nodes", node: "node-a" } };
+    const report = {
+      apiVersion: "droptrace.io/v1alpha1",
+      kind: "DropTraceReport",
+      metadata: { name: "all-nodes-node-a" },
+      spec: { trace: "all-nodes", node: "node-a" },
+    };
     expect((await as("agent", "/apis/droptrace.io/v1alpha1/droptracereports", { method: "POST", body: report })).status).toBe(201);
 
     const canI = async (...args: string[]) => (await cli?.kubectl(["auth", "can-i", ...args, "--as", CONTROLLER], { token: "admin" }))?.stdout;
@@ -223,6 +253,8 @@ describe("the chart's RBAC, installed by helm", () => {
     expect(await canI("create", "daemonsets", "-n", "default")).toBe("no");
     expect(await canI("create", "events", "-n", "default")).toBe("yes");
     const denied = await cli.kubectl(["get", "droptraces"], { token: "agent" });
-    expect(denied.stderr).toBe(`Error from server (Forbidden): droptraces.droptrace.io is forbidden: User "${AGENT}" cannot list resource "droptraces" in API group "droptrace.io" at the cluster scope`);
+    expect(denied.stderr).toBe(
+      `Error from server (Forbidden): droptraces.droptrace.io is forbidden: User "${AGENT}" cannot list resource "droptraces" in API group "droptrace.io" at the cluster scope`,
+    );
   });
 });

@@ -50,7 +50,12 @@ describe("status subresource", () => {
     const written = (await c.custom.replaceClusterCustomObjectStatus({
       ...dropTraces,
       name: "s",
-      body: { ...created, metadata: { ...created.metadata, labels: { sneaky: "yes" } }, spec: { topN: 50 }, status: { phase: "Running", observedGeneration: 1 } },
+      body: {
+        ...created,
+        metadata: { ...created.metadata, labels: { sneaky: "yes" } },
+        spec: { topN: 50 },
+        status: { phase: "Running", observedGeneration: 1 },
+      },
     })) as Obj;
     expect(written.status).toEqual({ phase: "Running", observedGeneration: 1 });
     expect(written.spec?.["topN"]).toBe(5);
@@ -60,9 +65,7 @@ describe("status subresource", () => {
 
   it("validates status writes against the schema", async () => {
     await c.custom.createClusterCustomObject({ ...dropTraces, body: dropTrace("s") });
-    const err = await failure(
-      c.custom.patchClusterCustomObjectStatus({ ...dropTraces, name: "s", body: { status: { phase: "Exploded" } } }, mergePatch),
-    );
+    const err = await failure(c.custom.patchClusterCustomObjectStatus({ ...dropTraces, name: "s", body: { status: { phase: "Exploded" } } }, mergePatch));
     expect(err.code).toBe(422);
     expect(err.body.details?.causes?.[0]).toEqual({
       reason: "FieldValueNotSupported",
@@ -140,7 +143,14 @@ describe("patches", () => {
       },
       jsonPatch,
     )) as Obj;
-    expect(patched.spec).toEqual({ size: 4, color: "blue", parts: [{ name: "x", count: 1 }, { name: "y", count: 1 }] });
+    expect(patched.spec).toEqual({
+      size: 4,
+      color: "blue",
+      parts: [
+        { name: "x", count: 1 },
+        { name: "y", count: 1 },
+      ],
+    });
 
     const err = await failure(
       c.custom.patchNamespacedCustomObject({ ...widgets, namespace: ns, name: "w", body: [{ op: "test", path: "/spec/size", value: 1 }] }, jsonPatch),
@@ -164,22 +174,16 @@ describe("patches", () => {
 
   it("refuses a strategic merge patch on a custom resource with 415", async () => {
     await c.custom.createNamespacedCustomObject({ ...widgets, namespace: ns, body: widget("w") });
-    const err = await failure(
-      c.custom.patchNamespacedCustomObject({ ...widgets, namespace: ns, name: "w", body: { spec: { size: 2 } } }, strategicMergePatch),
-    );
+    const err = await failure(c.custom.patchNamespacedCustomObject({ ...widgets, namespace: ns, name: "w", body: { spec: { size: 2 } } }, strategicMergePatch));
     expect(err.code).toBe(415);
     expect(err.body.reason).toBe("UnsupportedMediaType");
   });
 
   it("evaluates transition rules against the stored object and formats durations as CEL durations", async () => {
     await c.custom.createNamespacedCustomObject({ ...widgets, namespace: ns, body: widget("w", { size: 3, timeout: "30m" }) });
-    const shrink = await failure(
-      c.custom.patchNamespacedCustomObject({ ...widgets, namespace: ns, name: "w", body: { spec: { size: 2 } } }, mergePatch),
-    );
+    const shrink = await failure(c.custom.patchNamespacedCustomObject({ ...widgets, namespace: ns, name: "w", body: { spec: { size: 2 } } }, mergePatch));
     expect(shrink.body.message).toBe('Widget.test.droptrace.io "w" is invalid: spec.size: Invalid value: "integer": size may only grow');
-    const long = await failure(
-      c.custom.patchNamespacedCustomObject({ ...widgets, namespace: ns, name: "w", body: { spec: { timeout: "2h" } } }, mergePatch),
-    );
+    const long = await failure(c.custom.patchNamespacedCustomObject({ ...widgets, namespace: ns, name: "w", body: { spec: { timeout: "2h" } } }, mergePatch));
     expect(long.body.details?.causes?.map((x) => x.field)).toEqual(["spec.timeout"]);
   });
 

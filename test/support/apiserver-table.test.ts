@@ -133,12 +133,16 @@ describe("custom resources", () => {
     await c.custom.createClusterCustomObject({ ...dropTraces, body: dropTrace("x") });
     const beta = await raw(c.server, "/apis/droptrace.io/v1alpha1/droptraces", { headers: { Accept: "application/json;as=Table;v=v1beta1;g=meta.k8s.io" } });
     expect((beta.json as Table).apiVersion).toBe("meta.k8s.io/v1beta1");
-    const partial = await raw(c.server, "/apis/droptrace.io/v1alpha1/droptraces", { headers: { Accept: "application/json;as=PartialObjectMetadataList;v=v1;g=meta.k8s.io" } });
+    const partial = await raw(c.server, "/apis/droptrace.io/v1alpha1/droptraces", {
+      headers: { Accept: "application/json;as=PartialObjectMetadataList;v=v1;g=meta.k8s.io" },
+    });
     expect(partial.json).toMatchObject({ kind: "PartialObjectMetadataList", items: [{ kind: "PartialObjectMetadata", metadata: { name: "x" } }] });
     const protobufOnly = await raw(c.server, "/apis/droptrace.io/v1alpha1/droptraces", { headers: { Accept: "application/vnd.kubernetes.protobuf" } });
     expect(protobufOnly.status).toBe(406);
     // A client that prefers protobuf but takes JSON (client-go's typed clients) gets JSON.
-    const either = await raw(c.server, "/apis/droptrace.io/v1alpha1/droptraces", { headers: { Accept: "application/vnd.kubernetes.protobuf, application/json" } });
+    const either = await raw(c.server, "/apis/droptrace.io/v1alpha1/droptraces", {
+      headers: { Accept: "application/vnd.kubernetes.protobuf, application/json" },
+    });
     expect((either.json as { kind: string }).kind).toBe("DropTraceList");
   });
 
@@ -172,7 +176,19 @@ describe("built-in kinds", () => {
     if (ds.spec?.template.spec !== undefined) ds.spec.template.spec.nodeSelector = { "kubernetes.io/os": "linux" };
     await c.apps.createNamespacedDaemonSet({ namespace: "default", body: model(ds) });
     const t = await table("/apis/apps/v1/namespaces/default/daemonsets");
-    expect(columns(t)).toEqual(["Name", "Desired", "Current", "Ready", "Up-to-date", "Available", "Node Selector", "Age", "(Containers)", "(Images)", "(Selector)"]);
+    expect(columns(t)).toEqual([
+      "Name",
+      "Desired",
+      "Current",
+      "Ready",
+      "Up-to-date",
+      "Available",
+      "Node Selector",
+      "Age",
+      "(Containers)",
+      "(Images)",
+      "(Selector)",
+    ]);
     expect(t.rows[0]?.cells).toEqual(["agents", 0, 0, 0, 0, 0, "kubernetes.io/os=linux", "0s", "agent", "droptrace:1.0", "app=agents"]);
     expect(t.columnDefinitions?.[1]?.description).toMatch(/^The total number of nodes that should be running the daemon pod/);
   });
@@ -211,7 +227,10 @@ describe("built-in kinds", () => {
     const secrets = await table("/api/v1/namespaces/default/secrets");
     expect(columns(secrets)).toEqual(["Name", "Type", "Data", "Age"]);
     expect(secrets.rows[0]?.cells).toEqual(["s", "Opaque", 2, "0s"]);
-    await raw(c.server, "/apis/coordination.k8s.io/v1/namespaces/default/leases", { method: "POST", body: { metadata: { name: "l" }, spec: { holderIdentity: "me" } } });
+    await raw(c.server, "/apis/coordination.k8s.io/v1/namespaces/default/leases", {
+      method: "POST",
+      body: { metadata: { name: "l" }, spec: { holderIdentity: "me" } },
+    });
     expect((await table("/apis/coordination.k8s.io/v1/namespaces/default/leases")).rows[0]?.cells).toEqual(["l", "me", "0s"]);
   });
 
@@ -233,7 +252,18 @@ describe("built-in kinds", () => {
     });
     const t = await table("/api/v1/events");
     expect(columns(t)).toEqual(["Last Seen", "Type", "Reason", "Object", "(Subobject)", "(Source)", "Message", "(First Seen)", "(Count)", "(Name)"]);
-    expect(t.rows[0]?.cells).toEqual(["65s", "Normal", "Started", "droptrace/all-nodes", "", "droptrace-controller", "Tracing 3 nodes", "65s", 2, "all-nodes.1"]);
+    expect(t.rows[0]?.cells).toEqual([
+      "65s",
+      "Normal",
+      "Started",
+      "droptrace/all-nodes",
+      "",
+      "droptrace-controller",
+      "Tracing 3 nodes",
+      "65s",
+      2,
+      "all-nodes.1",
+    ]);
   });
 
   it("prints Deployments, and ClusterRoles with the default Name and Created At", async () => {
@@ -251,7 +281,13 @@ describe("built-in kinds", () => {
     expect(roles.rows[0]?.cells).toEqual(["reader", "2024-05-01T10:00:00Z"]);
     const res = await raw(c.server, "/apis/apps/v1/namespaces/default/deployments", {
       method: "POST",
-      body: { metadata: { name: "d" }, spec: { selector: { matchLabels: { app: "d" } }, template: { metadata: { labels: { app: "d" } }, spec: { containers: [{ name: "c", image: "x:1" }] } } } },
+      body: {
+        metadata: { name: "d" },
+        spec: {
+          selector: { matchLabels: { app: "d" } },
+          template: { metadata: { labels: { app: "d" } }, spec: { containers: [{ name: "c", image: "x:1" }] } },
+        },
+      },
     });
     expect(res.status).toBe(201);
     const deployments = await table("/apis/apps/v1/namespaces/default/deployments");

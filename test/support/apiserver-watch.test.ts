@@ -100,10 +100,7 @@ describe("watch", () => {
       const first = (await small.custom.createClusterCustomObject({ ...dropTraces, body: dropTrace("a") })) as Obj;
       for (const n of ["b", "c"]) await small.custom.createClusterCustomObject({ ...dropTraces, body: dropTrace(n) });
       expect(small.server.store.eventsSince("droptrace.io/droptraces", Number(first.metadata.resourceVersion) - 1)).toBeUndefined();
-      expect(small.server.store.eventsSince("droptrace.io/droptraces", Number(first.metadata.resourceVersion))?.map((e) => e.type)).toEqual([
-        "ADDED",
-        "ADDED",
-      ]);
+      expect(small.server.store.eventsSince("droptrace.io/droptraces", Number(first.metadata.resourceVersion))?.map((e) => e.type)).toEqual(["ADDED", "ADDED"]);
     } finally {
       await small.server.close();
     }
@@ -140,10 +137,15 @@ describe("watch", () => {
       const types: string[] = [];
       const rvs: string[] = [];
       aborts.push(
-        await w.watch(path, { allowWatchBookmarks: true }, (type, obj: KubernetesObject) => {
-          types.push(type);
-          rvs.push(obj.metadata?.resourceVersion ?? "");
-        }, () => undefined),
+        await w.watch(
+          path,
+          { allowWatchBookmarks: true },
+          (type, obj: KubernetesObject) => {
+            types.push(type);
+            rvs.push(obj.metadata?.resourceVersion ?? "");
+          },
+          () => undefined,
+        ),
       );
       await until("two bookmarks", () => types.length >= 2);
       expect(types.slice(0, 2)).toEqual(["BOOKMARK", "BOOKMARK"]);
@@ -178,7 +180,12 @@ describe("informer", () => {
     await create(dropTrace("after"));
     await until("the object created after the restart", () => added.includes("after"));
     expect(added).toEqual(["before", "during", "after"]);
-    expect(informer.list().map((o) => o.metadata?.name).sort()).toEqual(["after", "before", "during"]);
+    expect(
+      informer
+        .list()
+        .map((o) => o.metadata?.name)
+        .sort(),
+    ).toEqual(["after", "before", "during"]);
     // It resumed from its resourceVersion: no second list.
     expect(c.server.requests.filter((r) => r.method === "GET" && r.query === "").length).toBe(listsBefore);
     await informer.stop();
@@ -203,7 +210,12 @@ describe("informer", () => {
     const listsBefore = c.server.requests.filter((r) => r.method === "GET" && r.query === "").length;
     await informer.start();
     await until("the DELETE of the object deleted meanwhile", () => deleted.includes("gone"));
-    expect(informer.list().map((o) => o.metadata?.name).sort()).toEqual(["fresh", "keep"]);
+    expect(
+      informer
+        .list()
+        .map((o) => o.metadata?.name)
+        .sort(),
+    ).toEqual(["fresh", "keep"]);
     const watches = c.server.requests.filter((r) => r.query.includes("watch=true"));
     expect(watches.length).toBe(3);
     expect(c.server.requests.filter((r) => r.method === "GET" && r.query === "").length).toBe(listsBefore + 1);

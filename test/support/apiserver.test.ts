@@ -225,9 +225,7 @@ describe("validation", () => {
       ["spec.filter.reasons[0]", "FieldValueNotSupported"],
       ["<nil>", "FieldValueInvalid"],
     ]);
-    expect(causes[0]?.message).toBe(
-      `Invalid value: "bad name": spec.filter.interfaces[1] in body should match '^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}[*]?$'`,
-    );
+    expect(causes[0]?.message).toBe(`Invalid value: "bad name": spec.filter.interfaces[1] in body should match '^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}[*]?$'`);
     expect(causes[2]?.message).toContain("some validation rules were not checked because the object was invalid");
   });
 
@@ -282,7 +280,10 @@ describe("validation", () => {
         namespace: "default",
         body: model<V1DaemonSet>({
           metadata: { name: "ds" },
-          spec: { selector: { matchLabels: { app: "a" } }, template: { metadata: { labels: { app: "b" } }, spec: { containers: [{ name: "c", image: "i" }] } } },
+          spec: {
+            selector: { matchLabels: { app: "a" } },
+            template: { metadata: { labels: { app: "b" } }, spec: { containers: [{ name: "c", image: "i" }] } },
+          },
         }),
       }),
     );

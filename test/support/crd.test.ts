@@ -31,7 +31,14 @@ describe("validateCustomResource", () => {
   it("applies structural defaults, including inside defaulted values and list items", () => {
     const r = validateCustomResource(crd("Widget"), widget({ size: 1, parts: [{ name: "a" }, { name: "b", count: 3 }] }));
     expect(r.causes).toEqual([]);
-    expect((r.object as { spec: unknown }).spec).toEqual({ size: 1, color: "blue", parts: [{ name: "a", count: 1 }, { name: "b", count: 3 }] });
+    expect((r.object as { spec: unknown }).spec).toEqual({
+      size: 1,
+      color: "blue",
+      parts: [
+        { name: "a", count: 1 },
+        { name: "b", count: 3 },
+      ],
+    });
   });
 
   it("drops a non-nullable null and defaults it, keeps a nullable one", () => {
@@ -64,22 +71,36 @@ describe("validateCustomResource", () => {
     expect(r.causes).toEqual(
       expect.arrayContaining([
         { field: "spec.topN", reason: "FieldValueTypeInvalid", message: 'Invalid value: "string": spec.topN in body must be of type integer: "string"' },
-        { field: "spec.duration", reason: "FieldValueInvalid", message: `Invalid value: "1d": spec.duration in body should match '^([0-9]+h)?([0-9]+m)?([0-9]+s)?$'` },
+        {
+          field: "spec.duration",
+          reason: "FieldValueInvalid",
+          message: `Invalid value: "1d": spec.duration in body should match '^([0-9]+h)?([0-9]+m)?([0-9]+s)?$'`,
+        },
         { field: "spec.filter.interfaces[0]", reason: "FieldValueTooLong", message: "Too long: may not be more than 16 bytes" },
         { field: "spec.filter.interfaces[2]", reason: "FieldValueDuplicate", message: 'Duplicate value: "eth0"' },
-        { field: "spec.tolerations[0].operator", reason: "FieldValueNotSupported", message: 'Unsupported value: "Sometimes": supported values: "Exists", "Equal"' },
+        {
+          field: "spec.tolerations[0].operator",
+          reason: "FieldValueNotSupported",
+          message: 'Unsupported value: "Sometimes": supported values: "Exists", "Equal"',
+        },
       ]),
     );
   });
 
   it("reports a missing required field", () => {
-    const r = validateCustomResource(crd("DropTraceReport"), { apiVersion: "droptrace.io/v1alpha1", kind: "DropTraceReport", metadata: { name: "r" }, spec: { trace: "t" } });
+    const r = validateCustomResource(crd("DropTraceReport"), {
+      apiVersion: "droptrace.io/v1alpha1",
+      kind: "DropTraceReport",
+      metadata: { name: "r" },
+      spec: { trace: "t" },
+    });
     expect(r.causes).toEqual([
       { field: "spec.node", reason: "FieldValueRequired", message: "Required value" },
       {
         field: "<nil>",
         reason: "FieldValueInvalid",
-        message: 'Invalid value: "null": some validation rules were not checked because the object was invalid; correct the existing errors to complete validation',
+        message:
+          'Invalid value: "null": some validation rules were not checked because the object was invalid; correct the existing errors to complete validation',
       },
     ]);
   });
@@ -89,7 +110,11 @@ describe("validateCustomResource", () => {
       { field: "spec.duration", reason: "FieldValueInvalid", message: 'Invalid value: "string": duration must be between 5s and 24h' },
     ]);
     expect(validateCustomResource(crd("DropTrace"), trace({ tolerations: [{ key: "Bad Key!", operator: "Exists" }] })).causes).toEqual([
-      { field: "spec.tolerations[0].key", reason: "FieldValueInvalid", message: `Invalid value: "object": key must be a qualified name such as 'example.com/dedicated'` },
+      {
+        field: "spec.tolerations[0].key",
+        reason: "FieldValueInvalid",
+        message: `Invalid value: "object": key must be a qualified name such as 'example.com/dedicated'`,
+      },
     ]);
   });
 
@@ -109,7 +134,11 @@ describe("validateCustomResource", () => {
       'Invalid value: "string": timeout must be at most 1h',
     ]);
     expect(validateCustomResource(crd("Widget"), widget({ size: 1, timeout: "soon" })).causes).toEqual([
-      expect.objectContaining({ field: "spec.timeout", reason: "FieldValueTypeInvalid", message: 'Invalid value: "soon": spec.timeout in body must be of type duration: "soon"' }),
+      expect.objectContaining({
+        field: "spec.timeout",
+        reason: "FieldValueTypeInvalid",
+        message: 'Invalid value: "soon": spec.timeout in body must be of type duration: "soon"',
+      }),
       expect.objectContaining({ field: "<nil>" }),
     ]);
   });

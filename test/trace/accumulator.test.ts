@@ -15,8 +15,7 @@ class FakeSymbols {
 }
 
 const reasons = {
-  reasonName: (reason: number): string =>
-    reason === -1 ? "-" : ({ 2: "NOT_SPECIFIED", 3: "NO_SOCKET" }[reason] ?? `UNKNOWN_${reason}`),
+  reasonName: (reason: number): string => (reason === -1 ? "-" : ({ 2: "NOT_SPECIFIED", 3: "NO_SOCKET" }[reason] ?? `UNKNOWN_${reason}`)),
 };
 
 const symbols = (): FakeSymbols =>
@@ -71,9 +70,7 @@ describe("DropAccumulator", () => {
     const accumulator = new DropAccumulator(symbols(), reasons);
     accumulator.add(row(3, "0xa"));
     accumulator.add(row(4, "0xd"));
-    expect(accumulator.snapshot(10).rows).toEqual([
-      { symbol: "udp_rcv+0x452", interface: "eth0", netns: 1, module: "kernel", reason: "NO_SOCKET", count: 7 },
-    ]);
+    expect(accumulator.snapshot(10).rows).toEqual([{ symbol: "udp_rcv+0x452", interface: "eth0", netns: 1, module: "kernel", reason: "NO_SOCKET", count: 7 }]);
   });
 
   it("symbolizes each distinct address once", () => {

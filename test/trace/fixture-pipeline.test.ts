@@ -42,11 +42,7 @@ function accumulate(chunks: readonly (string | Uint8Array)[]): DropSnapshot {
 
 describe("fixture kernel-7.2-udp-neigh end to end", () => {
   it("converts the fixture into two intervals of rows and an end record", () => {
-    expect(probeOutput.split("\n").filter((line) => /^[IE]\t/.test(line))).toEqual([
-      "I\t1\t4\t0",
-      "I\t2\t4\t0",
-      "E\t2",
-    ]);
+    expect(probeOutput.split("\n").filter((line) => /^[IE]\t/.test(line))).toEqual(["I\t1\t4\t0", "I\t2\t4\t0", "E\t2"]);
   });
 
   it("gives the README's table, summed across intervals", () => {

@@ -1,9 +1,5 @@
 import { beforeAll, describe, expect, it } from "vitest";
-import {
-  KallsymsFormatError,
-  parseKallsyms,
-  type KallsymsTable,
-} from "../../src/trace/kallsyms.js";
+import { KallsymsFormatError, parseKallsyms, type KallsymsTable } from "../../src/trace/kallsyms.js";
 import { readFixtureKallsyms } from "./fixture.js";
 
 // The agent parses the file's text; the parser works on bytes, so a Buffer, or any view into
@@ -175,9 +171,7 @@ describe("parseKallsyms", () => {
   });
 
   it("detects addresses hidden by kptr_restrict", () => {
-    const hidden = parseKallsyms(
-      "0000000000000000 T _text\n0000000000000000 T udp_rcv\n0000000000000000 t veth_xmit\t[veth]\n",
-    );
+    const hidden = parseKallsyms("0000000000000000 T _text\n0000000000000000 T udp_rcv\n0000000000000000 t veth_xmit\t[veth]\n");
     expect(hidden.addressesHidden).toBe(true);
     expect(hidden.symbolize("0xffffffffac2fa632")).toEqual({ symbol: "0xffffffffac2fa632", module: "unknown" });
     expect(hidden.symbolize("0x0")).toEqual({ symbol: "0x0", module: "unknown" });
@@ -185,8 +179,7 @@ describe("parseKallsyms", () => {
 
   it("decides from code symbols: per-CPU and absolute symbols at 0 first, as x86_64 lists them to root, are not hidden", () => {
     const table = parseKallsyms(
-      "0000000000000000 A fixed_percpu_data\n0000000000000000 A __per_cpu_start\n0000000000001000 A cpu_debug_store\n" +
-        "ffffffff86400000 T startup_64\n",
+      "0000000000000000 A fixed_percpu_data\n0000000000000000 A __per_cpu_start\n0000000000001000 A cpu_debug_store\n" + "ffffffff86400000 T startup_64\n",
     );
     expect(table.addressesHidden).toBe(false);
     expect(table.symbolize("0xffffffff86400010")).toEqual({ symbol: "startup_64+0x10", module: "kernel" });

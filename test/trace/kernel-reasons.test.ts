@@ -1,10 +1,5 @@
 import { describe, expect, it } from "vitest";
-import {
-  DropReasonFormatError,
-  NO_REASON,
-  UnknownDropReasonError,
-  parseKfreeSkbFormat,
-} from "../../src/trace/kernel-reasons.js";
+import { DropReasonFormatError, NO_REASON, UnknownDropReasonError, parseKfreeSkbFormat } from "../../src/trace/kernel-reasons.js";
 import { readFixture } from "./fixture.js";
 
 // kfree_skb before Linux 5.17: no reason field.
@@ -81,9 +76,7 @@ describe("drop reasons of the fixture's kernel", () => {
 describe("parseKfreeSkbFormat", () => {
   it("uses each kernel's own numbers", () => {
     // Linux 5.17 numbered from 1 and had a few names only.
-    const reasons = parseKfreeSkbFormat(
-      formatWithTable('{ 1, "NOT_SPECIFIED" }, { 2, "NO_SOCKET" }, { 3, "PKT_TOO_SMALL" }, { 0x4, "TCP_CSUM" }'),
-    );
+    const reasons = parseKfreeSkbFormat(formatWithTable('{ 1, "NOT_SPECIFIED" }, { 2, "NO_SOCKET" }, { 3, "PKT_TOO_SMALL" }, { 0x4, "TCP_CSUM" }'));
     expect(reasons.reasonName(2)).toBe("NO_SOCKET");
     expect(reasons.reasonName(3)).toBe("PKT_TOO_SMALL");
     expect(reasons.reasonName(4)).toBe("TCP_CSUM");
@@ -100,9 +93,7 @@ describe("parseKfreeSkbFormat", () => {
     expect(reasons.reasonName(-1)).toBe("-");
     expect(reasons.reasonName(3)).toBe("UNKNOWN_3");
     expect(reasons.resolveReasonNames([])).toEqual([]);
-    expect(() => reasons.resolveReasonNames(["NO_SOCKET"])).toThrow(
-      /drop reason filter NO_SOCKET cannot apply: this kernel has no drop reasons/,
-    );
+    expect(() => reasons.resolveReasonNames(["NO_SOCKET"])).toThrow(/drop reason filter NO_SOCKET cannot apply: this kernel has no drop reasons/);
   });
 
   it.each([
@@ -117,11 +108,7 @@ describe("parseKfreeSkbFormat", () => {
       formatWithTable('{ SKB_DROP_REASON_NOT_SPECIFIED, "NOT_SPECIFIED" }'),
       /reason table entry 1 is not \{ <number>, "<NAME>" \}: " \{ SKB_DROP_REASON_NOT_SPECIFIED/,
     ],
-    [
-      "a table cut short",
-      formatWithTable('{ 2, "NOT_SPECIFIED" }, { 3, "NO_SOCKET" ').replace(")\n", "\n"),
-      /reason table entry 2 is not/,
-    ],
+    ["a table cut short", formatWithTable('{ 2, "NOT_SPECIFIED" }, { 3, "NO_SOCKET" ').replace(")\n", "\n"), /reason table entry 2 is not/],
     ["a lower-case name", formatWithTable('{ 2, "not_specified" }'), /must be an upper-case C identifier/],
     ["a number listed twice", formatWithTable('{ 2, "A" }, { 2, "B" }'), /number 2 is listed twice/],
     ["a name listed twice", formatWithTable('{ 2, "A" }, { 3, "A" }'), /reason A is listed twice/],

@@ -61,7 +61,12 @@ function nodeOf(kernel: Kernel, kallsyms: Uint8Array = readFixtureKallsymsBytes(
 
 /** What an unprivileged reader gets from the same file: every address 0, names and modules kept. */
 function zeroed(bytes: Uint8Array): Buffer {
-  return Buffer.from(Buffer.from(bytes).toString("latin1").replace(/^[0-9a-f]{16} /gm, "0000000000000000 "), "latin1");
+  return Buffer.from(
+    Buffer.from(bytes)
+      .toString("latin1")
+      .replace(/^[0-9a-f]{16} /gm, "0000000000000000 "),
+    "latin1",
+  );
 }
 
 describe.each(KERNELS)("$release ($fixture)", (kernel) => {

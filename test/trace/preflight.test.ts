@@ -81,7 +81,7 @@ describe("preflight", () => {
   it.each([
     ['ID="rhel"\nID_LIKE="fedora"\n', `dnf install kernel-devel-${RELEASE}`],
     ['ID="opensuse-leap"\nID_LIKE="suse opensuse"\n', "zypper install kernel-default-devel"],
-    ['ID=ubuntu\nID_LIKE=debian\n', `apt-get install linux-headers-${RELEASE}`],
+    ["ID=ubuntu\nID_LIKE=debian\n", `apt-get install linux-headers-${RELEASE}`],
   ])("names the package for %j", async (osRelease, advice) => {
     const [p] = await problems(host({ dirs: [], files: { "/etc/os-release": osRelease } }));
     expect(p?.message).toContain(advice);

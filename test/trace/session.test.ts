@@ -188,7 +188,10 @@ describe("runTrace with the stand-in SystemTap", () => {
 describe("the module cache", () => {
   it("compiles on a miss, then loads the cached module without stap", async () => {
     const out = new ProbeOutput();
-    await standIns.staprun({ steps: [{ out: out.interval([row(1, LOC.udpRcv, "lo", NETNS.root, REASON.NO_SOCKET)]) }], onSigint: [{ out: [out.end()] }, { exit: 0 }] });
+    await standIns.staprun({
+      steps: [{ out: out.interval([row(1, LOC.udpRcv, "lo", NETNS.root, REASON.NO_SOCKET)]) }],
+      onSigint: [{ out: [out.end()] }, { exit: 0 }],
+    });
 
     const first = await runTrace(standIns.request(), standIns.deps({ script }), stopAfter(1));
     expect(first.outcome).toEqual({ phase: "Completed" });

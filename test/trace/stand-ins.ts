@@ -24,13 +24,7 @@ export const SYSTEMTAP_VERSION = "5.6/0.196";
 
 // ---- what the stand-ins replay ------------------------------------------------------------------
 
-export type Step =
-  | { out: string[] }
-  | { raw: string }
-  | { err: string }
-  | { sleepMs: number }
-  | { exit: number }
-  | { killSelf: true };
+export type Step = { out: string[] } | { raw: string } | { err: string } | { sleepMs: number } | { exit: number } | { killSelf: true };
 
 export interface StaprunScenario {
   insertError?: { stderr: string; exitCode: number };
@@ -356,7 +350,13 @@ export function moduleTableOver(modulesFile: string): FakeModuleTable {
     remove: async (name) => {
       if (table.failRemove !== undefined) return table.failRemove;
       table.removed.push(name);
-      await writeFile(modulesFile, readModulesFile(modulesFile).filter((n) => n !== name).map((n) => `${n}\n`).join(""));
+      await writeFile(
+        modulesFile,
+        readModulesFile(modulesFile)
+          .filter((n) => n !== name)
+          .map((n) => `${n}\n`)
+          .join(""),
+      );
       return undefined;
     },
   };

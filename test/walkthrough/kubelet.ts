@@ -16,7 +16,17 @@
 // not restarted.
 import { createWriteStream, mkdirSync, writeFileSync, type WriteStream } from "node:fs";
 import path from "node:path";
-import { AppsV1Api, CoreV1Api, type KubeConfig, type V1Container, type V1DaemonSet, type V1Deployment, type V1Node, type V1Pod, V1PodSpec } from "@kubernetes/client-node";
+import {
+  AppsV1Api,
+  CoreV1Api,
+  type KubeConfig,
+  type V1Container,
+  type V1DaemonSet,
+  type V1Deployment,
+  type V1Node,
+  type V1Pod,
+  V1PodSpec,
+} from "@kubernetes/client-node";
 import { execa } from "execa";
 import { mergePatch, model } from "../support/apiserver-test-helpers.js";
 import { FAKE_STAP } from "../trace/stand-ins.js";
@@ -108,7 +118,23 @@ function spawnPod(args: string[], env: Record<string, string>, mount: HostMount 
   const [file, argv] =
     mount === undefined
       ? [process.execPath, args]
-      : ["unshare", [...(asRoot ? [] : ["--user", "--map-root-user"]), "--mount", "--propagation", "private", "sh", "-c", MOUNT_SCRIPT, "sh", mount.host, mount.container, process.execPath, ...args]];
+      : [
+          "unshare",
+          [
+            ...(asRoot ? [] : ["--user", "--map-root-user"]),
+            "--mount",
+            "--propagation",
+            "private",
+            "sh",
+            "-c",
+            MOUNT_SCRIPT,
+            "sh",
+            mount.host,
+            mount.container,
+            process.execPath,
+            ...args,
+          ],
+        ];
   return execa(file, argv, {
     cwd: repoRoot,
     env: { PATH: `${path.dirname(FAKE_STAP)}:${process.env["PATH"] ?? ""}`, ...env },
@@ -166,7 +192,10 @@ export class Kubelet {
 
   /** Pods whose process is running. */
   runningPods(): string[] {
-    return [...this.#running.values()].flat().filter((p) => !p.exited).map((p) => p.pod);
+    return [...this.#running.values()]
+      .flat()
+      .filter((p) => !p.exited)
+      .map((p) => p.pod);
   }
 
   async #sync(): Promise<void> {
@@ -196,7 +225,14 @@ export class Kubelet {
     const template = d.spec?.template;
     const container = template?.spec?.containers[0];
     if (template?.spec === undefined || container === undefined) throw new Error(`Deployment ${d.metadata?.name ?? ""} has no container`);
-    const pod = await this.#createPod(namespace, `${d.metadata?.name ?? ""}-7d9c5b6f4-x2k9q`, template.metadata?.labels ?? {}, template.spec, { apiVersion: "apps/v1", kind: "Deployment", name: d.metadata?.name ?? "", uid }, undefined);
+    const pod = await this.#createPod(
+      namespace,
+      `${d.metadata?.name ?? ""}-7d9c5b6f4-x2k9q`,
+      template.metadata?.labels ?? {},
+      template.spec,
+      { apiVersion: "apps/v1", kind: "Deployment", name: d.metadata?.name ?? "", uid },
+      undefined,
+    );
     const metricsPort = await this.#opts.freePort();
     const env = {
       ...containerEnv(container, pod),
@@ -207,7 +243,11 @@ export class Kubelet {
     const p = this.#spawn(pod.metadata?.name ?? "", undefined, [CLI, ...(container.args ?? [])], env, metricsPort);
     this.#running.set(uid, [p]);
     await this.#apps.patchNamespacedDeploymentStatus(
-      { name: d.metadata?.name ?? "", namespace, body: { status: { observedGeneration: d.metadata?.generation, replicas: 1, updatedReplicas: 1, readyReplicas: 1, availableReplicas: 1 } } },
+      {
+        name: d.metadata?.name ?? "",
+        namespace,
+        body: { status: { observedGeneration: d.metadata?.generation, replicas: 1, updatedReplicas: 1, readyReplicas: 1, availableReplicas: 1 } },
+      },
       mergePatch,
     );
   }
@@ -220,11 +260,20 @@ export class Kubelet {
     const container = template?.spec?.containers[0];
     if (template?.spec === undefined || container === undefined) throw new Error(`DaemonSet ${name} has no container`);
     const selector = template.spec.nodeSelector;
-    const nodes = this.#opts.nodes.filter((n) => matchesSelector({ "kubernetes.io/os": "linux", "kubernetes.io/hostname": n.name, ...(n.labels ?? {}) }, selector));
+    const nodes = this.#opts.nodes.filter((n) =>
+      matchesSelector({ "kubernetes.io/os": "linux", "kubernetes.io/hostname": n.name, ...(n.labels ?? {}) }, selector),
+    );
     const pods: PodProcess[] = [];
     this.#running.set(uid, pods);
     for (const [i, node] of nodes.entries()) {
-      const pod = await this.#createPod(namespace, `${name}-${["4xk2p", "9mzq7", "b7t5w", "h2c8r"][i] ?? String(i)}`, template.metadata?.labels ?? {}, template.spec, { apiVersion: "apps/v1", kind: "DaemonSet", name, uid }, node.name);
+      const pod = await this.#createPod(
+        namespace,
+        `${name}-${["4xk2p", "9mzq7", "b7t5w", "h2c8r"][i] ?? String(i)}`,
+        template.metadata?.labels ?? {},
+        template.spec,
+        { apiVersion: "apps/v1", kind: "DaemonSet", name, uid },
+        node.name,
+      );
       const dir = path.join(this.#opts.dir, "nodes", node.name);
       mkdirSync(path.join(dir, "cache"), { recursive: true });
       const scenario = path.join(dir, `staprun-${name}.json`);
@@ -242,7 +291,12 @@ export class Kubelet {
         FAKE_SYSTEMTAP_LOG: path.join(dir, "systemtap.log"),
         FAKE_STAPRUN_SCENARIO: scenario,
       };
-      pods.push(this.#spawn(pod.metadata?.name ?? "", node.name, ["--import", "tsx", NODE_AGENT], env, metricsPort, { host: path.join(dir, "cache"), container: cacheMount }));
+      pods.push(
+        this.#spawn(pod.metadata?.name ?? "", node.name, ["--import", "tsx", NODE_AGENT], env, metricsPort, {
+          host: path.join(dir, "cache"),
+          container: cacheMount,
+        }),
+      );
     }
     await this.#apps.patchNamespacedDaemonSetStatus(
       {
@@ -295,7 +349,15 @@ export class Kubelet {
             phase: "Running",
             startTime: now,
             conditions: [{ type: "Ready", status: "True", lastTransitionTime: now }],
-            containerStatuses: spec.containers.map((c) => ({ name: c.name, image: c.image, imageID: "", ready: true, restartCount: 0, started: true, state: { running: { startedAt: now } } })),
+            containerStatuses: spec.containers.map((c) => ({
+              name: c.name,
+              image: c.image,
+              imageID: "",
+              ready: true,
+              restartCount: 0,
+              started: true,
+              state: { running: { startedAt: now } },
+            })),
           },
         },
       },

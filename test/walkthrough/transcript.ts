@@ -27,7 +27,12 @@ export class Transcript {
    * (default: the command itself) and returns its output. A non-zero exit fails the step
    * unless `allowFailure`.
    */
-  async run(step: string, file: string, args: string[], opts: { shown?: string; env?: Record<string, string>; allowFailure?: boolean; input?: string } = {}): Promise<string> {
+  async run(
+    step: string,
+    file: string,
+    args: string[],
+    opts: { shown?: string; env?: Record<string, string>; allowFailure?: boolean; input?: string } = {},
+  ): Promise<string> {
     const result = await execa(file, args, { reject: false, all: true, env: opts.env ?? {}, ...(opts.input === undefined ? {} : { input: opts.input }) });
     const shown = opts.shown ?? [file, ...args].join(" ");
     if (result.exitCode !== 0 && opts.allowFailure !== true) {

@@ -29,7 +29,12 @@ const repoRoot = path.resolve(import.meta.dirname, "../..");
 const README = path.join(repoRoot, "README.md");
 const NAMESPACE = "droptrace-system";
 const TRACE = "all-nodes";
-const IMAGES = ["--set", "controller.image.repository=registry.example.com/droptrace-controller", "--set", "agent.image.repository=registry.example.com/droptrace-agent"];
+const IMAGES = [
+  "--set",
+  "controller.image.repository=registry.example.com/droptrace-controller",
+  "--set",
+  "agent.image.repository=registry.example.com/droptrace-agent",
+];
 const ADMIN_TOKEN = "walkthrough-admin";
 const SERVICE_ACCOUNTS = [`${NAMESPACE}/droptrace-controller`, `${NAMESPACE}/droptrace-agent`] as const;
 const tokenOf = (sa: string) => `walkthrough-${sa.replace("/", "-")}`;
@@ -67,7 +72,11 @@ const USED: Record<(typeof SERVICE_ACCOUNTS)[number], string[]> = {
     "droptrace-system core/pods list",
     "droptrace-system core/pods watch",
   ],
-  [`${NAMESPACE}/droptrace-agent`]: ["(cluster) droptrace.io/droptracereports create", "(cluster) droptrace.io/droptracereports get", "(cluster) droptrace.io/droptracereports update"],
+  [`${NAMESPACE}/droptrace-agent`]: [
+    "(cluster) droptrace.io/droptracereports create",
+    "(cluster) droptrace.io/droptracereports get",
+    "(cluster) droptrace.io/droptracereports update",
+  ],
 };
 
 function freePort(): Promise<number> {
@@ -104,12 +113,17 @@ describe("the README walkthrough", () => {
   const trace = async () =>
     (await custom.getClusterCustomObject({ group: GROUP, version: VERSION, plural: DROPTRACE.plural, name: TRACE })) as { status?: DropTraceStatus };
   const report = async (node: string) =>
-    (await custom.getClusterCustomObject({ group: GROUP, version: VERSION, plural: DROPTRACE_REPORT.plural, name: `${TRACE}-${node}` })) as { status?: DropTraceReportStatus };
+    (await custom.getClusterCustomObject({ group: GROUP, version: VERSION, plural: DROPTRACE_REPORT.plural, name: `${TRACE}-${node}` })) as {
+      status?: DropTraceReportStatus;
+    };
   const metrics = (step: string, port: number, shownPort: number, names: string) =>
-    transcript.run(step, "bash", ["-c", `curl -s http://127.0.0.1:${String(port)}/metrics | grep -E '^${names}'`], {
-      shown: `curl -s localhost:${String(shownPort)}/metrics | grep -E '^${names}'`,
-    }).then(() => undefined);
-  const kubectl = (step: string, args: string[], shown?: string) => transcript.run(step, kubectlBinary(), args, { env, shown: shown ?? `kubectl ${args.join(" ")}` });
+    transcript
+      .run(step, "bash", ["-c", `curl -s http://127.0.0.1:${String(port)}/metrics | grep -E '^${names}'`], {
+        shown: `curl -s localhost:${String(shownPort)}/metrics | grep -E '^${names}'`,
+      })
+      .then(() => undefined);
+  const kubectl = (step: string, args: string[], shown?: string) =>
+    transcript.run(step, kubectlBinary(), args, { env, shown: shown ?? `kubectl ${args.join(" ")}` });
 
   beforeAll(async () => {
     dir = mkdtempSync(path.join(tmpdir(), "droptrace-walkthrough-"));
@@ -126,7 +140,13 @@ describe("the README walkthrough", () => {
     // No CRDs served at the start: `helm install` creates them, as on a new cluster.
     server = await startTestApiServer({ crdDirs: [], authorization: { tokens } });
     const admin = kubeconfigFile(server, dir, "admin", ADMIN_TOKEN);
-    env = { KUBECONFIG: admin, HOME: dir, HELM_CACHE_HOME: path.join(dir, "helm-cache"), HELM_CONFIG_HOME: path.join(dir, "helm-config"), HELM_DATA_HOME: path.join(dir, "helm-data") };
+    env = {
+      KUBECONFIG: admin,
+      HOME: dir,
+      HELM_CACHE_HOME: path.join(dir, "helm-cache"),
+      HELM_CONFIG_HOME: path.join(dir, "helm-config"),
+      HELM_DATA_HOME: path.join(dir, "helm-data"),
+    };
     const adminConfig = new KubeConfig();
     adminConfig.loadFromFile(admin);
     custom = adminConfig.makeApiClient(CustomObjectsApi);
@@ -164,29 +184,45 @@ describe("the README walkthrough", () => {
       { env, shown: `helm install droptrace charts/droptrace -n ${NAMESPACE} --create-namespace --server-side=false \\\n    ${IMAGES.join(" ")}` },
     );
     await kubectl("install", ["label", "namespace", NAMESPACE, "pod-security.kubernetes.io/enforce=privileged", "--overwrite"]);
-    await until("the controller to be ready", async () => (await fetch(`http://127.0.0.1:${kubelet.metricsPort({ podPrefix: "droptrace-controller" })}/readyz`)).ok, within(30_000));
+    await until(
+      "the controller to be ready",
+      async () => (await fetch(`http://127.0.0.1:${kubelet.metricsPort({ podPrefix: "droptrace-controller" })}/readyz`)).ok,
+      within(30_000),
+    );
     await kubectl("install", ["-n", NAMESPACE, "get", "deployments,pods"]);
 
     // ---- a trace
     await kubectl("apply", ["apply", "-f", path.join(repoRoot, "examples/all-nodes-one-minute.yaml")], "kubectl apply -f examples/all-nodes-one-minute.yaml");
     // While it runs: every node has written what it will write before the probe is stopped.
-    await until("every node's first reports to be merged", async () => {
-      const t = await trace();
-      return t.status?.phase === "Running" && t.status.totalDrops === 1_103 && (t.status.nodes?.failed ?? 0) === 1 ? t : undefined;
-    }, within(60_000));
+    await until(
+      "every node's first reports to be merged",
+      async () => {
+        const t = await trace();
+        return t.status?.phase === "Running" && t.status.totalDrops === 1_103 && (t.status.nodes?.failed ?? 0) === 1 ? t : undefined;
+      },
+      within(60_000),
+    );
     await kubectl("running", ["get", "dt"]);
     await kubectl("running", ["-n", NAMESPACE, "get", "daemonsets,pods", "-o", "wide"]);
     // In a cluster: kubectl -n droptrace-system port-forward pod/<agent pod> 9102. Here every pod's
     // port is a port of this machine, so curl reaches it directly.
     await metrics("running", kubelet.metricsPort({ node: "node-a" }), 9102, "droptrace_agent_(drops|uncounted_drops|intervals|rows|report_writes)");
-    const done = await until("the trace to complete", async () => {
-      const t = await trace();
-      return t.status?.phase === "Completed" ? t : undefined;
-    }, within(120_000));
+    const done = await until(
+      "the trace to complete",
+      async () => {
+        const t = await trace();
+        return t.status?.phase === "Completed" ? t : undefined;
+      },
+      within(120_000),
+    );
     await kubectl("completed", ["get", "dt"]);
     await kubectl("describe", ["describe", "dt", TRACE]);
     await kubectl("reports", ["get", "droptracereports", "-l", `droptrace.io/trace=${TRACE}`]);
-    await kubectl("reports", ["get", "dtr", `${TRACE}-node-c`, "-o", "jsonpath={.status.message}{\"\\n\"}"], `kubectl get dtr ${TRACE}-node-c -o jsonpath='{.status.message}{"\\n"}'`);
+    await kubectl(
+      "reports",
+      ["get", "dtr", `${TRACE}-node-c`, "-o", 'jsonpath={.status.message}{"\\n"}'],
+      `kubectl get dtr ${TRACE}-node-c -o jsonpath='{.status.message}{"\\n"}'`,
+    );
 
     // ---- what the output means
     expect(done.status?.totalDrops).toBe(1_144);
@@ -206,7 +242,6 @@ describe("the README walkthrough", () => {
     await until("the controller to be stopped", () => kubelet.runningPods().length === 0, within(60_000));
     await kubectl("uninstall", ["get", "crd", "-o", "name"]);
     await kubectl("uninstall", ["delete", "crd", "droptraces.droptrace.io", "droptracereports.droptrace.io"]);
-
   }, 300_000);
 
   it("needed no permission the chart does not grant, and used every one it grants but those named", () => {
@@ -217,7 +252,10 @@ describe("the README walkthrough", () => {
       // last lease renewals are then refused, on a cluster as here.
       const requests = server.requests.slice(0, requestsBeforeUninstall).filter((r) => r.user === user && r.attributes.resourceRequest);
       expect(requests.length, `requests made as ${user}`).toBeGreaterThan(0);
-      expect(requests.filter((r) => !r.authorized).map((r) => `${r.method} ${r.path}${r.query}: ${r.status}`), `requests of ${user} RBAC refused`).toEqual([]);
+      expect(
+        requests.filter((r) => !r.authorized).map((r) => `${r.method} ${r.path}${r.query}: ${r.status}`),
+        `requests of ${user} RBAC refused`,
+      ).toEqual([]);
       const used = [...new Set(requests.map((r) => permission(r.attributes)))].sort();
       expect(used, `permissions ${user} used`).toEqual(USED[sa]);
     }

@@ -32,8 +32,12 @@ import { agentCommandLine, asImage, benchSession, measureRepeatedly, measuredBui
 const { values } = parseArgs({ options: RUN_OPTIONS });
 const settings = parseFlags(RunSettingsSchema, values);
 
-await benchSession(settings, () => measuredBuild(BUILT.bundle), async (prepared, image) => {
-  const variant = asImage(image);
-  console.log(agentCommandLine(variant));
-  await measureRepeatedly(prepared, variant);
-});
+await benchSession(
+  settings,
+  () => measuredBuild(BUILT.bundle),
+  async (prepared, image) => {
+    const variant = asImage(image);
+    console.log(agentCommandLine(variant));
+    await measureRepeatedly(prepared, variant);
+  },
+);

@@ -26,7 +26,20 @@ import { parseArgs } from "node:util";
 import { build } from "esbuild";
 import { z } from "zod";
 import { BUILT } from "../../../test/agent/built-agent.js";
-import { agentCommandLine, asImage, benchSession, DIST_SRC, measureRepeatedly, measuredBuild, mib, parseFlags, repoRoot, RUN_OPTIONS, RunSettingsSchema, type MeasureOptions } from "./common.js";
+import {
+  agentCommandLine,
+  asImage,
+  benchSession,
+  DIST_SRC,
+  measureRepeatedly,
+  measuredBuild,
+  mib,
+  parseFlags,
+  repoRoot,
+  RUN_OPTIONS,
+  RunSettingsSchema,
+  type MeasureOptions,
+} from "./common.js";
 
 const { values } = parseArgs({ options: { ...RUN_OPTIONS, snapshot: { type: "boolean", default: false } } });
 const flags = parseFlags(RunSettingsSchema.extend({ snapshot: z.boolean() }), values);
@@ -40,7 +53,7 @@ async function importCost(scratch: string, specifiers: readonly string[]): Promi
       "for (const target of process.argv.slice(2)) await import(target);",
       "globalThis.gc(); globalThis.gc();",
       'const status = (await import("node:fs")).readFileSync("/proc/self/status", "utf8");',
-      "const kib = (f) => Number(new RegExp(`^${f}:\\\\s+(\\\\d+) kB`, \"m\").exec(status)[1]) * 1024;",
+      'const kib = (f) => Number(new RegExp(`^${f}:\\\\s+(\\\\d+) kB`, "m").exec(status)[1]) * 1024;',
       'console.log(JSON.stringify({ rss: kib("VmRSS"), anon: kib("RssAnon"), heap: process.memoryUsage().heapUsed }));',
     ].join("\n"),
   );
@@ -144,12 +157,16 @@ function summarizeSnapshot(file: string): void {
   for (const l of largest.sort((a, b) => b.size - a.size).slice(0, 8)) console.log(`    ${mib(l.size).padStart(6)} MiB  ${l.what}`);
 }
 
-await benchSession(flags, () => measuredBuild(BUILT.bundle), async (prepared, image) => {
-  await printImportCosts(prepared.scratch);
-  const variant = asImage(image);
-  const options: MeasureOptions = { collect: true, snapshot: flags.snapshot };
-  console.log(agentCommandLine(variant, options));
-  await measureRepeatedly(prepared, variant, options, (run) => {
-    if (run.snapshotFile !== undefined) summarizeSnapshot(run.snapshotFile);
-  });
-});
+await benchSession(
+  flags,
+  () => measuredBuild(BUILT.bundle),
+  async (prepared, image) => {
+    await printImportCosts(prepared.scratch);
+    const variant = asImage(image);
+    const options: MeasureOptions = { collect: true, snapshot: flags.snapshot };
+    console.log(agentCommandLine(variant, options));
+    await measureRepeatedly(prepared, variant, options, (run) => {
+      if (run.snapshotFile !== undefined) summarizeSnapshot(run.snapshotFile);
+    });
+  },
+);

@@ -30,58 +30,63 @@ const flags = parseFlags(
   values,
 );
 
-await benchSession(flags, () => measuredBuild(BUILT.bundle), async (prepared, image) => {
-  const asIs = asImage(image);
-  const plainEnv = { NODE_ENV: image.env["NODE_ENV"] ?? "production" };
-  const variants: Variant[] = [
-    asIs,
-    { ...asIs, name: "bundle, without the image's MALLOC_ settings", env: plainEnv },
-    { ...asIs, name: "bundle, without the image's heap flags", nodeFlags: [] },
-    { ...asIs, name: "bundle, plain node", nodeFlags: [], env: plainEnv },
-    { ...asIs, name: "dist/src, the image's flags and ENV", build: "dist" },
-    { ...asIs, name: "dist/src, plain node (the images before the bundle)", build: "dist", nodeFlags: [], env: plainEnv },
-    { ...asIs, name: "what-if: tiny kallsyms (bound on what it costs)", kallsyms: "tiny" },
-    { ...asIs, name: "+ MALLOC_ARENA_MAX=2", env: { ...image.env, MALLOC_ARENA_MAX: "2" } },
-    { ...asIs, name: "+ --max-semi-space-size=2 (instead of 1)", nodeFlags: [...image.nodeFlags, "--max-semi-space-size=2"] },
-    // Smaller, but it slows the pipeline below its 200,000 rows/s goal (bench/agent/throughput.ts).
-    { ...asIs, name: "+ --optimize-for-size", nodeFlags: [...image.nodeFlags, "--optimize-for-size"] },
-    { ...asIs, name: "+ --jitless (slow; for scale)", nodeFlags: [...image.nodeFlags, "--jitless"] },
-  ];
-  const { repeat } = flags;
-  console.log(`each variant ${String(repeat)} time(s); medians`);
-  console.log(`${"variant".padEnd(52)}  start kallsy   peak steady   idle  VmHWM (MiB RSS)  heap used/total late in tracing  CPU s`);
-  for (const [index, variant] of variants.entries()) {
-    if (flags.only !== undefined && !flags.only.has(index)) continue;
-    const rows: number[][] = [];
-    const problems: string[] = [];
-    for (let r = 0; r < repeat; r += 1) {
-      try {
-        const run = await measure(variant, prepared);
-        const p = phases(run);
-        const lastTracing = run.scrapes.filter((s) => s.label.startsWith("tracing")).at(-1)?.metrics;
-        rows.push([
-          p.start?.rss ?? Number.NaN,
-          p.kallsyms?.rss ?? Number.NaN,
-          p.peak?.rss ?? Number.NaN,
-          p.steady,
-          p.finished?.rss ?? Number.NaN,
-          p.hwm,
-          lastTracing?.["nodejs_heap_size_used_bytes"] ?? Number.NaN,
-          lastTracing?.["nodejs_heap_size_total_bytes"] ?? Number.NaN,
-          run.cpuSeconds,
-        ]);
-        if (!run.reportCheck.includes(`totalDrops ${String(prepared.work.total)} `) || run.exitCode !== 0) problems.push(`${run.reportCheck}; exit ${String(run.exitCode)}`);
-      } catch (err) {
-        problems.push(`failed: ${err instanceof Error ? err.message : String(err)}`);
+await benchSession(
+  flags,
+  () => measuredBuild(BUILT.bundle),
+  async (prepared, image) => {
+    const asIs = asImage(image);
+    const plainEnv = { NODE_ENV: image.env["NODE_ENV"] ?? "production" };
+    const variants: Variant[] = [
+      asIs,
+      { ...asIs, name: "bundle, without the image's MALLOC_ settings", env: plainEnv },
+      { ...asIs, name: "bundle, without the image's heap flags", nodeFlags: [] },
+      { ...asIs, name: "bundle, plain node", nodeFlags: [], env: plainEnv },
+      { ...asIs, name: "dist/src, the image's flags and ENV", build: "dist" },
+      { ...asIs, name: "dist/src, plain node (the images before the bundle)", build: "dist", nodeFlags: [], env: plainEnv },
+      { ...asIs, name: "what-if: tiny kallsyms (bound on what it costs)", kallsyms: "tiny" },
+      { ...asIs, name: "+ MALLOC_ARENA_MAX=2", env: { ...image.env, MALLOC_ARENA_MAX: "2" } },
+      { ...asIs, name: "+ --max-semi-space-size=2 (instead of 1)", nodeFlags: [...image.nodeFlags, "--max-semi-space-size=2"] },
+      // Smaller, but it slows the pipeline below its 200,000 rows/s goal (bench/agent/throughput.ts).
+      { ...asIs, name: "+ --optimize-for-size", nodeFlags: [...image.nodeFlags, "--optimize-for-size"] },
+      { ...asIs, name: "+ --jitless (slow; for scale)", nodeFlags: [...image.nodeFlags, "--jitless"] },
+    ];
+    const { repeat } = flags;
+    console.log(`each variant ${String(repeat)} time(s); medians`);
+    console.log(`${"variant".padEnd(52)}  start kallsy   peak steady   idle  VmHWM (MiB RSS)  heap used/total late in tracing  CPU s`);
+    for (const [index, variant] of variants.entries()) {
+      if (flags.only !== undefined && !flags.only.has(index)) continue;
+      const rows: number[][] = [];
+      const problems: string[] = [];
+      for (let r = 0; r < repeat; r += 1) {
+        try {
+          const run = await measure(variant, prepared);
+          const p = phases(run);
+          const lastTracing = run.scrapes.filter((s) => s.label.startsWith("tracing")).at(-1)?.metrics;
+          rows.push([
+            p.start?.rss ?? Number.NaN,
+            p.kallsyms?.rss ?? Number.NaN,
+            p.peak?.rss ?? Number.NaN,
+            p.steady,
+            p.finished?.rss ?? Number.NaN,
+            p.hwm,
+            lastTracing?.["nodejs_heap_size_used_bytes"] ?? Number.NaN,
+            lastTracing?.["nodejs_heap_size_total_bytes"] ?? Number.NaN,
+            run.cpuSeconds,
+          ]);
+          if (!run.reportCheck.includes(`totalDrops ${String(prepared.work.total)} `) || run.exitCode !== 0)
+            problems.push(`${run.reportCheck}; exit ${String(run.exitCode)}`);
+        } catch (err) {
+          problems.push(`failed: ${err instanceof Error ? err.message : String(err)}`);
+        }
       }
+      const column = (i: number): number => median(rows.map((r) => r[i] ?? Number.NaN));
+      console.log(
+        `${String(index).padStart(2)} ${variant.name.padEnd(49)} ` +
+          [0, 1, 2, 3, 4, 5].map((i) => mib(column(i)).padStart(6)).join(" ") +
+          `   ${mib(column(6)).padStart(5)} / ${mib(column(7)).padStart(5)}            ${column(8).toFixed(1).padStart(5)}` +
+          (repeat > 1 ? `   (steady: ${rows.map((r) => mib(r[3])).join(", ")})` : "") +
+          (problems.length > 0 ? `   [${problems.join("; ")}]` : ""),
+      );
     }
-    const column = (i: number): number => median(rows.map((r) => r[i] ?? Number.NaN));
-    console.log(
-      `${String(index).padStart(2)} ${variant.name.padEnd(49)} ` +
-        [0, 1, 2, 3, 4, 5].map((i) => mib(column(i)).padStart(6)).join(" ") +
-        `   ${mib(column(6)).padStart(5)} / ${mib(column(7)).padStart(5)}            ${column(8).toFixed(1).padStart(5)}` +
-        (repeat > 1 ? `   (steady: ${rows.map((r) => mib(r[3])).join(", ")})` : "") +
-        (problems.length > 0 ? `   [${problems.join("; ")}]` : ""),
-    );
-  }
-});
+  },
+);

@@ -64,7 +64,11 @@ export const TWEAK_OPTIONS = {
   kallsyms: { type: "string", default: "full" },
 } satisfies ParseArgsOptionsConfig;
 
-const count = (flag: string) => z.coerce.number({ error: `--${flag} takes a positive integer` }).int().positive();
+const count = (flag: string) =>
+  z.coerce
+    .number({ error: `--${flag} takes a positive integer` })
+    .int()
+    .positive();
 
 export const RunSettingsSchema = z.object({
   seconds: count("seconds"),
@@ -121,7 +125,9 @@ export function measuredBuild(entry: string): string {
   const stale = staleBuild(entry);
   return (
     `measured: ${path.relative(repoRoot, entry)} (built ${new Date(statSync(entry).mtimeMs).toISOString()}), run by plain node, no tsx` +
-    (stale.length > 0 ? `; WARNING: ${String(stale.length)} src files are newer than the build (${stale.slice(0, 4).join(", ")}...): run \`npm run build\`` : "")
+    (stale.length > 0
+      ? `; WARNING: ${String(stale.length)} src files are newer than the build (${stale.slice(0, 4).join(", ")}...): run \`npm run build\``
+      : "")
   );
 }
 
@@ -326,7 +332,17 @@ export async function measure(variant: Variant, prepared: Prepared, options: Mea
       env: { ...variant.env, DROPTRACE_BENCH_HOOKS: commandFile },
     });
 
-    const run: Run = { variant, samples: [], events: new Map(), usages: [], scrapes: [], exitCode: null, cpuSeconds: Number.NaN, reportCheck: "", warnings: [] };
+    const run: Run = {
+      variant,
+      samples: [],
+      events: new Map(),
+      usages: [],
+      scrapes: [],
+      exitCode: null,
+      cpuSeconds: Number.NaN,
+      reportCheck: "",
+      warnings: [],
+    };
     const t0 = performance.now();
     const now = () => performance.now() - t0;
     const started = (options.launch ?? onThisNode)(agent, prepared.scratch);
@@ -481,7 +497,13 @@ export async function benchSession(
     const kallsyms: Prepared["kallsyms"] = { full: path.join(scratch, "kallsyms"), tiny: path.join(scratch, "kallsyms-tiny") };
     writeFileSync(kallsyms.full, kallsymsText);
     // The fixture's four drop sites' functions only: every other address comes out unknown.
-    writeFileSync(kallsyms.tiny, kallsymsText.split("\n").filter((l) => / T (udp_rcv|neigh_invalidate|ip6_mc_input|__tcf_kfree_skb_list|_stext|_etext)$/.test(l)).join("\n") + "\n");
+    writeFileSync(
+      kallsyms.tiny,
+      kallsymsText
+        .split("\n")
+        .filter((l) => / T (udp_rcv|neigh_invalidate|ip6_mc_input|__tcf_kfree_skb_list|_stext|_etext)$/.test(l))
+        .join("\n") + "\n",
+    );
     const work = probeWorkload(kallsymsText, settings);
     console.log(
       `workload: fixture kallsyms ${String(kallsymsText.split("\n").length - 1)} lines, ${mib(statSync(kallsyms.full).size)} MiB ` +
@@ -573,7 +595,9 @@ function describe(run: Run): void {
   line("after start (imports, /metrics up)", p.start);
   line("after kallsyms is loaded (probe idle)", p.kallsyms);
   line("peak while tracing (sampled)", p.peak);
-  console.log(`  ${"steady state while tracing".padEnd(38)} ${mib(p.steady).padStart(6)} MiB   (median of the second half; range ${mib(p.steadyMin)} to ${mib(p.steadyMax)})`);
+  console.log(
+    `  ${"steady state while tracing".padEnd(38)} ${mib(p.steady).padStart(6)} MiB   (median of the second half; range ${mib(p.steadyMin)} to ${mib(p.steadyMax)})`,
+  );
   line("after the final report (idle)", p.finished);
   console.log(`  ${"VmHWM (the kernel's peak RSS)".padEnd(38)} ${mib(p.hwm).padStart(6)} MiB`);
 

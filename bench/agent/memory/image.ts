@@ -25,7 +25,10 @@ import { FAKES_DIR } from "../../../test/trace/stand-ins.js";
 import { asImage, benchSession, measureRepeatedly, parseFlags, RUN_OPTIONS, RunSettingsSchema, TWEAK_OPTIONS, TweakSchema, type Launcher } from "./common.js";
 
 const { values } = parseArgs({ options: { ...RUN_OPTIONS, ...TWEAK_OPTIONS, image: { type: "string" } } });
-const flags = parseFlags(RunSettingsSchema.extend(TweakSchema.shape).extend({ image: z.string({ error: "--image names the agent image, e.g. localhost/droptrace-agent:0.1.0" }) }), values);
+const flags = parseFlags(
+  RunSettingsSchema.extend(TweakSchema.shape).extend({ image: z.string({ error: "--image names the agent image, e.g. localhost/droptrace-agent:0.1.0" }) }),
+  values,
+);
 
 const PODMAN = ["podman", "--runtime", "runc", "--cgroup-manager", "cgroupfs"];
 
@@ -50,14 +53,36 @@ const inImage: Launcher = (agent, scratch) => {
   const tmp = os.tmpdir();
   const child = spawn(
     PODMAN[0] ?? "podman",
-    [...PODMAN.slice(1), "run", "--rm", "--name", name, "--network", "host", "--pid", "host", "--volume", `${tmp}:${tmp}`, "--volume", `${FAKES_DIR}:${FAKES_DIR}:ro`, ...envArgs, "--env", `NODE_OPTIONS=${nodeOptions}`, flags.image, "agent"],
+    [
+      ...PODMAN.slice(1),
+      "run",
+      "--rm",
+      "--name",
+      name,
+      "--network",
+      "host",
+      "--pid",
+      "host",
+      "--volume",
+      `${tmp}:${tmp}`,
+      "--volume",
+      `${FAKES_DIR}:${FAKES_DIR}:ro`,
+      ...envArgs,
+      "--env",
+      `NODE_OPTIONS=${nodeOptions}`,
+      flags.image,
+      "agent",
+    ],
     { env: podmanEnv(scratch), stdio: ["ignore", "ignore", "pipe"] },
   );
   const pid = (async () => {
     for (let attempt = 0; attempt < 300; attempt += 1) {
       await new Promise((resolve) => setTimeout(resolve, 100));
       if (child.exitCode !== null) break;
-      const inspect = spawnSync(PODMAN[0] ?? "podman", [...PODMAN.slice(1), "inspect", "--format", "{{.State.Pid}}", name], { env: podmanEnv(scratch), encoding: "utf8" });
+      const inspect = spawnSync(PODMAN[0] ?? "podman", [...PODMAN.slice(1), "inspect", "--format", "{{.State.Pid}}", name], {
+        env: podmanEnv(scratch),
+        encoding: "utf8",
+      });
       const found = Number(inspect.stdout.trim());
       if (inspect.status === 0 && found > 0) return found;
     }
@@ -67,7 +92,11 @@ const inImage: Launcher = (agent, scratch) => {
 };
 
 function measuredImage(): string {
-  const inspect = spawnSync(PODMAN[0] ?? "podman", [...PODMAN.slice(1), "image", "inspect", "--format", "{{.Created}} {{index .Config.Labels \"org.opencontainers.image.revision\"}}", flags.image], { encoding: "utf8" });
+  const inspect = spawnSync(
+    PODMAN[0] ?? "podman",
+    [...PODMAN.slice(1), "image", "inspect", "--format", '{{.Created}} {{index .Config.Labels "org.opencontainers.image.revision"}}', flags.image],
+    { encoding: "utf8" },
+  );
   if (inspect.status !== 0) throw new Error(`podman has no image ${flags.image}: build it with \`npm run test:image\` (${inspect.stderr.trim()})`);
   return `measured: the image ${flags.image} (created ${inspect.stdout.trim()}), its own node, ENTRYPOINT and ENV, run by podman`;
 }

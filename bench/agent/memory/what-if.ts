@@ -18,7 +18,17 @@
 import { parseArgs } from "node:util";
 import { z } from "zod";
 import { BUILT } from "../../../test/agent/built-agent.js";
-import { agentCommandLine, benchSession, measureRepeatedly, measuredBuild, parseFlags, RUN_OPTIONS, RunSettingsSchema, TWEAK_OPTIONS, TweakSchema } from "./common.js";
+import {
+  agentCommandLine,
+  benchSession,
+  measureRepeatedly,
+  measuredBuild,
+  parseFlags,
+  RUN_OPTIONS,
+  RunSettingsSchema,
+  TWEAK_OPTIONS,
+  TweakSchema,
+} from "./common.js";
 
 const { values } = parseArgs({
   options: {
@@ -39,15 +49,19 @@ const flags = parseFlags(
 );
 const entry = flags.build === "bundle" ? BUILT.bundle : BUILT.dist;
 
-await benchSession(flags, () => measuredBuild(entry), async (prepared, image) => {
-  const fromImage = flags.flags === "image";
-  const variant = {
-    name: "as given",
-    build: flags.build,
-    nodeFlags: [...(fromImage ? image.nodeFlags : []), ...flags["node-flag"]],
-    env: { ...(fromImage ? image.env : {}), ...flags.env },
-    kallsyms: flags.kallsyms,
-  };
-  console.log(agentCommandLine(variant));
-  await measureRepeatedly(prepared, variant);
-});
+await benchSession(
+  flags,
+  () => measuredBuild(entry),
+  async (prepared, image) => {
+    const fromImage = flags.flags === "image";
+    const variant = {
+      name: "as given",
+      build: flags.build,
+      nodeFlags: [...(fromImage ? image.nodeFlags : []), ...flags["node-flag"]],
+      env: { ...(fromImage ? image.env : {}), ...flags.env },
+      kallsyms: flags.kallsyms,
+    };
+    console.log(agentCommandLine(variant));
+    await measureRepeatedly(prepared, variant);
+  },
+);

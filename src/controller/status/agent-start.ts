@@ -11,10 +11,7 @@ import { MAX_MESSAGE_LENGTH } from "./limits.js";
 
 /** Why an agent has not started, per cause a condition reason of its own. */
 export type AgentStartCause =
-  | typeof REASON.agentPodsRefused
-  | typeof REASON.agentImagePullFailed
-  | typeof REASON.agentsUnschedulable
-  | typeof REASON.agentsCrashing;
+  typeof REASON.agentPodsRefused | typeof REASON.agentImagePullFailed | typeof REASON.agentsUnschedulable | typeof REASON.agentsCrashing;
 
 /** What the reconciler keeps of an agent pod. */
 export interface AgentPodView {
@@ -58,7 +55,10 @@ const ContainerStatus = z.looseObject({
 const PodSchema = z.looseObject({
   metadata: Named.extend({
     labels: z.record(z.string(), z.string()).optional().nullable(),
-    ownerReferences: z.array(z.looseObject({ kind: z.string().optional(), uid: z.string().optional() })).optional().nullable(),
+    ownerReferences: z
+      .array(z.looseObject({ kind: z.string().optional(), uid: z.string().optional() }))
+      .optional()
+      .nullable(),
   }),
   spec: z
     .looseObject({
@@ -69,7 +69,10 @@ const PodSchema = z.looseObject({
     .nullable(),
   status: z
     .looseObject({
-      conditions: z.array(z.looseObject({ type: z.string(), status: z.string(), reason: z.string().optional().nullable(), message: z.string().optional().nullable() })).optional().nullable(),
+      conditions: z
+        .array(z.looseObject({ type: z.string(), status: z.string(), reason: z.string().optional().nullable(), message: z.string().optional().nullable() }))
+        .optional()
+        .nullable(),
       containerStatuses: z.array(ContainerStatus).optional().nullable(),
     })
     .optional()
@@ -88,8 +91,8 @@ const clip = (text: string) => text.slice(0, MAX_MESSAGE_LENGTH);
 /** The node a DaemonSet pod is for: spec.nodeName once bound, else the node its required affinity names. */
 function nodeOf(spec: z.infer<typeof PodSchema>["spec"]): string | undefined {
   if (typeof spec?.nodeName === "string" && spec.nodeName !== "") return spec.nodeName;
-  const terms = (spec?.affinity as { nodeAffinity?: { requiredDuringSchedulingIgnoredDuringExecution?: { nodeSelectorTerms?: unknown[] } } } | undefined)?.nodeAffinity
-    ?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms;
+  const terms = (spec?.affinity as { nodeAffinity?: { requiredDuringSchedulingIgnoredDuringExecution?: { nodeSelectorTerms?: unknown[] } } } | undefined)
+    ?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms;
   for (const term of terms ?? []) {
     for (const field of (term as { matchFields?: { key?: string; values?: string[] }[] }).matchFields ?? []) {
       if (field.key === "metadata.name" && field.values?.length === 1) return field.values[0];
@@ -105,12 +108,14 @@ function problemOf(status: z.infer<typeof PodSchema>["status"]): AgentPodView["p
     if (IMAGE_REASONS.has(reason)) return { cause: REASON.agentImagePullFailed, message: clip(`${reason}: ${waiting?.message ?? ""}`.replace(/: $/, "")) };
     if (CRASH_REASONS.has(reason)) {
       const last = container.lastState?.terminated;
-      const exit = last === undefined || last === null ? "" : `; last exit ${String(last.exitCode ?? "?")}${last.reason === undefined ? "" : ` (${last.reason})`}`;
+      const exit =
+        last === undefined || last === null ? "" : `; last exit ${String(last.exitCode ?? "?")}${last.reason === undefined ? "" : ` (${last.reason})`}`;
       return { cause: REASON.agentsCrashing, message: clip(`${reason}${waiting?.message ? `: ${waiting.message}` : ""}${exit}`) };
     }
   }
   const scheduled = status?.conditions?.find((c) => c.type === "PodScheduled");
-  if (scheduled?.status === "False" && scheduled.reason === "Unschedulable") return { cause: REASON.agentsUnschedulable, message: clip(scheduled.message ?? "Unschedulable") };
+  if (scheduled?.status === "False" && scheduled.reason === "Unschedulable")
+    return { cause: REASON.agentsUnschedulable, message: clip(scheduled.message ?? "Unschedulable") };
   return undefined;
 }
 
@@ -120,7 +125,11 @@ export function toAgentPodView(raw: unknown): AgentPodView | undefined {
   if (!parsed.success) return undefined;
   const { metadata, spec, status } = parsed.data;
   return {
-    metadata: { name: metadata.name, namespace: metadata.namespace, ...(metadata.resourceVersion === undefined ? {} : { resourceVersion: metadata.resourceVersion }) },
+    metadata: {
+      name: metadata.name,
+      namespace: metadata.namespace,
+      ...(metadata.resourceVersion === undefined ? {} : { resourceVersion: metadata.resourceVersion }),
+    },
     traceLabel: metadata.labels?.[LABELS.trace],
     daemonSetUid: metadata.ownerReferences?.find((ref) => ref.kind === "DaemonSet")?.uid,
     node: nodeOf(spec),
@@ -135,7 +144,11 @@ export function toDaemonSetEventView(raw: unknown): DaemonSetEventView | undefin
   const { metadata, involvedObject, reason, type, message } = parsed.data;
   if (involvedObject.kind !== "DaemonSet" || reason !== "FailedCreate" || type !== "Warning" || involvedObject.name === undefined) return undefined;
   return {
-    metadata: { name: metadata.name, namespace: metadata.namespace, ...(metadata.resourceVersion === undefined ? {} : { resourceVersion: metadata.resourceVersion }) },
+    metadata: {
+      name: metadata.name,
+      namespace: metadata.namespace,
+      ...(metadata.resourceVersion === undefined ? {} : { resourceVersion: metadata.resourceVersion }),
+    },
     daemonSet: involvedObject.name,
     daemonSetUid: involvedObject.uid,
     message: clip(message ?? ""),
@@ -213,6 +226,7 @@ const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`;
 /** "AgentImagePullFailed on 2 nodes (a, b): ErrImagePull: ...; check that ..." */
 export function describeAgentStartProblem(problem: AgentStartProblem, where: AgentWhereabouts): string {
   const shown = problem.nodes.slice(0, 5);
-  const names = shown.length === 0 ? "" : ` (${shown.join(", ")}${problem.nodes.length > shown.length ? ` and ${problem.nodes.length - shown.length} more` : ""})`;
+  const names =
+    shown.length === 0 ? "" : ` (${shown.join(", ")}${problem.nodes.length > shown.length ? ` and ${problem.nodes.length - shown.length} more` : ""})`;
   return `${problem.cause} on ${plural(problem.count, "node")}${names}: ${problem.message}; ${agentStartAdvice(problem, where)}`;
 }

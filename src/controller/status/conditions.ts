@@ -94,10 +94,16 @@ function degraded(input: ConditionInput): ConditionSpec {
   }
   if (input.notReporting.count > 0) {
     const names = input.notReporting.names.length > 0 ? `: ${someNames(input.notReporting.names, input.notReporting.count)}` : "";
-    problems.push({ reason: REASON.nodesNotReporting, message: `${input.notReporting.count} of ${plural(input.counts.desired, "node")} never reported${names}` });
+    problems.push({
+      reason: REASON.nodesNotReporting,
+      message: `${input.notReporting.count} of ${plural(input.counts.desired, "node")} never reported${names}`,
+    });
   }
   if (input.unfinished.length > 0) {
-    problems.push({ reason: REASON.nodesNotReporting, message: `${plural(input.unfinished.length, "node")} had not sent a final report by the deadline: ${someNames(input.unfinished)}` });
+    problems.push({
+      reason: REASON.nodesNotReporting,
+      message: `${plural(input.unfinished.length, "node")} had not sent a final report by the deadline: ${someNames(input.unfinished)}`,
+    });
   }
   if (input.uncountedDrops > 0) {
     problems.push({ reason: REASON.dropsUncounted, message: `${input.uncountedDrops} drops were seen but not counted because a node's probe map was full` });
@@ -122,7 +128,12 @@ export function desiredConditions(input: ConditionInput): ConditionSpec[] {
  * The conditions to write: `desired`, each keeping the existing lastTransitionTime unless its
  * status changed, all with this generation. Conditions of other types are kept as they are.
  */
-export function applyConditions(existing: readonly Condition[] | undefined, desired: readonly ConditionSpec[], generation: number, nowIso: string): Condition[] {
+export function applyConditions(
+  existing: readonly Condition[] | undefined,
+  desired: readonly ConditionSpec[],
+  generation: number,
+  nowIso: string,
+): Condition[] {
   const old = new Map((existing ?? []).map((c) => [c.type, c]));
   const result: Condition[] = desired.map((d) => {
     const before = old.get(d.type);

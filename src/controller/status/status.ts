@@ -35,7 +35,12 @@ export function buildStatus(input: StatusInput): DropTraceStatus {
   const { outcome, counts, merged, current } = input;
   const now = rfc3339(input.nowMs);
   const final = isFinal(outcome.phase);
-  const unfinished = final ? input.nodes.filter((n) => n.phase === "Pending" || n.phase === "Running").map((n) => n.node).sort() : [];
+  const unfinished = final
+    ? input.nodes
+        .filter((n) => n.phase === "Pending" || n.phase === "Running")
+        .map((n) => n.node)
+        .sort()
+    : [];
   const conditions = applyConditions(
     current?.conditions,
     desiredConditions({

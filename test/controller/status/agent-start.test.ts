@@ -28,7 +28,11 @@ function pod(name: string, spec: Record<string, unknown>, status: Record<string,
 
 // How the DaemonSet controller pins a pod to its node before the scheduler binds it.
 const affinity = (node: string) => ({
-  affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchFields: [{ key: "metadata.name", operator: "In", values: [node] }] }] } } },
+  affinity: {
+    nodeAffinity: {
+      requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchFields: [{ key: "metadata.name", operator: "In", values: [node] }] }] },
+    },
+  },
 });
 
 describe("an agent pod", () => {
@@ -39,7 +43,14 @@ describe("an agent pod", () => {
         { nodeName: "node-a" },
         {
           phase: "Pending",
-          containerStatuses: [{ name: "agent", ready: false, restartCount: 0, state: { waiting: { reason: "ImagePullBackOff", message: 'Back-off pulling image "registry.example.com/droptrace-agent:0.1.0"' } } }],
+          containerStatuses: [
+            {
+              name: "agent",
+              ready: false,
+              restartCount: 0,
+              state: { waiting: { reason: "ImagePullBackOff", message: 'Back-off pulling image "registry.example.com/droptrace-agent:0.1.0"' } },
+            },
+          ],
         },
       ),
     );
@@ -56,34 +67,61 @@ describe("an agent pod", () => {
     const view = toAgentPodView(
       pod("droptrace-t-fghij", affinity("node-b"), {
         phase: "Pending",
-        conditions: [{ type: "PodScheduled", status: "False", reason: "Unschedulable", message: "0/3 nodes are available: 1 Insufficient memory, 2 node(s) didn't match Pod's node affinity/selector." }],
+        conditions: [
+          {
+            type: "PodScheduled",
+            status: "False",
+            reason: "Unschedulable",
+            message: "0/3 nodes are available: 1 Insufficient memory, 2 node(s) didn't match Pod's node affinity/selector.",
+          },
+        ],
       }),
     );
     expect(view?.node).toBe("node-b");
-    expect(view?.problem).toEqual({ cause: REASON.agentsUnschedulable, message: "0/3 nodes are available: 1 Insufficient memory, 2 node(s) didn't match Pod's node affinity/selector." });
+    expect(view?.problem).toEqual({
+      cause: REASON.agentsUnschedulable,
+      message: "0/3 nodes are available: 1 Insufficient memory, 2 node(s) didn't match Pod's node affinity/selector.",
+    });
   });
 
   it("that keeps crashing, with its last exit", () => {
     const view = toAgentPodView(
-      pod("droptrace-t-klmno", { nodeName: "node-c" }, {
-        phase: "Running",
-        containerStatuses: [
-          {
-            name: "agent",
-            restartCount: 4,
-            state: { waiting: { reason: "CrashLoopBackOff", message: "back-off 1m20s restarting failed container=agent pod=droptrace-t-klmno_droptrace-system(uid)" } },
-            lastState: { terminated: { exitCode: 2, reason: "Error" } },
-          },
-        ],
-      }),
+      pod(
+        "droptrace-t-klmno",
+        { nodeName: "node-c" },
+        {
+          phase: "Running",
+          containerStatuses: [
+            {
+              name: "agent",
+              restartCount: 4,
+              state: {
+                waiting: {
+                  reason: "CrashLoopBackOff",
+                  message: "back-off 1m20s restarting failed container=agent pod=droptrace-t-klmno_droptrace-system(uid)",
+                },
+              },
+              lastState: { terminated: { exitCode: 2, reason: "Error" } },
+            },
+          ],
+        },
+      ),
     );
     expect(view?.problem?.cause).toBe(REASON.agentsCrashing);
     expect(view?.problem?.message).toMatch(/^CrashLoopBackOff: back-off 1m20s .*; last exit 2 \(Error\)$/);
   });
 
   it("that is starting (ContainerCreating, pulling) or running has no problem", () => {
-    const creating = pod("p", { nodeName: "n" }, { phase: "Pending", containerStatuses: [{ name: "agent", state: { waiting: { reason: "ContainerCreating" } } }] });
-    const running = pod("q", { nodeName: "n" }, { phase: "Running", containerStatuses: [{ name: "agent", state: { running: { startedAt: "2026-03-01T10:00:00Z" } } }] });
+    const creating = pod(
+      "p",
+      { nodeName: "n" },
+      { phase: "Pending", containerStatuses: [{ name: "agent", state: { waiting: { reason: "ContainerCreating" } } }] },
+    );
+    const running = pod(
+      "q",
+      { nodeName: "n" },
+      { phase: "Running", containerStatuses: [{ name: "agent", state: { running: { startedAt: "2026-03-01T10:00:00Z" } } }] },
+    );
     expect(toAgentPodView(creating)?.problem).toBeUndefined();
     expect(toAgentPodView(running)?.problem).toBeUndefined();
   });
@@ -95,7 +133,8 @@ describe("the DaemonSet controller's Events", () => {
     involvedObject: { kind: "DaemonSet", namespace: "droptrace-system", name: "droptrace-t", uid: "ds-1", apiVersion: "apps/v1" },
     reason,
     type,
-    message: 'Error creating: pods "droptrace-t-x2k9q" is forbidden: violates PodSecurity "baseline:latest": privileged (container "agent" must not set securityContext.privileged=true)',
+    message:
+      'Error creating: pods "droptrace-t-x2k9q" is forbidden: violates PodSecurity "baseline:latest": privileged (container "agent" must not set securityContext.privileged=true)',
     count: 12,
   });
 
@@ -121,7 +160,13 @@ describe("the DaemonSet controller's Events", () => {
 });
 
 describe("problems across nodes", () => {
-  const failing = (node: string, cause: AgentPodView["problem"]): AgentPodView => ({ metadata: { name: node, namespace: "ns" }, traceLabel: "t", daemonSetUid: "ds-1", node, problem: cause });
+  const failing = (node: string, cause: AgentPodView["problem"]): AgentPodView => ({
+    metadata: { name: node, namespace: "ns" },
+    traceLabel: "t",
+    daemonSetUid: "ds-1",
+    node,
+    problem: cause,
+  });
 
   it("are grouped by cause, most nodes first, and forget nodes that reported", () => {
     const image = { cause: REASON.agentImagePullFailed, message: "ErrImagePull" } as const;

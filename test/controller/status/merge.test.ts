@@ -7,7 +7,11 @@ import type { DropRow } from "../../../src/api/droptrace.js";
 const pool = new StringPool();
 
 /** A node's report as the cache keeps it. */
-function node(name: string, rows: { symbol: string; interface?: string; netns?: number; module?: string; reason?: string; count: number }[], extra: { otherDrops?: number; uncountedDrops?: number } = {}) {
+function node(
+  name: string,
+  rows: { symbol: string; interface?: string; netns?: number; module?: string; reason?: string; count: number }[],
+  extra: { otherDrops?: number; uncountedDrops?: number } = {},
+) {
   const full = rows.map((r) => ({ interface: "eth0", netns: 0, module: "kernel", reason: "NO_SOCKET", ...r }));
   const counted = full.reduce((s, r) => s + r.count, 0);
   const result = toReportView(
@@ -36,7 +40,10 @@ describe("merging nodes' rows", () => {
   it("sums counts across nodes per (symbol, interface, module, reason) and counts the nodes each row was seen on", () => {
     const merged = mergeReports(
       [
-        node("a", [{ symbol: "udp_rcv+0x452", count: 10 }, { symbol: "nft_do_chain+0x2d1", module: "nf_tables", reason: "NETFILTER_DROP", count: 4 }]),
+        node("a", [
+          { symbol: "udp_rcv+0x452", count: 10 },
+          { symbol: "nft_do_chain+0x2d1", module: "nf_tables", reason: "NETFILTER_DROP", count: 4 },
+        ]),
         node("b", [{ symbol: "udp_rcv+0x452", count: 7 }]),
         node("c", [{ symbol: "udp_rcv+0x452", interface: "eth1", count: 1 }]),
       ],
@@ -52,13 +59,32 @@ describe("merging nodes' rows", () => {
   });
 
   it("drops netns: one node's rows in several namespaces are one row on one node", () => {
-    const merged = mergeReports([node("a", [{ symbol: "udp_rcv+0x452", netns: 4026531840, count: 3 }, { symbol: "udp_rcv+0x452", netns: 4026532001, count: 4 }])], 20);
+    const merged = mergeReports(
+      [
+        node("a", [
+          { symbol: "udp_rcv+0x452", netns: 4026531840, count: 3 },
+          { symbol: "udp_rcv+0x452", netns: 4026532001, count: 4 },
+        ]),
+      ],
+      20,
+    );
     expect(merged.drops).toEqual([{ symbol: "udp_rcv+0x452", interface: "eth0", module: "kernel", reason: "NO_SOCKET", count: 7, nodes: 1 }]);
   });
 
   it("keeps the top N, counts drops beyond each node's row cap and uncounted drops in the totals", () => {
     const merged = mergeReports(
-      [node("a", [{ symbol: "a", count: 5 }, { symbol: "b", count: 4 }, { symbol: "c", count: 3 }], { otherDrops: 100, uncountedDrops: 9 }), node("b", [{ symbol: "d", count: 50 }], { uncountedDrops: 1 })],
+      [
+        node(
+          "a",
+          [
+            { symbol: "a", count: 5 },
+            { symbol: "b", count: 4 },
+            { symbol: "c", count: 3 },
+          ],
+          { otherDrops: 100, uncountedDrops: 9 },
+        ),
+        node("b", [{ symbol: "d", count: 50 }], { uncountedDrops: 1 }),
+      ],
       2,
     );
     expect(merged.drops.map((d) => [d.symbol, d.count])).toEqual([
@@ -72,13 +98,24 @@ describe("merging nodes' rows", () => {
 
   it("orders equal counts by symbol, interface, module, reason whatever order the nodes came in", () => {
     const nodes = [
-      node("a", [{ symbol: "b_sym", count: 2 }, { symbol: "a_sym", interface: "eth1", count: 2 }]),
-      node("b", [{ symbol: "a_sym", interface: "eth0", count: 2 }, { symbol: "a_sym", interface: "eth0", reason: "OTHERHOST", count: 2 }]),
+      node("a", [
+        { symbol: "b_sym", count: 2 },
+        { symbol: "a_sym", interface: "eth1", count: 2 },
+      ]),
+      node("b", [
+        { symbol: "a_sym", interface: "eth0", count: 2 },
+        { symbol: "a_sym", interface: "eth0", reason: "OTHERHOST", count: 2 },
+      ]),
     ];
     const forward = mergeReports(nodes, 10).drops;
     const backward = mergeReports([...nodes].reverse(), 10).drops;
     expect(forward).toEqual(backward);
-    expect(forward.map((d) => `${d.symbol}/${d.interface}/${d.reason}`)).toEqual(["a_sym/eth0/NO_SOCKET", "a_sym/eth0/OTHERHOST", "a_sym/eth1/NO_SOCKET", "b_sym/eth0/NO_SOCKET"]);
+    expect(forward.map((d) => `${d.symbol}/${d.interface}/${d.reason}`)).toEqual([
+      "a_sym/eth0/NO_SOCKET",
+      "a_sym/eth0/OTHERHOST",
+      "a_sym/eth1/NO_SOCKET",
+      "b_sym/eth0/NO_SOCKET",
+    ]);
   });
 
   it("selects the same top rows as a full sort", () => {

@@ -2,7 +2,12 @@ import { describe, expect, it } from "vitest";
 import { MAX_NODE_SUMMARY } from "../../../src/api/constants.js";
 import { countNodes, failuresByReason, nodeProgress, summarizeNodes, type NodeState } from "../../../src/controller/status/node-states.js";
 
-const n = (node: string, phase: NodeState["phase"], totalDrops = 0, reason?: string): NodeState => ({ node, phase, totalDrops, ...(reason === undefined ? {} : { reason }) });
+const n = (node: string, phase: NodeState["phase"], totalDrops = 0, reason?: string): NodeState => ({
+  node,
+  phase,
+  totalDrops,
+  ...(reason === undefined ? {} : { reason }),
+});
 
 describe("node counts", () => {
   it("counts nodes by their report's phase; wanted nodes without a report are pending", () => {
@@ -37,7 +42,9 @@ describe("the node summary", () => {
   });
 
   it(`stays at ${MAX_NODE_SUMMARY} entries on 5,000 nodes, keeping every failing node it can`, () => {
-    const nodes = Array.from({ length: 5_000 }, (_, i) => n(`node-${String(i).padStart(4, "0")}`, i % 1000 === 7 ? "Failed" : "Completed", i, i % 1000 === 7 ? "HeadersMissing" : undefined));
+    const nodes = Array.from({ length: 5_000 }, (_, i) =>
+      n(`node-${String(i).padStart(4, "0")}`, i % 1000 === 7 ? "Failed" : "Completed", i, i % 1000 === 7 ? "HeadersMissing" : undefined),
+    );
     const { nodeSummary, omitted } = summarizeNodes(nodes, []);
     expect(nodeSummary).toHaveLength(MAX_NODE_SUMMARY);
     expect(omitted).toBe(5_000 - MAX_NODE_SUMMARY);
@@ -46,7 +53,12 @@ describe("the node summary", () => {
   });
 
   it("groups failures by reason, the most common first", () => {
-    const groups = failuresByReason([n("c", "Failed", 0, "HeadersMissing"), n("a", "Failed", 0, "CompileFailed"), n("b", "Failed", 0, "HeadersMissing"), n("d", "Running")]);
+    const groups = failuresByReason([
+      n("c", "Failed", 0, "HeadersMissing"),
+      n("a", "Failed", 0, "CompileFailed"),
+      n("b", "Failed", 0, "HeadersMissing"),
+      n("d", "Running"),
+    ]);
     expect([...groups.entries()]).toEqual([
       ["HeadersMissing", ["b", "c"]],
       ["CompileFailed", ["a"]],

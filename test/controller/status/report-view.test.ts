@@ -61,7 +61,12 @@ describe("Events", () => {
   });
 
   it("are about the DropTrace, in namespace default, with the condition's reason", () => {
-    const e = eventObject(trace, nodeFailureEvent({ node: "n2", phase: "Failed", reason: "HeadersMissing", message: "no headers", totalDrops: 0 }), Date.parse("2026-03-01T10:00:00.500Z"), "controller-a_1");
+    const e = eventObject(
+      trace,
+      nodeFailureEvent({ node: "n2", phase: "Failed", reason: "HeadersMissing", message: "no headers", totalDrops: 0 }),
+      Date.parse("2026-03-01T10:00:00.500Z"),
+      "controller-a_1",
+    );
     expect(e.metadata.namespace).toBe("default");
     expect(e.involvedObject).toEqual({ apiVersion: "droptrace.io/v1alpha1", kind: "DropTrace", name: "web", uid: "uid-1" });
     expect([e.type, e.reason, e.message]).toEqual(["Warning", "NodesFailing", "node n2 failed: HeadersMissing: no headers"]);

@@ -15,7 +15,12 @@ function input(over: Partial<StatusInput> = {}): StatusInput {
     outcome: { phase: "Running", reason: REASON.tracing },
     nodes: [{ node: "a", phase: "Running", totalDrops: 5 }],
     counts: { desired: 2, pending: 1, running: 1, completed: 0, failed: 0 },
-    merged: { drops: [{ symbol: "udp_rcv+0x452", interface: "eth0", module: "kernel", reason: "NO_SOCKET", count: 5, nodes: 1 }], totalDrops: 5, uncountedDrops: 0, distinctRows: 1 },
+    merged: {
+      drops: [{ symbol: "udp_rcv+0x452", interface: "eth0", module: "kernel", reason: "NO_SOCKET", count: 5, nodes: 1 }],
+      totalDrops: 5,
+      uncountedDrops: 0,
+      distinctRows: 1,
+    },
     notReporting: { count: 0, names: [] },
     startTime: "2026-03-01T09:59:00Z",
     nowMs: T0,
@@ -28,7 +33,9 @@ describe("conditions", () => {
   it("keep lastTransitionTime while their status stays, even as reason and message change", () => {
     const first = applyConditions(undefined, [{ type: "Ready", status: "False", reason: "WaitingForAgents", message: "waiting" }], 1, "2026-03-01T10:00:00Z");
     const second = applyConditions(first, [{ type: "Ready", status: "False", reason: "Tracing", message: "tracing" }], 2, "2026-03-01T10:05:00Z");
-    expect(second).toEqual([{ type: "Ready", status: "False", observedGeneration: 2, lastTransitionTime: "2026-03-01T10:00:00Z", reason: "Tracing", message: "tracing" }]);
+    expect(second).toEqual([
+      { type: "Ready", status: "False", observedGeneration: 2, lastTransitionTime: "2026-03-01T10:00:00Z", reason: "Tracing", message: "tracing" },
+    ]);
     const third = applyConditions(second, [{ type: "Ready", status: "True", reason: "AllNodesDone", message: "done" }], 2, "2026-03-01T10:09:00Z");
     expect(third[0]?.lastTransitionTime).toBe("2026-03-01T10:09:00Z");
   });
@@ -57,7 +64,8 @@ describe("conditions", () => {
       type: "Degraded",
       status: "True",
       reason: "NodesFailing",
-      message: "7 of 10 nodes failed: HeadersMissing on 7 (n1, n2, n3, n4, n5 and 2 more); CompileFailed on 1 (x); 12 drops were seen but not counted because a node's probe map was full",
+      message:
+        "7 of 10 nodes failed: HeadersMissing on 7 (n1, n2, n3, n4, n5 and 2 more); CompileFailed on 1 (x); 12 drops were seen but not counted because a node's probe map was full",
     });
   });
 });
@@ -76,9 +84,30 @@ describe("the status", () => {
       observedGeneration: 1,
       startTime: "2026-03-01T09:59:00Z",
       conditions: [
-        { type: "Ready", status: "False", observedGeneration: 1, lastTransitionTime: "2026-03-01T10:00:00Z", reason: "Tracing", message: "tracing: 0/2 nodes done, 5 drops so far" },
-        { type: "Progressing", status: "True", observedGeneration: 1, lastTransitionTime: "2026-03-01T10:00:00Z", reason: "Tracing", message: "tracing: 0/2 nodes done, 5 drops so far" },
-        { type: "Degraded", status: "False", observedGeneration: 1, lastTransitionTime: "2026-03-01T10:00:00Z", reason: "NodesHealthy", message: "no node has failed" },
+        {
+          type: "Ready",
+          status: "False",
+          observedGeneration: 1,
+          lastTransitionTime: "2026-03-01T10:00:00Z",
+          reason: "Tracing",
+          message: "tracing: 0/2 nodes done, 5 drops so far",
+        },
+        {
+          type: "Progressing",
+          status: "True",
+          observedGeneration: 1,
+          lastTransitionTime: "2026-03-01T10:00:00Z",
+          reason: "Tracing",
+          message: "tracing: 0/2 nodes done, 5 drops so far",
+        },
+        {
+          type: "Degraded",
+          status: "False",
+          observedGeneration: 1,
+          lastTransitionTime: "2026-03-01T10:00:00Z",
+          reason: "NodesHealthy",
+          message: "no node has failed",
+        },
       ],
       nodes: { desired: 2, pending: 1, running: 1, completed: 0, failed: 0 },
       nodeProgress: "0/2",
@@ -94,12 +123,27 @@ describe("the status", () => {
   it("keeps its completion time once set", () => {
     const done = buildStatus(input({ outcome: { phase: "Completed", reason: REASON.allNodesDone } }));
     expect(done.completionTime).toBe("2026-03-01T10:00:00Z");
-    expect(buildStatus(input({ current: done, outcome: { phase: "Completed", reason: REASON.allNodesDone }, nowMs: T0 + 5_000 })).completionTime).toBe("2026-03-01T10:00:00Z");
+    expect(buildStatus(input({ current: done, outcome: { phase: "Completed", reason: REASON.allNodesDone }, nowMs: T0 + 5_000 })).completionTime).toBe(
+      "2026-03-01T10:00:00Z",
+    );
   });
 
   it("stays under 256 KiB and valid at its largest: 200 rows of the longest symbols, 5,000 nodes with long messages", () => {
-    const drops: DropRow[] = Array.from({ length: 200 }, (_, i) => ({ symbol: `${"s".repeat(500)}+0x${i.toString(16)}`, interface: "x".repeat(15), module: "m".repeat(64), reason: "r".repeat(64), count: 2 ** 40 + i, nodes: 5_000 }));
-    const nodes: NodeState[] = Array.from({ length: 5_000 }, (_, i) => ({ node: `${"n".repeat(240)}-${i}`, phase: "Failed", reason: "HeadersMissing", message: "m".repeat(4096), totalDrops: i }));
+    const drops: DropRow[] = Array.from({ length: 200 }, (_, i) => ({
+      symbol: `${"s".repeat(500)}+0x${i.toString(16)}`,
+      interface: "x".repeat(15),
+      module: "m".repeat(64),
+      reason: "r".repeat(64),
+      count: 2 ** 40 + i,
+      nodes: 5_000,
+    }));
+    const nodes: NodeState[] = Array.from({ length: 5_000 }, (_, i) => ({
+      node: `${"n".repeat(240)}-${i}`,
+      phase: "Failed",
+      reason: "HeadersMissing",
+      message: "m".repeat(4096),
+      totalDrops: i,
+    }));
     const status = buildStatus(
       input({
         outcome: { phase: "Completed", reason: REASON.deadlinePassed },

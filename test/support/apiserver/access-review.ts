@@ -13,11 +13,34 @@ function reviewAttributes(rt: ResourceType, body: unknown): RequestAttributes {
   const s = (o: unknown, k: string) => (isRecord(o) && typeof o[k] === "string" ? o[k] : "");
   const r = spec["resourceAttributes"];
   if (isRecord(r)) {
-    return { resourceRequest: true, verb: s(r, "verb"), apiGroup: s(r, "group"), apiVersion: s(r, "version"), resource: s(r, "resource"), subresource: s(r, "subresource"), namespace: s(r, "namespace"), name: s(r, "name"), path: "" };
+    return {
+      resourceRequest: true,
+      verb: s(r, "verb"),
+      apiGroup: s(r, "group"),
+      apiVersion: s(r, "version"),
+      resource: s(r, "resource"),
+      subresource: s(r, "subresource"),
+      namespace: s(r, "namespace"),
+      name: s(r, "name"),
+      path: "",
+    };
   }
   const n = spec["nonResourceAttributes"];
-  if (isRecord(n)) return { resourceRequest: false, verb: s(n, "verb"), apiGroup: "", apiVersion: "", resource: "", subresource: "", namespace: "", name: "", path: s(n, "path") };
-  throw statusErrors.invalid(rt, "", [fieldErrors.invalid(FieldPath.of("spec", "resourceAttributes"), null, "exactly one of nonResourceAttributes or resourceAttributes must be specified")]);
+  if (isRecord(n))
+    return {
+      resourceRequest: false,
+      verb: s(n, "verb"),
+      apiGroup: "",
+      apiVersion: "",
+      resource: "",
+      subresource: "",
+      namespace: "",
+      name: "",
+      path: s(n, "path"),
+    };
+  throw statusErrors.invalid(rt, "", [
+    fieldErrors.invalid(FieldPath.of("spec", "resourceAttributes"), null, "exactly one of nonResourceAttributes or resourceAttributes must be specified"),
+  ]);
 }
 
 export function accessReview(rt: ResourceType, body: unknown, authorize: ((a: RequestAttributes) => Decision) | undefined): HttpAnswer {

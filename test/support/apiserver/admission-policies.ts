@@ -70,7 +70,12 @@ export function privilegedDisallowed(resource: "daemonsets" | "pods" = "daemonse
         status: "Failure",
         message: `${qualifiedKind(rt)} "${name}" is invalid: ${field}: Forbidden: disallowed by cluster policy`,
         reason: "Invalid",
-        details: { name, ...(rt.group === "" ? {} : { group: rt.group }), kind: rt.kind, causes: [{ reason: "FieldValueForbidden", message: "Forbidden: disallowed by cluster policy", field }] },
+        details: {
+          name,
+          ...(rt.group === "" ? {} : { group: rt.group }),
+          kind: rt.kind,
+          causes: [{ reason: "FieldValueForbidden", message: "Forbidden: disallowed by cluster policy", field }],
+        },
         code: 422,
       };
       return new ApiError(body);

@@ -11,7 +11,8 @@ import type { Store } from "./store.js";
 /** errors.NewForbidden(groupResource, name, err): `droptraces.droptrace.io "x" is forbidden: ...` */
 export function forbiddenStatus(group: string, resource: string, name: string, why: string): ApiError {
   const qualified = resource === "" ? "" : group === "" ? resource : `${resource}.${group}`;
-  const message = qualified === "" ? `forbidden: ${why}` : name === "" ? `${qualified} is forbidden: ${why}` : `${qualified} ${JSON.stringify(name)} is forbidden: ${why}`;
+  const message =
+    qualified === "" ? `forbidden: ${why}` : name === "" ? `${qualified} is forbidden: ${why}` : `${qualified} ${JSON.stringify(name)} is forbidden: ${why}`;
   const details: Record<string, string> = {};
   if (name !== "") details["name"] = name;
   if (group !== "") details["group"] = group;
@@ -45,15 +46,44 @@ export class Authorization {
     const as = headerValues(headers, "impersonate-user")[0];
     const asGroups = headerValues(headers, "impersonate-group");
     if (as === undefined) {
-      if (asGroups.length > 0) throw new ApiError({ kind: "Status", apiVersion: "v1", metadata: {}, status: "Failure", message: "requested [] without impersonating a user", reason: "InternalError", code: 500 });
+      if (asGroups.length > 0)
+        throw new ApiError({
+          kind: "Status",
+          apiVersion: "v1",
+          metadata: {},
+          status: "Failure",
+          message: "requested [] without impersonating a user",
+          reason: "InternalError",
+          code: 500,
+        });
       return user;
     }
     const sa = /^system:serviceaccount:([^:]+):([^:]+)$/.exec(as);
     const checks: RequestAttributes[] = [
       sa?.[1] !== undefined && sa[2] !== undefined
-        ? { resourceRequest: true, verb: "impersonate", apiGroup: "", apiVersion: "v1", resource: "serviceaccounts", subresource: "", namespace: sa[1], name: sa[2], path: "" }
+        ? {
+            resourceRequest: true,
+            verb: "impersonate",
+            apiGroup: "",
+            apiVersion: "v1",
+            resource: "serviceaccounts",
+            subresource: "",
+            namespace: sa[1],
+            name: sa[2],
+            path: "",
+          }
         : { resourceRequest: true, verb: "impersonate", apiGroup: "", apiVersion: "v1", resource: "users", subresource: "", namespace: "", name: as, path: "" },
-      ...asGroups.map((g) => ({ resourceRequest: true, verb: "impersonate", apiGroup: "", apiVersion: "v1", resource: "groups", subresource: "", namespace: "", name: g, path: "" })),
+      ...asGroups.map((g) => ({
+        resourceRequest: true,
+        verb: "impersonate",
+        apiGroup: "",
+        apiVersion: "v1",
+        resource: "groups",
+        subresource: "",
+        namespace: "",
+        name: g,
+        path: "",
+      })),
     ];
     for (const a of checks) {
       const d = this.rbac.authorize(user, a);

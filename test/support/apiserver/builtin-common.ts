@@ -4,8 +4,7 @@ import { goSyntax } from "../crd/field-error.js";
 import { isRecord, type ResourceType } from "./types.js";
 
 export const str = (v: unknown): string => (typeof v === "string" ? v : "");
-export const at = (obj: unknown, ...path: string[]): unknown =>
-  path.reduce<unknown>((node, key) => (isRecord(node) ? node[key] : undefined), obj);
+export const at = (obj: unknown, ...path: string[]): unknown => path.reduce<unknown>((node, key) => (isRecord(node) ? node[key] : undefined), obj);
 
 export const base = {
   shortNames: [] as string[],
@@ -18,7 +17,9 @@ export const base = {
 export function selectorText(sel: unknown): string {
   const s = isRecord(sel) ? sel : {};
   const labels = isRecord(s["matchLabels"])
-    ? `map[string]string{${Object.entries(s["matchLabels"]).map(([k, v]) => `${JSON.stringify(k)}:${JSON.stringify(v)}`).join(", ")}}`
+    ? `map[string]string{${Object.entries(s["matchLabels"])
+        .map(([k, v]) => `${JSON.stringify(k)}:${JSON.stringify(v)}`)
+        .join(", ")}}`
     : "map[string]string(nil)";
   const exprs = Array.isArray(s["matchExpressions"]) ? goSyntax(s["matchExpressions"]) : "[]v1.LabelSelectorRequirement(nil)";
   return `v1.LabelSelector{MatchLabels:${labels}, MatchExpressions:${exprs}}`;
@@ -48,4 +49,3 @@ export function selectorMatches(sel: unknown, labels: Record<string, unknown>): 
     }
   });
 }
-

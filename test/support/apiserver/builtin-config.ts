@@ -31,7 +31,8 @@ const immutableData = (obj: JsonObject, old: JsonObject | undefined): FieldError
   const errs: FieldError[] = [];
   if (obj["immutable"] !== true) errs.push(fieldErrors.forbidden(FieldPath.of("immutable"), "field is immutable when `immutable` is set"));
   for (const f of ["data", "binaryData"]) {
-    if (JSON.stringify(obj[f] ?? null) !== JSON.stringify(old[f] ?? null)) errs.push(fieldErrors.forbidden(FieldPath.of(f), "field is immutable when `immutable` is set"));
+    if (JSON.stringify(obj[f] ?? null) !== JSON.stringify(old[f] ?? null))
+      errs.push(fieldErrors.forbidden(FieldPath.of(f), "field is immutable when `immutable` is set"));
   }
   return errs;
 };
@@ -97,7 +98,9 @@ const configMaps: ResourceType = {
 /** A cluster IP in 10.96.0.0/12 derived from the service's namespace and name: random-looking like the real allocator's, but the same on every run. */
 function clusterIPFor(o: JsonObject): string {
   const meta = isRecord(o["metadata"]) ? o["metadata"] : {};
-  const h = createHash("sha256").update(`${str(meta["namespace"])}/${str(meta["name"])}`).digest();
+  const h = createHash("sha256")
+    .update(`${str(meta["namespace"])}/${str(meta["name"])}`)
+    .digest();
   return `10.${96 + ((h[0] ?? 0) % 16)}.${h[1] ?? 0}.${1 + ((h[2] ?? 0) % 254)}`;
 }
 
@@ -162,7 +165,8 @@ const services: ResourceType = {
     ports.forEach((p, i) => {
       const port = isRecord(p) ? p["port"] : undefined;
       if (typeof port !== "number") errs.push(fieldErrors.required(FieldPath.of("spec", "ports").index(i).child("port")));
-      else if (port < 1 || port > 65535) errs.push(fieldErrors.invalid(FieldPath.of("spec", "ports").index(i).child("port"), port, "must be between 1 and 65535, inclusive"));
+      else if (port < 1 || port > 65535)
+        errs.push(fieldErrors.invalid(FieldPath.of("spec", "ports").index(i).child("port"), port, "must be between 1 and 65535, inclusive"));
     });
     const oldIP = at(old, "spec", "clusterIP");
     if (old !== undefined && typeof oldIP === "string" && oldIP !== "" && spec["clusterIP"] !== oldIP) {

@@ -17,15 +17,18 @@ function crdErrors(o: JsonObject): FieldError[] {
   const errs: FieldError[] = [];
   const name = str(metaOf(o).name);
   const group = str(spec["group"]);
-  if (name !== `${str(names["plural"])}.${group}`) errs.push(fieldErrors.invalid(FieldPath.of("metadata", "name"), name, 'must be spec.names.plural+"."+spec.group'));
+  if (name !== `${str(names["plural"])}.${group}`)
+    errs.push(fieldErrors.invalid(FieldPath.of("metadata", "name"), name, 'must be spec.names.plural+"."+spec.group'));
   if (group === "") errs.push(fieldErrors.required(FieldPath.of("spec", "group")));
   else if (!group.includes(".")) errs.push(fieldErrors.invalid(FieldPath.of("spec", "group"), group, "should be a domain with at least one dot"));
-  if (spec["scope"] !== "Cluster" && spec["scope"] !== "Namespaced") errs.push(fieldErrors.notSupported(FieldPath.of("spec", "scope"), str(spec["scope"]), ["Cluster", "Namespaced"]));
+  if (spec["scope"] !== "Cluster" && spec["scope"] !== "Namespaced")
+    errs.push(fieldErrors.notSupported(FieldPath.of("spec", "scope"), str(spec["scope"]), ["Cluster", "Namespaced"]));
   for (const key of ["plural", "singular", "kind", "listKind"]) {
     if (str(names[key]) === "") errs.push(fieldErrors.required(FieldPath.of("spec", "names", key)));
   }
   const versions = Array.isArray(spec["versions"]) ? spec["versions"].filter(isRecord) : [];
-  if (versions.length === 0) errs.push(fieldErrors.invalid(FieldPath.of("spec", "versions"), versions, "must have exactly one version marked as storage version"));
+  if (versions.length === 0)
+    errs.push(fieldErrors.invalid(FieldPath.of("spec", "versions"), versions, "must have exactly one version marked as storage version"));
   else if (versions.filter((v) => v["storage"] === true).length !== 1) {
     errs.push(fieldErrors.invalid(FieldPath.of("spec", "versions"), versions, "must have exactly one version marked as storage version"));
   }

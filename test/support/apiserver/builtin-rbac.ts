@@ -17,7 +17,12 @@ export function pathSegmentNameMessages(name: string): string[] {
 }
 
 const strings = (v: unknown): string[] => (Array.isArray(v) ? v.map(str) : []);
-const goStrings = (v: unknown) => new GoValue(`[]string{${strings(v).map((s) => JSON.stringify(s)).join(", ")}}`);
+const goStrings = (v: unknown) =>
+  new GoValue(
+    `[]string{${strings(v)
+      .map((s) => JSON.stringify(s))
+      .join(", ")}}`,
+  );
 
 function ruleErrors(o: JsonObject, namespaced: boolean): FieldError[] {
   const rules = Array.isArray(o["rules"]) ? o["rules"] : [];
@@ -27,9 +32,16 @@ function ruleErrors(o: JsonObject, namespaced: boolean): FieldError[] {
     const errs: FieldError[] = [];
     if (strings(rule["verbs"]).length === 0) errs.push(fieldErrors.required(p.child("verbs"), "verbs must contain at least one value"));
     if (strings(rule["nonResourceURLs"]).length > 0) {
-      if (namespaced) errs.push(fieldErrors.invalid(p.child("nonResourceURLs"), goStrings(rule["nonResourceURLs"]), "namespaced rules cannot apply to non-resource URLs"));
+      if (namespaced)
+        errs.push(fieldErrors.invalid(p.child("nonResourceURLs"), goStrings(rule["nonResourceURLs"]), "namespaced rules cannot apply to non-resource URLs"));
       if (strings(rule["apiGroups"]).length > 0 || strings(rule["resources"]).length > 0 || strings(rule["resourceNames"]).length > 0) {
-        errs.push(fieldErrors.invalid(p.child("nonResourceURLs"), goStrings(rule["nonResourceURLs"]), "rules cannot apply to both regular resources and non-resource URLs"));
+        errs.push(
+          fieldErrors.invalid(
+            p.child("nonResourceURLs"),
+            goStrings(rule["nonResourceURLs"]),
+            "rules cannot apply to both regular resources and non-resource URLs",
+          ),
+        );
       }
       return errs;
     }
@@ -40,7 +52,9 @@ function ruleErrors(o: JsonObject, namespaced: boolean): FieldError[] {
 }
 
 const roleRefText = (ref: unknown) =>
-  new GoValue(`rbac.RoleRef{APIGroup:${JSON.stringify(str(isRecord(ref) ? ref["apiGroup"] : ""))}, Kind:${JSON.stringify(str(isRecord(ref) ? ref["kind"] : ""))}, Name:${JSON.stringify(str(isRecord(ref) ? ref["name"] : ""))}}`);
+  new GoValue(
+    `rbac.RoleRef{APIGroup:${JSON.stringify(str(isRecord(ref) ? ref["apiGroup"] : ""))}, Kind:${JSON.stringify(str(isRecord(ref) ? ref["kind"] : ""))}, Name:${JSON.stringify(str(isRecord(ref) ? ref["name"] : ""))}}`,
+  );
 
 function bindingErrors(o: JsonObject, old: JsonObject | undefined, namespaced: boolean): FieldError[] {
   const errs: FieldError[] = [];

@@ -181,13 +181,7 @@ const daemonsets: ResourceType = {
     else if (Object.keys(selector["matchLabels"] ?? {}).length === 0 && !Array.isArray(selector["matchExpressions"])) {
       errs.push(fieldErrors.invalid(sp.child("selector"), selectorText(selector), "empty selector is invalid for daemonset"));
     } else if (!selectorMatches(selector, templateLabels)) {
-      errs.push(
-        fieldErrors.invalid(
-          sp.child("template").child("metadata").child("labels"),
-          templateLabels,
-          "`selector` does not match template `labels`",
-        ),
-      );
+      errs.push(fieldErrors.invalid(sp.child("template").child("metadata").child("labels"), templateLabels, "`selector` does not match template `labels`"));
     }
     errs.push(...validatePodSpec(template["spec"], sp.child("template").child("spec")));
     const restart = at(template, "spec", "restartPolicy");

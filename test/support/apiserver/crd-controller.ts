@@ -31,7 +31,13 @@ function withCondition(crd: JsonObject, c: Omit<Condition, "lastTransitionTime">
   updated["status"] = status;
   const existing = conditionsOf(updated);
   const old = existing.find((e) => e.type === c.type);
-  const cond: Condition = { type: c.type, status: c.status, lastTransitionTime: old?.status === c.status ? old.lastTransitionTime : nowTimestamp(), reason: c.reason, message: c.message };
+  const cond: Condition = {
+    type: c.type,
+    status: c.status,
+    lastTransitionTime: old?.status === c.status ? old.lastTransitionTime : nowTimestamp(),
+    reason: c.reason,
+    message: c.message,
+  };
   status["conditions"] = old === undefined ? [...existing, cond] : existing.map((e) => (e.type === c.type ? cond : e));
   return updated;
 }
@@ -91,8 +97,7 @@ export class CrdController {
       this.later(() => {
         this.establish(name);
       }, 0);
-    }
-    else if (conditionsOf(ev.object).some((c) => c.type === "Established" && c.status === "True")) this.serve(ev.object);
+    } else if (conditionsOf(ev.object).some((c) => c.type === "Established" && c.status === "True")) this.serve(ev.object);
   }
 
   private serve(crd: JsonObject): void {
@@ -114,7 +119,12 @@ export class CrdController {
     const remaining = keys.reduce((n, key) => n + this.store.list(key).length, 0);
     if (remaining > 0) {
       // Instances with finalizers of their own: look again, as the real controller requeues.
-      const waiting = withCondition(crd, { type: "Terminating", status: "True", reason: "InstanceDeletionCheck", message: `could not confirm zero CustomResources remaining: ${remaining} remaining` });
+      const waiting = withCondition(crd, {
+        type: "Terminating",
+        status: "True",
+        reason: "InstanceDeletionCheck",
+        message: `could not confirm zero CustomResources remaining: ${remaining} remaining`,
+      });
       if (JSON.stringify(waiting) !== JSON.stringify(crd)) this.store.commit("MODIFIED", crdKey, waiting, crd);
       this.later(() => {
         this.cleanUp(name);

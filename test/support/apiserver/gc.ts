@@ -36,8 +36,7 @@ export class GarbageCollector {
       this.later(() => {
         this.collect(uid, propagation);
       }, this.delayMs);
-    }
-    else this.collect(uid, propagation);
+    } else this.collect(uid, propagation);
   }
 
   /** DELETE with propagationPolicy=Orphan: dependents lose the reference and stay. */
@@ -72,7 +71,8 @@ export class GarbageCollector {
       if (current === undefined) continue;
       const otherOwners = refsOf(current).filter((r) => r.uid !== uid && this.ownerExists(current, r));
       if (otherOwners.length > 0) this.dropReference(key, current, uid);
-      else this.deleter?.deleteByKey(key, metaOf(current).namespace ?? "", metaOf(current).name ?? "", propagation === "Foreground" ? "Foreground" : "Background");
+      else
+        this.deleter?.deleteByKey(key, metaOf(current).namespace ?? "", metaOf(current).name ?? "", propagation === "Foreground" ? "Foreground" : "Background");
     }
   }
 

@@ -45,9 +45,11 @@ export interface IncomingCall {
   authorize?: ((a: RequestAttributes) => Decision) | undefined;
 }
 
-
 function route(registry: ResourceRegistry, path: string): ResourceRoute | undefined {
-  const segs = path.split("/").filter((s) => s !== "").map(decodeURIComponent);
+  const segs = path
+    .split("/")
+    .filter((s) => s !== "")
+    .map(decodeURIComponent);
   let group: string;
   let version: string;
   let rest: string[];
@@ -101,10 +103,10 @@ function sendInitialEvents(q: URLSearchParams): boolean {
   if (q.get("resourceVersionMatch") !== "NotOlderThan") {
     throw statusErrors.invalidListOptions("resourceVersionMatch", "sendInitialEvents requires setting resourceVersionMatch to NotOlderThan");
   }
-  if (q.get("allowWatchBookmarks") !== "true") throw statusErrors.invalidListOptions("allowWatchBookmarks", "allowWatchBookmarks must be set to true when sendInitialEvents is set");
+  if (q.get("allowWatchBookmarks") !== "true")
+    throw statusErrors.invalidListOptions("allowWatchBookmarks", "allowWatchBookmarks must be set to true when sendInitialEvents is set");
   return true;
 }
-
 
 export class Handlers {
   constructor(

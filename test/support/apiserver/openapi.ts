@@ -16,17 +16,33 @@ const param = (name: string, where: "query" | "path", description: string, requi
   in: where,
   description,
   ...(required ? { required: true } : {}),
-  schema: { type: name === "limit" || name === "timeoutSeconds" ? "integer" : name === "watch" || name === "allowWatchBookmarks" ? "boolean" : "string", uniqueItems: true },
+  schema: {
+    type: name === "limit" || name === "timeoutSeconds" ? "integer" : name === "watch" || name === "allowWatchBookmarks" ? "boolean" : "string",
+    uniqueItems: true,
+  },
 });
 
 const writeParams = [
   param("dryRun", "query", "When present, indicates that modifications should not be persisted."),
   param("fieldManager", "query", "fieldManager is a name associated with the actor or entity that is making these changes."),
-  param("fieldValidation", "query", "fieldValidation instructs the server on how to handle objects in the request (POST/PUT/PATCH) containing unknown or duplicate fields: Ignore, Warn or Strict."),
+  param(
+    "fieldValidation",
+    "query",
+    "fieldValidation instructs the server on how to handle objects in the request (POST/PUT/PATCH) containing unknown or duplicate fields: Ignore, Warn or Strict.",
+  ),
 ];
-const listParams = ["allowWatchBookmarks", "continue", "fieldSelector", "labelSelector", "limit", "resourceVersion", "resourceVersionMatch", "sendInitialEvents", "timeoutSeconds", "watch"].map((n) =>
-  param(n, "query", `${n} of the list or watch`),
-);
+const listParams = [
+  "allowWatchBookmarks",
+  "continue",
+  "fieldSelector",
+  "labelSelector",
+  "limit",
+  "resourceVersion",
+  "resourceVersionMatch",
+  "sendInitialEvents",
+  "timeoutSeconds",
+  "watch",
+].map((n) => param(n, "query", `${n} of the list or watch`));
 
 /** The schema name the real server uses: io.k8s.api.apps.v1.DaemonSet, io.droptrace.v1alpha1.DropTrace. */
 export function schemaName(rt: ResourceType): string {
@@ -54,9 +70,11 @@ function operations(rt: ResourceType): Record<string, JsonObject> {
   const patch = (subject: string) =>
     op("patch", {
       description: `partially update ${subject} of the specified ${rt.kind}`,
-      parameters: [...writeParams, param("force", "query", "Force is going to \"force\" Apply requests.")],
+      parameters: [...writeParams, param("force", "query", 'Force is going to "force" Apply requests.')],
       requestBody: {
-        content: Object.fromEntries(["application/json-patch+json", "application/merge-patch+json"].map((t) => [t, { schema: ref("io.k8s.apimachinery.pkg.apis.meta.v1.Patch") }])),
+        content: Object.fromEntries(
+          ["application/json-patch+json", "application/merge-patch+json"].map((t) => [t, { schema: ref("io.k8s.apimachinery.pkg.apis.meta.v1.Patch") }]),
+        ),
         required: true,
       },
       responses: ok(self),
@@ -65,7 +83,11 @@ function operations(rt: ResourceType): Record<string, JsonObject> {
     [scope]: {
       get: op("list", { description: `list or watch objects of kind ${rt.kind}`, parameters: listParams, responses: ok({ type: "object" }) }),
       post: op("post", { description: `create a ${rt.kind}`, parameters: writeParams, requestBody: jsonBody(self), responses: ok(self, "201") }),
-      delete: op("deletecollection", { description: `delete collection of ${rt.kind}`, parameters: listParams, responses: ok(ref("io.k8s.apimachinery.pkg.apis.meta.v1.Status")) }),
+      delete: op("deletecollection", {
+        description: `delete collection of ${rt.kind}`,
+        parameters: listParams,
+        responses: ok(ref("io.k8s.apimachinery.pkg.apis.meta.v1.Status")),
+      }),
       parameters: pathParams,
     },
     [`${scope}/{name}`]: {
@@ -96,7 +118,8 @@ function operations(rt: ResourceType): Record<string, JsonObject> {
 function schemaOf(rt: ResourceType): JsonObject {
   const gvk = [{ group: rt.group, version: rt.version, kind: rt.kind }];
   const version = rt.crd?.versions.find((v) => v.name === rt.version);
-  if (version === undefined) return { type: "object", description: `${rt.kind} (schema not published by this test server)`, "x-kubernetes-group-version-kind": gvk };
+  if (version === undefined)
+    return { type: "object", description: `${rt.kind} (schema not published by this test server)`, "x-kubernetes-group-version-kind": gvk };
   const schema = structuredClone(version.schema) as JsonObject;
   if (isRecord(schema["properties"])) schema["properties"]["metadata"] = ref("io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta");
   return { ...schema, "x-kubernetes-group-version-kind": gvk };

@@ -45,7 +45,9 @@ export function ownerReferenceAdmission(
     const namespace = meta.namespace ?? "";
     const forbidden = (why: string) => forbiddenStatus(rt.group, rt.plural, name, why);
     if (old !== undefined) {
-      const d = check(attrs({ verb: "delete", apiGroup: rt.group, apiVersion: rt.version, resource: rt.plural, subresource: subresource ?? "", namespace, name }));
+      const d = check(
+        attrs({ verb: "delete", apiGroup: rt.group, apiVersion: rt.version, resource: rt.plural, subresource: subresource ?? "", namespace, name }),
+      );
       if (!d.allowed) throw forbidden(`cannot set an ownerRef on a resource you can't delete: ${d.reason}, <nil>`);
     }
     const blocking = newRefs.filter((r) => r.blockOwnerDeletion === true && oldRefs.find((o) => o.uid === r.uid)?.blockOwnerDeletion !== true);
@@ -61,9 +63,18 @@ export function ownerReferenceAdmission(
         );
       }
       const d = check(
-        attrs({ verb: "update", apiGroup: owner.group, apiVersion: owner.version, resource: owner.plural, subresource: "finalizers", name: ref.name, namespace: owner.namespaced ? namespace : "" }),
+        attrs({
+          verb: "update",
+          apiGroup: owner.group,
+          apiVersion: owner.version,
+          resource: owner.plural,
+          subresource: "finalizers",
+          name: ref.name,
+          namespace: owner.namespaced ? namespace : "",
+        }),
       );
-      if (!d.allowed) throw forbidden(`cannot set blockOwnerDeletion if an ownerReference refers to a resource you can't set finalizers on: ${d.reason}, <nil>`);
+      if (!d.allowed)
+        throw forbidden(`cannot set blockOwnerDeletion if an ownerReference refers to a resource you can't set finalizers on: ${d.reason}, <nil>`);
     }
   };
 }

@@ -31,7 +31,12 @@ export interface Printer {
   row(obj: JsonObject, now: number): PrintedRow;
 }
 
-export function column(name: string, type: string, description: DocKey | { text: string }, opts: { priority?: number; format?: string } = {}): ColumnDefinition {
+export function column(
+  name: string,
+  type: string,
+  description: DocKey | { text: string },
+  opts: { priority?: number; format?: string } = {},
+): ColumnDefinition {
   return {
     name,
     type,
@@ -44,7 +49,8 @@ export function column(name: string, type: string, description: DocKey | { text:
 export const none = (s: string): string => (s === "" ? "<none>" : s);
 export const age = (obj: JsonObject, now: number): string => translateTimestampSince(meta(obj)["creationTimestamp"], now);
 export const containersColumn = (): ColumnDefinition => column("Containers", "string", { text: "Names of each container in the template." }, { priority: 1 });
-export const imagesColumn = (): ColumnDefinition => column("Images", "string", { text: "Images referenced by each container in the template." }, { priority: 1 });
+export const imagesColumn = (): ColumnDefinition =>
+  column("Images", "string", { text: "Images referenced by each container in the template." }, { priority: 1 });
 export const nameColumn = (): ColumnDefinition => column("Name", "string", "ObjectMeta.name", { format: "name" });
 export const ageColumn = (): ColumnDefinition => column("Age", "string", "ObjectMeta.creationTimestamp");
 

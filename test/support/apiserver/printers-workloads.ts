@@ -37,7 +37,11 @@ const hasCondition = (status: unknown, type: string) => list(at(status, "conditi
 function podRow(pod: JsonObject, now: number): { cells: unknown[]; conditions?: RowCondition[] } {
   const spec = pod["spec"];
   const status = pod["status"];
-  const initContainers = new Map(list(at(spec, "initContainers")).filter(isRecord).map((c) => [str(c["name"]), c]));
+  const initContainers = new Map(
+    list(at(spec, "initContainers"))
+      .filter(isRecord)
+      .map((c) => [str(c["name"]), c]),
+  );
   const restartable = (name: string) => initContainers.get(name)?.["restartPolicy"] === "Always";
   const total = list(at(spec, "containers")).length + [...initContainers.keys()].filter(restartable).length;
   let ready = 0;
@@ -47,7 +51,8 @@ function podRow(pod: JsonObject, now: number): { cells: unknown[]; conditions?: 
   let lastRestartableRestart = 0;
   const phase = str(at(status, "phase"));
   let reason = str(at(status, "reason")) || phase;
-  for (const c of list(at(status, "conditions"))) if (isRecord(c) && c["type"] === "PodScheduled" && c["reason"] === "SchedulingGated") reason = "SchedulingGated";
+  for (const c of list(at(status, "conditions")))
+    if (isRecord(c) && c["type"] === "PodScheduled" && c["reason"] === "SchedulingGated") reason = "SchedulingGated";
 
   let initializing = false;
   const initStatuses = list(at(status, "initContainerStatuses")).filter(isRecord);
@@ -68,7 +73,12 @@ function podRow(pod: JsonObject, now: number): { cells: unknown[]; conditions?: 
     }
     if (isRecord(terminated)) {
       const why = str(terminated["reason"]);
-      reason = why !== "" ? `Init:${why}` : num(terminated["signal"]) !== 0 ? `Init:Signal:${num(terminated["signal"])}` : `Init:ExitCode:${num(terminated["exitCode"])}`;
+      reason =
+        why !== ""
+          ? `Init:${why}`
+          : num(terminated["signal"]) !== 0
+            ? `Init:Signal:${num(terminated["signal"])}`
+            : `Init:ExitCode:${num(terminated["exitCode"])}`;
     } else if (waitingReason !== "" && waitingReason !== "PodInitializing") reason = `Init:${waitingReason}`;
     else reason = `Init:${i}/${initContainers.size}`;
     initializing = true;
@@ -87,7 +97,8 @@ function podRow(pod: JsonObject, now: number): { cells: unknown[]; conditions?: 
       const terminated = at(cs, "state", "terminated");
       if (waiting !== "") reason = waiting;
       else if (isRecord(terminated) && str(terminated["reason"]) !== "") reason = str(terminated["reason"]);
-      else if (isRecord(terminated)) reason = num(terminated["signal"]) !== 0 ? `Signal:${num(terminated["signal"])}` : `ExitCode:${num(terminated["exitCode"])}`;
+      else if (isRecord(terminated))
+        reason = num(terminated["signal"]) !== 0 ? `Signal:${num(terminated["signal"])}` : `ExitCode:${num(terminated["exitCode"])}`;
       else if (cs["ready"] === true && isRecord(at(cs, "state", "running"))) {
         hasRunning = true;
         ready++;
@@ -99,7 +110,8 @@ function podRow(pod: JsonObject, now: number): { cells: unknown[]; conditions?: 
   if (deleting && str(at(status, "reason")) === "NodeLost") reason = "Unknown";
   else if (deleting && phase !== "Succeeded" && phase !== "Failed") reason = "Terminating";
 
-  const restartsText = restarts !== 0 && lastRestart !== 0 ? `${restarts} (${translateTimestampSince(new Date(lastRestart).toISOString(), now)} ago)` : String(restarts);
+  const restartsText =
+    restarts !== 0 && lastRestart !== 0 ? `${restarts} (${translateTimestampSince(new Date(lastRestart).toISOString(), now)} ago)` : String(restarts);
   const gates = list(at(spec, "readinessGates")).filter(isRecord);
   const gateText =
     gates.length === 0
@@ -126,7 +138,9 @@ export const pods: Printer = {
     nameColumn(),
     column("Ready", "string", { text: "The aggregate readiness state of this pod for accepting traffic." }),
     column("Status", "string", { text: "The aggregate status of the containers in this pod." }),
-    column("Restarts", "string", { text: "The number of times the containers in this pod have been restarted and when the last container in this pod has restarted." }),
+    column("Restarts", "string", {
+      text: "The number of times the containers in this pod have been restarted and when the last container in this pod has restarted.",
+    }),
     ageColumn(),
     column("IP", "string", "PodStatus.podIP", { priority: 1 }),
     column("Node", "string", "PodSpec.nodeName", { priority: 1 }),

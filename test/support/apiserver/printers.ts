@@ -35,7 +35,12 @@ const nodes: Printer = {
       if (k.startsWith("node-role.kubernetes.io/") && k.length > "node-role.kubernetes.io/".length) roles.add(k.slice("node-role.kubernetes.io/".length));
       else if (k === "kubernetes.io/role" && str(v) !== "") roles.add(str(v));
     }
-    const address = (type: string) => str(list(at(node, "status", "addresses")).filter(isRecord).find((a) => a["type"] === type)?.["address"]);
+    const address = (type: string) =>
+      str(
+        list(at(node, "status", "addresses"))
+          .filter(isRecord)
+          .find((a) => a["type"] === type)?.["address"],
+      );
     const info = (k: string) => str(at(node, "status", "nodeInfo", k)) || "<unknown>";
     return {
       cells: [
@@ -131,7 +136,14 @@ function externalIP(svc: JsonObject): string {
     case "NodePort":
       return externalIPs.length > 0 ? externalIPs.join(",") : "<none>";
     case "LoadBalancer": {
-      const lb = [...new Set(list(at(svc, "status", "loadBalancer", "ingress")).filter(isRecord).map((i) => str(i["ip"]) || str(i["hostname"])).filter((s) => s !== ""))].sort();
+      const lb = [
+        ...new Set(
+          list(at(svc, "status", "loadBalancer", "ingress"))
+            .filter(isRecord)
+            .map((i) => str(i["ip"]) || str(i["hostname"]))
+            .filter((s) => s !== ""),
+        ),
+      ].sort();
       if (externalIPs.length > 0) return [...lb, ...externalIPs].join(",");
       return lb.length > 0 ? lb.join(",") : "<pending>";
     }
@@ -159,7 +171,15 @@ const services: Printer = {
       .map((p) => (num(p["nodePort"]) > 0 ? `${num(p["port"])}:${num(p["nodePort"])}/${str(p["protocol"])}` : `${num(p["port"])}/${str(p["protocol"])}`))
       .join(",");
     return {
-      cells: [str(meta(svc)["name"]), str(at(spec, "type")), str(list(at(spec, "clusterIPs"))[0]) || "<none>", externalIP(svc), ports || "<none>", age(svc, now), formatLabels(at(spec, "selector"))],
+      cells: [
+        str(meta(svc)["name"]),
+        str(at(spec, "type")),
+        str(list(at(spec, "clusterIPs"))[0]) || "<none>",
+        externalIP(svc),
+        ports || "<none>",
+        age(svc, now),
+        formatLabels(at(spec, "selector")),
+      ],
     };
   },
 };
@@ -182,9 +202,15 @@ function bindingPrinter(what: string, doc: "RoleBinding.roleRef" | "ClusterRoleB
           str(meta(b)["name"]),
           `${str(at(b, "roleRef", "kind"))}/${str(at(b, "roleRef", "name"))}`,
           age(b, now),
-          of("User").map((s) => str(s["name"])).join(", "),
-          of("Group").map((s) => str(s["name"])).join(", "),
-          of("ServiceAccount").map((s) => `${str(s["namespace"])}/${str(s["name"])}`).join(", "),
+          of("User")
+            .map((s) => str(s["name"]))
+            .join(", "),
+          of("Group")
+            .map((s) => str(s["name"]))
+            .join(", "),
+          of("ServiceAccount")
+            .map((s) => `${str(s["namespace"])}/${str(s["name"])}`)
+            .join(", "),
         ],
       };
     },

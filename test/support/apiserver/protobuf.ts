@@ -52,8 +52,19 @@ const objectReference: Schema = {
 };
 
 const schemas: Record<string, Schema> = {
-  "v1/Secret": { 1: metadata, 2: { name: "data", type: { map: "bytes" } }, 3: { name: "type", type: "string" }, 4: { name: "stringData", type: { map: "string" } }, 5: { name: "immutable", type: "bool" } },
-  "v1/ConfigMap": { 1: metadata, 2: { name: "data", type: { map: "string" } }, 3: { name: "binaryData", type: { map: "bytes" } }, 4: { name: "immutable", type: "bool" } },
+  "v1/Secret": {
+    1: metadata,
+    2: { name: "data", type: { map: "bytes" } },
+    3: { name: "type", type: "string" },
+    4: { name: "stringData", type: { map: "string" } },
+    5: { name: "immutable", type: "bool" },
+  },
+  "v1/ConfigMap": {
+    1: metadata,
+    2: { name: "data", type: { map: "string" } },
+    3: { name: "binaryData", type: { map: "bytes" } },
+    4: { name: "immutable", type: "bool" },
+  },
   "v1/Namespace": {
     1: metadata,
     2: { name: "spec", type: { message: { 1: { name: "finalizers", type: "string", repeated: true } } } },
@@ -74,7 +85,9 @@ const schemas: Record<string, Schema> = {
           1: {
             name: "resourceAttributes",
             type: {
-              message: Object.fromEntries(["namespace", "verb", "group", "version", "resource", "subresource", "name"].map((n, i) => [i + 1, { name: n, type: "string" as const }])),
+              message: Object.fromEntries(
+                ["namespace", "verb", "group", "version", "resource", "subresource", "name"].map((n, i) => [i + 1, { name: n, type: "string" as const }]),
+              ),
             },
           },
           2: { name: "nonResourceAttributes", type: { message: { 1: { name: "path", type: "string" }, 2: { name: "verb", type: "string" } } } },

@@ -46,12 +46,26 @@ const rulesOf = (role: JsonObject): Rule[] =>
 const authenticatedRoles: { name: string; rules: Rule[] }[] = [
   {
     name: "system:discovery",
-    rules: [{ verbs: ["get"], apiGroups: [], resources: [], resourceNames: [], nonResourceURLs: ["/api", "/api/*", "/apis", "/apis/*", "/healthz", "/livez", "/openapi", "/openapi/*", "/readyz", "/version", "/version/"] }],
+    rules: [
+      {
+        verbs: ["get"],
+        apiGroups: [],
+        resources: [],
+        resourceNames: [],
+        nonResourceURLs: ["/api", "/api/*", "/apis", "/apis/*", "/healthz", "/livez", "/openapi", "/openapi/*", "/readyz", "/version", "/version/"],
+      },
+    ],
   },
   {
     name: "system:basic-user",
     rules: [
-      { verbs: ["create"], apiGroups: ["authorization.k8s.io"], resources: ["selfsubjectaccessreviews", "selfsubjectrulesreviews"], resourceNames: [], nonResourceURLs: [] },
+      {
+        verbs: ["create"],
+        apiGroups: ["authorization.k8s.io"],
+        resources: ["selfsubjectaccessreviews", "selfsubjectrulesreviews"],
+        resourceNames: [],
+        nonResourceURLs: [],
+      },
       { verbs: ["create"], apiGroups: ["authentication.k8s.io"], resources: ["selfsubjectreviews"], resourceNames: [], nonResourceURLs: [] },
     ],
   },
@@ -105,7 +119,11 @@ export class RbacAuthorizer {
     if (user.groups.includes("system:masters")) return { allowed: true, reason: "" };
     if (user.groups.includes("system:authenticated")) {
       const role = authenticatedRoles.find((r) => r.rules.some((rule) => ruleAllows(a, rule)));
-      if (role !== undefined) return { allowed: true, reason: `RBAC: allowed by ClusterRoleBinding ${JSON.stringify(role.name)} of ClusterRole ${JSON.stringify(role.name)} to Group "system:authenticated"` };
+      if (role !== undefined)
+        return {
+          allowed: true,
+          reason: `RBAC: allowed by ClusterRoleBinding ${JSON.stringify(role.name)} of ClusterRole ${JSON.stringify(role.name)} to Group "system:authenticated"`,
+        };
     }
     const errors: string[] = [];
     const rulesFor = (ref: unknown, namespace: string): Rule[] => {

@@ -67,7 +67,9 @@ export class ResourceRegistry {
   /** The kind an ownerReference names (any served version of its group). */
   byKind(apiVersion: string, kind: string): ResourceType | undefined {
     const group = apiVersion.includes("/") ? (apiVersion.split("/")[0] ?? "") : "";
-    return this.all.find((r) => r.group === group && r.kind === kind && apiVersionOf(r) === apiVersion) ?? this.all.find((r) => r.group === group && r.kind === kind);
+    return (
+      this.all.find((r) => r.group === group && r.kind === kind && apiVersionOf(r) === apiVersion) ?? this.all.find((r) => r.group === group && r.kind === kind)
+    );
   }
 
   /** Group name to its versions, in the order they are served. */

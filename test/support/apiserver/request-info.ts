@@ -22,7 +22,17 @@ const namespaceSubresources = new Set(["status", "finalize"]);
 
 export function requestAttributes(method: string, url: URL): RequestAttributes {
   const path = url.pathname;
-  const info: RequestAttributes = { resourceRequest: false, verb: method.toLowerCase(), apiGroup: "", apiVersion: "", resource: "", subresource: "", namespace: "", name: "", path };
+  const info: RequestAttributes = {
+    resourceRequest: false,
+    verb: method.toLowerCase(),
+    apiGroup: "",
+    apiVersion: "",
+    resource: "",
+    subresource: "",
+    namespace: "",
+    name: "",
+    path,
+  };
   let parts = path.split("/").filter((p) => p !== "");
   if (parts.length < 3 || (parts[0] !== "api" && parts[0] !== "apis")) return info;
   const prefix = parts[0];

@@ -118,9 +118,7 @@ export function parseFieldSelector(text: string | null, rt: ResourceType): Field
     const get = field === "metadata.name" ? metaField("name") : field === "metadata.namespace" ? metaField("namespace") : rt.fieldLabels[field];
     if (get === undefined) {
       throw statusErrors.badRequest(
-        rt.crd !== undefined
-          ? `"${field}" is not a known field selector: only "metadata.name", "metadata.namespace"`
-          : `field label not supported: ${field}`,
+        rt.crd !== undefined ? `"${field}" is not a known field selector: only "metadata.name", "metadata.namespace"` : `field label not supported: ${field}`,
       );
     }
     return { field, value: m[3], equal: m[2] !== "!=", get };

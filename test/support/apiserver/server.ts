@@ -131,7 +131,12 @@ function parseBody(raw: Buffer, contentType: string): unknown {
     try {
       return decodeProtobuf(raw);
     } catch (err) {
-      if (err instanceof UnsupportedProtobuf) throw statusErrors.unsupportedMediaType(contentType, ["application/json", "application/yaml"], ` (this test API server decodes protobuf for Namespace, Secret, ConfigMap, ServiceAccount, SelfSubjectAccessReview and DeleteOptions only: ${err.message})`);
+      if (err instanceof UnsupportedProtobuf)
+        throw statusErrors.unsupportedMediaType(
+          contentType,
+          ["application/json", "application/yaml"],
+          ` (this test API server decodes protobuf for Namespace, Secret, ConfigMap, ServiceAccount, SelfSubjectAccessReview and DeleteOptions only: ${err.message})`,
+        );
       throw err;
     }
   }
@@ -223,7 +228,15 @@ export async function startTestApiServer(opts: TestApiServerOptions = {}): Promi
   const serve = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const method = req.method ?? "GET";
     const url = new URL(req.url ?? "/", "http://127.0.0.1");
-    const entry: RequestRecord = { method, path: url.pathname, query: url.search, status: 0, attributes: requestAttributes(method, url), authorized: true, checks: [] };
+    const entry: RequestRecord = {
+      method,
+      path: url.pathname,
+      query: url.search,
+      status: 0,
+      attributes: requestAttributes(method, url),
+      authorized: true,
+      checks: [],
+    };
     const record = (status: number) => {
       entry.status = status;
       requests.push(entry);

@@ -36,10 +36,8 @@ const detailsFor = (rt: ResourceType, name: string) => {
 };
 
 export const statusErrors = {
-  notFound: (rt: ResourceType, name: string) =>
-    new ApiError(failure(404, "NotFound", `${qualifiedResource(rt)} "${name}" not found`, detailsFor(rt, name))),
-  namespaceNotFound: (ns: string) =>
-    new ApiError(failure(404, "NotFound", `namespaces "${ns}" not found`, { name: ns, kind: "namespaces" })),
+  notFound: (rt: ResourceType, name: string) => new ApiError(failure(404, "NotFound", `${qualifiedResource(rt)} "${name}" not found`, detailsFor(rt, name))),
+  namespaceNotFound: (ns: string) => new ApiError(failure(404, "NotFound", `namespaces "${ns}" not found`, { name: ns, kind: "namespaces" })),
   namespaceTerminating: (rt: ResourceType, name: string, ns: string) =>
     new ApiError(
       failure(
@@ -57,16 +55,13 @@ export const statusErrors = {
     statusErrors.conflict(rt, name, "the object has been modified; please apply your changes to the latest version and try again"),
   invalid: (rt: ResourceType, name: string, errs: FieldError[]) => {
     const message =
-      errs.length === 0
-        ? `${qualifiedKind(rt)} "${name}" is invalid`
-        : `${qualifiedKind(rt)} "${name}" is invalid: ${aggregateMessage(errs.map(errorText))}`;
+      errs.length === 0 ? `${qualifiedKind(rt)} "${name}" is invalid` : `${qualifiedKind(rt)} "${name}" is invalid: ${aggregateMessage(errs.map(errorText))}`;
     const details: NonNullable<StatusBody["details"]> = { name, kind: rt.kind, causes: errs.map(toCause) };
     if (rt.group !== "") details.group = rt.group;
     return new ApiError(failure(422, "Invalid", message, details));
   },
   /** errors.NewInvalid(schema.GroupKind{}, "", errs): what a patch that cannot be decoded answers */
-  invalidPatch: (err: FieldError) =>
-    new ApiError(failure(422, "Invalid", ` "" is invalid: ${errorText(err)}`, { causes: [toCause(err)] })),
+  invalidPatch: (err: FieldError) => new ApiError(failure(422, "Invalid", ` "" is invalid: ${errorText(err)}`, { causes: [toCause(err)] })),
   /** a ListOptions validation error (metainternalversion validation) */
   invalidListOptions: (field: string, detail: string) =>
     new ApiError(
@@ -99,8 +94,7 @@ export const statusErrors = {
   /** etcd's request limit (1.5 MiB by default), passed through as the real server does: a bare 500 */
   etcdTooLarge: () =>
     new ApiError({ kind: "Status", apiVersion: "v1", metadata: {}, status: "Failure", message: "etcdserver: request is too large", code: 500 }),
-  internal: (message: string) =>
-    new ApiError(failure(500, "InternalError", `Internal error occurred: ${message}`, { causes: [{ message }] })),
+  internal: (message: string) => new ApiError(failure(500, "InternalError", `Internal error occurred: ${message}`, { causes: [{ message }] })),
 };
 
 /** A Status for an injected fault, shaped as the real server would answer that code. */
@@ -109,10 +103,9 @@ export function faultStatus(code: number, message?: string): ApiError {
     case 409:
       return new ApiError(failure(409, "Conflict", message ?? "Operation cannot be fulfilled: injected conflict"));
     case 429:
-      return new ApiError(
-        failure(429, "TooManyRequests", message ?? "Too many requests, please try again later.", { retryAfterSeconds: 1 }),
-        { "Retry-After": "1" },
-      );
+      return new ApiError(failure(429, "TooManyRequests", message ?? "Too many requests, please try again later.", { retryAfterSeconds: 1 }), {
+        "Retry-After": "1",
+      });
     case 503:
       return new ApiError(failure(503, "ServiceUnavailable", message ?? "the server is currently unable to handle the request"));
     case 504:

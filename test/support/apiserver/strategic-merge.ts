@@ -74,7 +74,10 @@ function ordered(field: string, list: unknown[], order: unknown[]): unknown[] {
     const i = wanted.findIndex((w) => w === id(v));
     return i < 0 ? wanted.length : i;
   };
-  return list.map((v, i) => ({ v, i })).sort((a, b) => rank(a.v) - rank(b.v) || a.i - b.i).map((x) => x.v);
+  return list
+    .map((v, i) => ({ v, i }))
+    .sort((a, b) => rank(a.v) - rank(b.v) || a.i - b.i)
+    .map((x) => x.v);
 }
 
 /** Applies a strategic merge patch to a built-in object (a copy is returned). */

@@ -25,7 +25,9 @@ export function includeObjectParam(q: URLSearchParams): IncludeObject {
   const v = q.get("includeObject") ?? "";
   if (v === "" || v === "Metadata") return "Metadata";
   if (v === "Object" || v === "None") return v;
-  throw statusErrors.badRequest(`Unable to convert to Table as requested: includeObject: Invalid value: ${JSON.stringify(v)}: must be 'Metadata', 'Object', 'None', or empty`);
+  throw statusErrors.badRequest(
+    `Unable to convert to Table as requested: includeObject: Invalid value: ${JSON.stringify(v)}: must be 'Metadata', 'Object', 'None', or empty`,
+  );
 }
 
 interface CrdColumn {
@@ -88,7 +90,8 @@ function crdPrinter(rt: ResourceType): Printer {
             name: c.name,
             type: c.type,
             format: c.format ?? "",
-            description: c.description !== undefined && c.description !== "" ? c.description : `Custom resource definition column (in JSONPath format): ${c.jsonPath}`,
+            description:
+              c.description !== undefined && c.description !== "" ? c.description : `Custom resource definition column (in JSONPath format): ${c.jsonPath}`,
             priority: c.priority ?? 0,
           },
     ),

@@ -83,12 +83,7 @@ export const fieldErrors = {
   forbidden: (p: FieldPath, detail: string) => make("FieldValueForbidden", p, "", detail),
   duplicate: (p: FieldPath, value: unknown) => make("FieldValueDuplicate", p, value, ""),
   notSupported: (p: FieldPath, value: unknown, valid: string[]) =>
-    make(
-      "FieldValueNotSupported",
-      p,
-      value,
-      valid.length > 0 ? `supported values: ${valid.map((v) => JSON.stringify(v)).join(", ")}` : "",
-    ),
+    make("FieldValueNotSupported", p, value, valid.length > 0 ? `supported values: ${valid.map((v) => JSON.stringify(v)).join(", ")}` : ""),
   tooLong: (p: FieldPath, value: unknown, max: number) =>
     make("FieldValueTooLong", p, value, max >= 0 ? `may not be more than ${max} bytes` : "value is too long"),
   tooMany: (p: FieldPath, actual: number, max: number) =>

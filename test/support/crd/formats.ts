@@ -1,7 +1,7 @@
 // The string formats a CRD schema may name, checked the way the API server's strfmt registry does.
 // Formats Kubernetes does not validate (int32, int64, float, double, password, ...) always pass.
 
-const goUnitNanos: Record<string, number> = { ns: 1, us: 1e3, "µs": 1e3, "μs": 1e3, ms: 1e6, s: 1e9, m: 60e9, h: 3600e9 };
+const goUnitNanos: Record<string, number> = { ns: 1, us: 1e3, µs: 1e3, μs: 1e3, ms: 1e6, s: 1e9, m: 60e9, h: 3600e9 };
 
 /** Go's time.ParseDuration, in nanoseconds; undefined if it would fail. */
 export function parseGoDuration(text: string): number | undefined {

@@ -15,8 +15,7 @@ function listErrors(list: unknown[], schema: JSONSchemaProps, path: FieldPath): 
     });
   } else if (type === "map") {
     const keys = schema["x-kubernetes-list-map-keys"] ?? [];
-    const keyOf = (item: unknown) =>
-      Object.fromEntries(keys.flatMap((k) => (isRecord(item) && item[k] !== undefined ? [[k, item[k]]] : [])));
+    const keyOf = (item: unknown) => Object.fromEntries(keys.flatMap((k) => (isRecord(item) && item[k] !== undefined ? [[k, item[k]]] : [])));
     list.forEach((item, i) => {
       const key = keyOf(item);
       if (list.slice(0, i).some((earlier) => isDeepStrictEqual(keyOf(earlier), key))) errs.push(fieldErrors.duplicate(path.index(i), key));
