@@ -45,8 +45,10 @@ export function nodeDone(view: TraceView): string {
 
 function headline(view: TraceView): string {
   if (view.phase === undefined) return `${view.name}: waiting for the controller (no status yet), duration ${formatDuration(view.durationSeconds)}`;
+  // A rate once nodes count: not while their agents start, nor for a trace that failed at once.
   const seconds = view.tracedSeconds;
-  const over = seconds === undefined ? "" : ` in ${formatDuration(seconds)} (${formatRate(seconds > 0 ? view.totalDrops / seconds : undefined)}/s)`;
+  const over =
+    view.phase === "Pending" || seconds === undefined || seconds <= 0 ? "" : ` in ${formatDuration(seconds)} (${formatRate(view.totalDrops / seconds)}/s)`;
   return `${view.name}: ${view.phase}, ${nodeDone(view)}, ${view.totalDrops} drops${over}`;
 }
 

@@ -10,7 +10,6 @@
 // output means (phases, counts, the failing node's message), and that every request the
 // controller and the agents made was allowed by the chart's RBAC.
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createServer, type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { CustomObjectsApi, KubeConfig } from "@kubernetes/client-node";
@@ -21,6 +20,7 @@ import type { DropTraceReportStatus } from "../../src/api/report.js";
 import { fixtureIntervals, replayCapture } from "../trace/stand-ins.js";
 import { helmBinary, kubectlBinary } from "../chart/helm.js";
 import { startTestApiServer, type TestApiServer } from "../support/apiserver.js";
+import { freePort } from "../support/free-port.js";
 import { until, type UntilOptions } from "../support/until.js";
 import { Kubelet } from "./kubelet.js";
 import { normalize, readmeBlocks, rewriteReadme, Transcript } from "./transcript.js";
@@ -78,19 +78,6 @@ const USED: Record<(typeof SERVICE_ACCOUNTS)[number], string[]> = {
     "(cluster) droptrace.io/droptracereports update",
   ],
 };
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.on("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const { port } = s.address() as AddressInfo;
-      s.close(() => {
-        resolve(port);
-      });
-    });
-  });
-}
 
 function kubeconfigFile(server: TestApiServer, dir: string, name: string, token: string): string {
   const file = path.join(dir, `${name}.kubeconfig`);
