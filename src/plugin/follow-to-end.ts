@@ -25,8 +25,9 @@ export async function followToEnd(client: DropTraces, name: string, output: Outp
     follow({ name, get: (n) => client.get(n), now: () => client.serverNow(), out: live, intervalMs: io.intervalMs, interrupt: signal }),
   );
   if (!result.ended) {
+    // On a terminal, Ctrl-C echoed as ^C where the cursor was: the words start on a line of their own.
     io.stderr.write(
-      `stopped following ${name}; the trace goes on${options.rm ? " (--rm: not deleted while it runs)" : ""}.\n` +
+      `${live.isTTY === true ? "\n" : ""}stopped following ${name}; the trace goes on${options.rm ? " (--rm: not deleted while it runs)" : ""}.\n` +
         `  follow it again:  kubectl droptrace get ${name} -w\n` +
         `  stop it early:    kubectl delete dt ${name}\n`,
     );
@@ -36,7 +37,7 @@ export async function followToEnd(client: DropTraces, name: string, output: Outp
   printTrace(view, output, io.stdout);
   if (options.rm) {
     await client.delete(name);
-    live.write(`${DROPTRACE.plural}.${GROUP} "${name}" deleted\n`);
+    live.write(`${DROPTRACE.singular}.${GROUP} "${name}" deleted\n`);
   }
   return view.phase === "Failed" ? EXIT.traceFailed : EXIT.ok;
 }

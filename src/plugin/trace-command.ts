@@ -13,6 +13,6 @@ export async function traceCommand(name: string | undefined, flags: TraceFlags &
   const client = connect(flags);
   const created = await client.create(name === undefined ? { generateName: GENERATED_NAME_PREFIX } : { name }, spec);
   const traceName = created.metadata.name;
-  liveStream(flags.output, io).write(`${DROPTRACE.plural}.${GROUP}/${traceName} created\n`);
+  liveStream(flags.output, io).write(`${DROPTRACE.singular}.${GROUP}/${traceName} created\n`);
   return followToEnd(client, traceName, flags.output, io, { rm: flags.rm });
 }

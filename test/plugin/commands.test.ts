@@ -92,7 +92,7 @@ describe("kubectl droptrace trace", () => {
     expect(await run.done).toBe(EXIT.ok);
 
     const lines = run.stdout.text.split("\n");
-    expect(lines[0]).toBe("droptraces.droptrace.io/live created");
+    expect(lines[0]).toBe("droptrace.droptrace.io/live created");
     const progress = lines.filter((l) => l.startsWith("live ")).map(normalize);
     expect(progress).toContain("live Running: <elapsed>, <left>; 0/2 nodes done; 309 drops so far");
     // Each line once: the clock alone changing prints nothing.
@@ -137,14 +137,14 @@ describe("kubectl droptrace trace", () => {
       "--kubeconfig",
       kubeconfig,
     ]);
-    const name = await until("the created line", () => /^droptraces\.droptrace\.io\/(droptrace-[a-z0-9]{5}) created$/m.exec(run.stdout.text)?.[1]);
+    const name = await until("the created line", () => /^droptrace\.droptrace\.io\/(droptrace-[a-z0-9]{5}) created$/m.exec(run.stdout.text)?.[1]);
     const trace = await getTrace(cluster, name);
     expect(trace?.spec).toMatchObject({ nodeSelector: { "kubernetes.io/hostname": "node-a" }, filter: { interfaces: ["eth0"], reasons: ["NO_SOCKET"] } });
     const [a] = await nodesOf(name, "node-a");
     await a?.report(reportStatus("Completed", [{ symbol: "udp_rcv+0x452", interface: "eth0", module: "kernel", reason: "NO_SOCKET", count: 30 }]));
     expect(await run.done).toBe(EXIT.ok);
     expect(run.stdout.text).toContain(`${name}: Completed, 1/1 nodes done, 30 drops in 5s (6.00/s)`);
-    expect(run.stdout.text.trimEnd().split("\n").at(-1)).toBe(`droptraces.droptrace.io "${name}" deleted`);
+    expect(run.stdout.text.trimEnd().split("\n").at(-1)).toBe(`droptrace.droptrace.io "${name}" deleted`);
     await until(`${name} to be gone`, async () => (await getTrace(cluster, name)) === undefined);
   });
 
@@ -167,7 +167,7 @@ describe("kubectl droptrace trace", () => {
     const result = JSON.parse(run.stdout.text) as { name: string; phase: string; tracedSeconds: number; rows: { count: number; ratePerSecond: number }[] };
     expect(result).toMatchObject({ name: "as-json", phase: "Completed", tracedSeconds: 5, totalDrops: 551 });
     expect(result.rows[0]).toMatchObject({ symbol: "udp_rcv+0x452", interface: "lo", count: 300, ratePerSecond: 60 });
-    expect(run.stderr.text).toContain("droptraces.droptrace.io/as-json created\n");
+    expect(run.stderr.text).toContain("droptrace.droptrace.io/as-json created\n");
   });
 
   it("stops following on Ctrl-C, exits 130 and says how to follow again and how to stop the trace, which goes on", async () => {
