@@ -125,7 +125,9 @@ class PlainLines {
   constructor(readonly out: OutputStream) {}
 
   print(view: TraceView, nowMs: number, problem: string | undefined): void {
+    // A problem is told once while it lasts, and again if it comes back.
     if (problem !== undefined) this.problem(problem);
+    else this.#lastProblem = "";
     // The clock alone changes every second: a new line only when the trace's state changed.
     const state = `${view.phase ?? ""} ${nodeDone(view)} ${view.totalDrops} ${view.startTime ?? ""}`;
     if (state !== this.#progress) {

@@ -16,7 +16,7 @@ export async function nodesCommand(name: string, flags: GlobalFlags, io: PluginI
   } catch (err) {
     // The trace's own node summary still names the failing nodes and why.
     if (!(err instanceof PluginError && err.kind === "forbidden")) throw err;
-    io.stderr.write(`${err.message}\nshowing the trace's node summary instead: failing nodes first, without kernel releases\n`);
+    io.stderr.write(`warning: ${err.message}\nshowing the trace's node summary instead: failing nodes first, without kernel releases\n`);
   }
   const lines = nodeLines(reports, trace.status?.nodeSummary ?? []);
   if (flags.output !== "table") io.stdout.write(formatData({ trace: name, nodes: lines }, flags.output));

@@ -122,6 +122,22 @@ describe("kubectl droptrace trace", () => {
     expect((await getTrace(cluster, "live"))?.spec).toEqual({ duration: "5s", topN: 20, tolerations: [{ operator: "Exists" }] });
   });
 
+  it("goes on following through the API server's errors, saying so once", async () => {
+    const run = startPlugin(["trace", "flaky", "--duration", "5s", "--kubeconfig", kubeconfig]);
+    const [a] = await nodesOf("flaky", "node-a");
+    const seen = run.stdout.text.length;
+    cluster.server.faults.failNext({ method: "GET", pathPrefix: "/apis/droptrace.io/v1alpha1/droptraces/flaky", status: 503, count: 3 });
+    await until("the error's line", () => run.stdout.text.includes("; trying again)"));
+    await a?.report(reportStatus("Completed", [...FIXTURE_ROWS]));
+    expect(await run.done).toBe(EXIT.ok);
+    const problems = run.stdout.text
+      .slice(seen)
+      .split("\n")
+      .filter((l) => l.includes("trying again"));
+    expect(problems).toEqual(['(get droptraces.droptrace.io "flaky" failed: the server is currently unable to handle the request (HTTP 503); trying again)']);
+    expect(run.stdout.text).toContain("flaky: Completed, 1/1 nodes done, 551 drops in 5s (110.20/s)\n");
+  });
+
   it("gives the trace a generated name when none is given, and --rm deletes it at the end", async () => {
     const run = startPlugin([
       "trace",
