@@ -107,8 +107,14 @@ export async function follow(options: FollowOptions): Promise<FollowResult> {
         }
         if (redraw !== undefined) redraw(liveFrame(view, now, { columns: out.columns ?? 80, rows: out.rows ?? 24 }, problem));
         else plain.print(view, now, problem);
-      } else if (problem !== undefined && redraw === undefined) plain.problem(problem);
-      await sleep(options.intervalMs, undefined, { signal: interrupt }).catch(() => undefined);
+      } else if (problem !== undefined) {
+        if (redraw !== undefined) redraw(`(${problem}; trying again)`);
+        else plain.problem(problem);
+      }
+      await sleep(options.intervalMs, undefined, { signal: interrupt }).catch((err: unknown) => {
+        // Ctrl-C ends the wait, and the loop with it.
+        if (!interrupt.aborted) throw err;
+      });
     }
     return { ended: false, trace: last };
   } finally {
