@@ -26,8 +26,12 @@ export function progressLine(view: TraceView, nowMs: number): string {
   if (view.startTime === undefined) return `${view.name} ${view.phase}: waiting for the nodes to start; ${nodeDone(view)}`;
   const elapsed = Math.max(0, Math.floor((nowMs - Date.parse(view.startTime)) / 1000));
   const left = view.durationSeconds - elapsed;
+  // Each node traces for the duration from its own start, after its probe is compiled or loaded:
+  // past the duration from the trace's start, the nodes that started late are still at it.
   const clock =
-    left > 0 ? `${formatDuration(elapsed)} elapsed, ${formatDuration(left)} left` : `${formatDuration(elapsed)} elapsed, waiting for the nodes' final reports`;
+    left > 0
+      ? `${formatDuration(elapsed)} elapsed, ${formatDuration(left)} left`
+      : `${formatDuration(elapsed)} elapsed, the nodes finishing (each traces ${formatDuration(view.durationSeconds)} from its own start)`;
   return `${view.name} ${view.phase}: ${clock}; ${nodeDone(view)}; ${view.totalDrops} drops so far`;
 }
 

@@ -73,6 +73,8 @@ function buildProgram(io: PluginIo, setExitCode: (code: number) => void): Comman
     .addHelpText(
       "after",
       `\n${RATE_HELP}\n` +
+        "Elapsed and left count from the trace's start; each node traces for the duration from its own start, once its probe is compiled or loaded, " +
+        "so the last results can come a while after.\n" +
         "Ctrl-C stops following and leaves the trace running: `kubectl droptrace get NAME -w` follows it again, `kubectl delete dt NAME` stops it.\n" +
         "With -o json or yaml, the live view goes to stderr and stdout holds the final result.\n" +
         "\nExamples:\n" +

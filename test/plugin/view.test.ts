@@ -114,7 +114,7 @@ describe("the live view", () => {
       "t Running: 12s elapsed, 48s left; 1/3 nodes done (1 failed); 720 drops so far",
     );
     expect(progressLine(traceView(running, startMs + 61_000), startMs + 61_000)).toBe(
-      "t Running: 1m1s elapsed, waiting for the nodes' final reports; 1/3 nodes done (1 failed); 720 drops so far",
+      "t Running: 1m1s elapsed, the nodes finishing (each traces 1m from its own start); 1/3 nodes done (1 failed); 720 drops so far",
     );
   });
 
