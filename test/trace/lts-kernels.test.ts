@@ -3,6 +3,7 @@
 // the rows their READMEs give. Each kernel file the agent reads is read whole here, as the
 // agent reads it, so a check that looks at part of a file and concludes about all of it fails.
 import { describe, expect, it } from "vitest";
+import { KNOWN_DROP_REASONS } from "../../src/api/drop-reasons.js";
 import { DropAccumulator } from "../../src/trace/accumulator.js";
 import { parseKfreeSkbFormat } from "../../src/trace/kernel-reasons.js";
 import { parseKallsyms } from "../../src/trace/kallsyms.js";
@@ -119,6 +120,11 @@ describe.each(KERNELS)("$release ($fixture)", (kernel) => {
     const snapshot = accumulator.snapshot(20);
     expect(snapshot.rows).toEqual(kernel.rows);
     expect(snapshot).toMatchObject({ total: 100, otherCount: 0, uncounted: 0, finished: true, protocolErrors: 0 });
+  });
+
+  it("names only reasons a DropTrace may filter on (the CRD's enum)", () => {
+    const names = parseKfreeSkbFormat(readFixture("kfree_skb.format", kernel.fixture)).names.filter((n) => n !== "MAX");
+    expect(names.filter((n) => !(KNOWN_DROP_REASONS as readonly string[]).includes(n))).toEqual([]);
   });
 
   it("symbolizes the same from the file's text as from its bytes", () => {
