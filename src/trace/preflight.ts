@@ -167,7 +167,7 @@ async function moduleLoadingProblems(host: HostView): Promise<PreflightProblem[]
       message: "module loading is switched off until the next boot (sysctl kernel.modules_disabled=1): reboot the node without that setting",
     });
   }
-  const lockdown = /\[(\w+)\]/.exec((await host.readText("/sys/kernel/security/lockdown")) ?? "")?.[1];
+  const lockdown = lockdownMode((await host.readText("/sys/kernel/security/lockdown")) ?? "");
   if (lockdown !== undefined && lockdown !== "none") {
     problems.push({
       reason: "KernelLockdown",
@@ -207,6 +207,11 @@ async function compileProblems(
     });
   }
   return systemtapVersion === undefined ? { problems } : { problems, systemtapVersion };
+}
+
+/** The selected mode of /sys/kernel/security/lockdown ("[none] integrity confidentiality"): the bracketed one. */
+export function lockdownMode(text: string): string | undefined {
+  return /\[(\w+)\]/.exec(text)?.[1];
 }
 
 type Family = "debian" | "rhel" | "suse";
