@@ -16,6 +16,7 @@ import { agentMetrics, type AgentMetrics } from "../api/metrics.js";
 import type { DropTraceReportStatus } from "../api/report.js";
 import { EXIT } from "../api/exit-codes.js";
 import { FINAL_WRITE_SECONDS } from "../api/constants.js";
+import { attributeStatus, type Attributor } from "../trace/attribution.js";
 
 const FINAL_PHASES = new Set(["Completed", "Failed"]);
 
@@ -27,6 +28,8 @@ export interface AgentDeps {
   backoff?: Backoff;
   /** Aborted on SIGTERM: stop tracing, write the final report, exit. */
   signal: AbortSignal;
+  /** Names each row's namespace (pod-attributor.ts), refreshed before every report; absent, rows carry no names. */
+  attributor?: Attributor;
 }
 
 export async function runAgent(settings: AgentSettings, deps: AgentDeps): Promise<number> {
@@ -52,7 +55,7 @@ export async function runAgent(settings: AgentSettings, deps: AgentDeps): Promis
   };
   // Counters grow by what each cumulative snapshot adds.
   let seen = { total: 0, uncounted: 0, intervals: 0 };
-  const onUpdate = (state: TraceState) => {
+  const onUpdate = async (state: TraceState) => {
     const { total, uncounted, intervals } = state.snapshot;
     metrics.dropsTotal.inc(total - seen.total);
     metrics.uncountedDropsTotal.inc(uncounted - seen.uncounted);
@@ -60,7 +63,15 @@ export async function runAgent(settings: AgentSettings, deps: AgentDeps): Promis
     seen = { total, uncounted, intervals };
     metrics.rows.set(state.snapshot.rows.length + state.snapshot.otherRows);
     if (state.probe) metrics.compileSeconds.set(state.probe.compileSeconds);
-    writer.submit(toStatus(state));
+    const status = toStatus(state);
+    if (deps.attributor === undefined || status.rows.length === 0) {
+      writer.submit(status);
+      return;
+    }
+    // Names are applied to the cumulative rows as they are now: a namespace named late is named
+    // in this and every later report, and its counts never waited for it.
+    await deps.attributor.refresh();
+    writer.submit(attributeStatus(status, deps.attributor));
   };
 
   writer.submit(toStatus({ phase: "Pending", kernelRelease: realHostRelease(deps), snapshot: emptySnapshot(), notes: [] }));

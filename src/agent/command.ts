@@ -9,6 +9,9 @@ import { startHealthServer } from "../kube/health-server.js";
 import { runAgent } from "./agent.js";
 import { linkHostKbuild } from "./host-kbuild.js";
 import { agentSettingsFromEnv, AgentSettingsError, type AgentSettings } from "./settings.js";
+import { NodePods } from "./node-pods.js";
+import { PodAttributor } from "./pod-attributor.js";
+import { DEFAULT_BACKOFF } from "./report-writer.js";
 
 /** The `droptrace agent` subcommand: environment, Kubernetes client, metrics, signals. */
 export async function agentCommand(log: Logger): Promise<number> {
@@ -40,9 +43,20 @@ export async function agentCommand(log: Logger): Promise<number> {
   // `on`, not `once`: execa's exit hook re-raises a signal no other listener is left to handle, which would kill the agent before its final report.
   process.on("SIGTERM", stop);
   process.on("SIGINT", stop);
+  // The node's pods name the pod UIDs found in the host's /proc; listed and watched in the
+  // background, so a slow or failing API server delays names, never the trace.
+  const pods = new NodePods(kubeConfig, settings.node, log, { ...DEFAULT_BACKOFF, resetAfterMs: 60_000 });
+  pods.start();
   try {
-    return await runAgent(settings, { api: kubeConfig.makeApiClient(CustomObjectsApi), log, metrics, signal: controller.signal });
+    return await runAgent(settings, {
+      api: kubeConfig.makeApiClient(CustomObjectsApi),
+      log,
+      metrics,
+      signal: controller.signal,
+      attributor: new PodAttributor(settings.hostProc, pods),
+    });
   } finally {
+    await pods.stop();
     await health.close();
   }
 }

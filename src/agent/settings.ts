@@ -21,6 +21,7 @@ const EnvSchema = z.object({
   [AGENT_ENV.cacheDir]: z.string().min(1).default(AGENT_ENV_DEFAULTS.cacheDir),
   [AGENT_ENV.metricsPort]: z.coerce.number().int().min(0).max(65535).default(AGENT_ENV_DEFAULTS.metricsPort),
   [AGENT_ENV.rowCap]: z.coerce.number().int().min(1).max(MAX_REPORT_ROWS).default(AGENT_ENV_DEFAULTS.rowCap),
+  [AGENT_ENV.hostProc]: z.string().min(1).default(AGENT_ENV_DEFAULTS.hostProc),
 });
 
 export interface AgentSettings {
@@ -34,6 +35,8 @@ export interface AgentSettings {
   cacheDir: string;
   metricsPort: number;
   rowCap: number;
+  /** The host's /proc as the pod sees it: whose each network namespace is. */
+  hostProc: string;
 }
 
 export class AgentSettingsError extends Error {
@@ -75,5 +78,6 @@ export function agentSettingsFromEnv(env: NodeJS.ProcessEnv): AgentSettings {
     cacheDir: e[AGENT_ENV.cacheDir],
     metricsPort: e[AGENT_ENV.metricsPort],
     rowCap: e[AGENT_ENV.rowCap],
+    hostProc: e[AGENT_ENV.hostProc],
   };
 }

@@ -13,6 +13,7 @@ import {
   MAX_TOLERATIONS,
 } from "./constants.js";
 import { KNOWN_DROP_REASONS } from "./drop-reasons.js";
+import { AttributionSchema, PodRefSchema, WorkloadRefSchema } from "./attribution.js";
 import { DURATION_MAX_LENGTH, DURATION_MIN_LENGTH, DURATION_PATTERN, formatDuration, parseDurationSeconds } from "./duration.js";
 import { ConditionSchema, isQualifiedName, LabelValueSchema, ObjectMetaSchema, TolerationSchema } from "./kubernetes.js";
 
@@ -109,6 +110,10 @@ export const DropRowSchema = z.strictObject({
   count,
   /** Nodes this row was seen on. */
   nodes: count,
+  /** Set only when every node's row merged here says the same (merge.ts): rows are still keyed without them. */
+  attribution: AttributionSchema.optional(),
+  pod: PodRefSchema.optional(),
+  workload: WorkloadRefSchema.optional(),
 });
 export type DropRow = z.infer<typeof DropRowSchema>;
 

@@ -4,6 +4,7 @@ import { z } from "zod";
 import { API_VERSION, DROPTRACE_REPORT, IFNAME_MAX, MAX_REPORT_ROWS } from "./constants.js";
 import { ObjectMetaSchema } from "./kubernetes.js";
 import { PhaseSchema } from "./droptrace.js";
+import { RowAttributionShape } from "./attribution.js";
 
 const count = z.number().int().min(0);
 const time = z.iso.datetime({ offset: true });
@@ -20,6 +21,8 @@ export const ReportRowSchema = z.strictObject({
   module: z.string().max(64),
   reason: z.string().max(64),
   count,
+  /** Whose the row's network namespace is, applied when the report is written (attribution.ts). */
+  ...RowAttributionShape,
 });
 export type ReportRow = z.infer<typeof ReportRowSchema>;
 

@@ -9,6 +9,9 @@ import type { RunSettings } from "./run-options.js";
 import { EXIT } from "../api/exit-codes.js";
 import { createLogger, silentLogger } from "./log.js";
 import { DEFAULT_CACHE_DIR, MAX_REPORT_ROWS } from "../api/constants.js";
+import { attributeRows, attributeStatus, type Attributor } from "../trace/attribution.js";
+import { ContainerAttributor } from "../trace/container-attributor.js";
+import type { ReportRow } from "../api/report.js";
 
 export interface RunIo {
   stdout: (text: string) => void;
@@ -27,9 +30,18 @@ function exitCodeFor(state: TraceState): number {
   return outcome.cannotTrace ? EXIT.cannotTrace : EXIT.failed;
 }
 
-function dropTable(state: TraceState): string {
-  const table = new Table({ head: ["COUNT", "SYMBOL", "INTERFACE", "NETNS", "MODULE", "REASON"], style: { head: [], border: [] } });
-  for (const row of state.snapshot.rows) table.push([row.count, row.symbol, row.interface, row.netns, row.module, row.reason]);
+/** Who a row's namespace belongs to, in a table cell: `host`, a container's short ID and runtime, or `-`. */
+function ownerCell(row: ReportRow): string {
+  if (row.attribution === "host") return "host";
+  if (row.container?.id !== undefined) return `${row.container.runtime ?? "container"}://${row.container.id.slice(0, 12)}`;
+  return "-";
+}
+
+function dropTable(state: TraceState, attributor: Attributor): string {
+  const table = new Table({ head: ["COUNT", "SYMBOL", "INTERFACE", "NETNS", "MODULE", "REASON", "OWNER"], style: { head: [], border: [] } });
+  for (const row of attributeRows(state.snapshot.rows, attributor)) {
+    table.push([row.count, row.symbol, row.interface, row.netns, row.module, row.reason, ownerCell(row)]);
+  }
   const lines = [table.toString()];
   const { snapshot } = state;
   if (snapshot.otherRows > 0) lines.push(`... and ${snapshot.otherCount} drops in ${snapshot.otherRows} more rows`);
@@ -46,7 +58,13 @@ function failureText(outcome: Extract<NonNullable<TraceState["outcome"]>, { phas
   return `droptrace run: this machine cannot trace (${outcome.reason}):\n${details.map((d) => `  - ${d}\n`).join("")}`;
 }
 
-export async function runCommand(settings: RunSettings, deps: Partial<TraceDeps> = {}, io: RunIo = processIo): Promise<number> {
+export interface RunDeps extends Partial<TraceDeps> {
+  /** Names rows' namespaces; default: this machine's /proc, by container (container-attributor.ts). */
+  attributor?: Attributor;
+}
+
+export async function runCommand(settings: RunSettings, runDeps: RunDeps = {}, io: RunIo = processIo): Promise<number> {
+  const { attributor = new ContainerAttributor(), ...deps } = runDeps;
   const controller = new AbortController();
   const stop = () => {
     controller.abort();
@@ -76,9 +94,11 @@ export async function runCommand(settings: RunSettings, deps: Partial<TraceDeps>
       },
       {
         signal: controller.signal,
-        onUpdate: (state) => {
+        onUpdate: async (state) => {
           // Progress goes to stderr in both modes: stdout holds only the table or the JSON.
           if (state.outcome !== undefined || state.startTime === undefined) return;
+          // Each interval, so a container that exits before the trace ends keeps its name.
+          await attributor.refresh();
           if (state.snapshot.intervals === 0 && !armedSaid) {
             armedSaid = true;
             const loading = ((state.startTime.getTime() - started) / 1000).toFixed(1);
@@ -91,8 +111,9 @@ export async function runCommand(settings: RunSettings, deps: Partial<TraceDeps>
         },
       },
     );
-    if (settings.output === "json") io.stdout(`${JSON.stringify(reportStatus(state), null, 2)}\n`);
-    else if (state.outcome?.phase === "Completed" || state.snapshot.intervals > 0) io.stdout(dropTable(state));
+    if (state.snapshot.rows.length > 0) await attributor.refresh();
+    if (settings.output === "json") io.stdout(`${JSON.stringify(attributeStatus(reportStatus(state), attributor), null, 2)}\n`);
+    else if (state.outcome?.phase === "Completed" || state.snapshot.intervals > 0) io.stdout(dropTable(state, attributor));
     if (state.outcome?.phase === "Failed") io.stderr(failureText(state.outcome));
     return exitCodeFor(state);
   } finally {

@@ -4,7 +4,7 @@
 // so comparing objects field by field would never settle).
 import { createHash } from "node:crypto";
 import type { V1DaemonSet, V1DaemonSetSpec, V1EnvVar, V1Toleration } from "@kubernetes/client-node";
-import { FINAL_WRITE_SECONDS, HOST_USR_LIB_MOUNT, PROBE_STOP_GRACE_SECONDS } from "../api/constants.js";
+import { FINAL_WRITE_SECONDS, HOST_PROC_MOUNT, HOST_USR_LIB_MOUNT, PROBE_STOP_GRACE_SECONDS } from "../api/constants.js";
 import { AGENT_ENV } from "../api/agent-env.js";
 import {
   AGENT_CONTAINER,
@@ -65,6 +65,7 @@ function agentEnv(trace: TraceIdentity): V1EnvVar[] {
     [AGENT_ENV.cacheDir]: DEFAULT_CACHE_DIR,
     [AGENT_ENV.metricsPort]: String(AGENT_METRICS_PORT),
     [AGENT_ENV.rowCap]: String(MAX_REPORT_ROWS),
+    [AGENT_ENV.hostProc]: HOST_PROC_MOUNT,
   };
   return Object.values(AGENT_ENV).map((name): V1EnvVar => {
     const value = values[name];
@@ -94,6 +95,9 @@ const HOST_READ_ONLY = [
   { name: "usr-lib", path: "/usr/lib", mountPath: HOST_USR_LIB_MOUNT },
   { name: "tracefs", path: "/sys/kernel/tracing", mountPath: "/sys/kernel/tracing" },
   { name: "debugfs", path: "/sys/kernel/debug", mountPath: "/sys/kernel/debug" },
+  // Each host process's network namespace and cgroup, which name the pod behind a row's namespace;
+  // a read-only mount rather than hostPID, so the agent's own processes stay in their own PID namespace.
+  { name: "host-proc", path: "/proc", mountPath: HOST_PROC_MOUNT },
 ] as const;
 
 /** `resourceVersion`: of the DaemonSet this one replaces, which makes the replace conditional. */

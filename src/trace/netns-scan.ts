@@ -48,7 +48,11 @@ export function parseNetnsLink(target: string): number | undefined {
   return match?.[1] === undefined ? undefined : Number(match[1]);
 }
 
-type Outcome = { kind: "read"; pid: number; netns: number; cgroup: string | undefined } | { kind: "vanished" | "denied" } | { kind: "problem"; message: string };
+type Outcome =
+  | { kind: "read"; pid: number; netns: number; cgroup: string | undefined }
+  | { kind: "vanished" }
+  | { kind: "denied" }
+  | { kind: "problem"; message: string };
 
 function errorCode(err: unknown): string | undefined {
   return typeof err === "object" && err !== null && "code" in err && typeof err.code === "string" ? err.code : undefined;

@@ -79,6 +79,7 @@ function settingsFor(trace: string, uid: string, overrides: Partial<AgentSetting
     cacheDir: standIns.cacheDir,
     metricsPort: 0,
     rowCap: 1000,
+    hostProc: "/host/proc",
     ...overrides,
   };
 }

@@ -2,23 +2,35 @@
 import path from "node:path";
 import { execa } from "execa";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { runCommand, type RunIo } from "../../src/cli/run.js";
+import { runCommand, type RunDeps, type RunIo } from "../../src/cli/run.js";
+import { ContainerAttributor } from "../../src/trace/container-attributor.js";
+import { FakeProc } from "../trace/fake-proc.js";
 import { parseRunFlags, type RunFlags, type RunSettings } from "../../src/cli/run-options.js";
 import { DropTraceReportStatusSchema } from "../../src/api/report.js";
 import { loadProbeScript } from "../../src/probe/script.js";
 import type { TraceDeps } from "../../src/trace/session.js";
 import { until } from "../support/until.js";
 import { readFixture } from "../trace/fixture.js";
-import { FIXTURE_ROWS, FAKE_STAP, FAKE_STAPRUN, fixtureIntervals, RELEASE, StandIns, SYSTEMTAP_TEXT, SYSTEMTAP_VERSION } from "../trace/stand-ins.js";
+import { FIXTURE_ROWS, FAKE_STAP, FAKE_STAPRUN, fixtureIntervals, NETNS, RELEASE, StandIns, SYSTEMTAP_TEXT, SYSTEMTAP_VERSION } from "../trace/stand-ins.js";
 
 const script = loadProbeScript();
 let standIns: StandIns;
+let proc: FakeProc;
+
+/** The fixture machine's processes: its own namespace (pid 1's), and a containerd container in namespace `a`; nobody in `b`. */
+const CONTAINER = "4f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0";
+const CONTAINER_CGROUP = `/system.slice/cri-containerd-${CONTAINER}.scope`;
 
 beforeEach(async () => {
   standIns = await StandIns.create();
+  proc = await FakeProc.create([
+    { pid: 1, netns: NETNS.root, cgroup: "/init.scope" },
+    { pid: 2210, netns: NETNS.a, cgroup: CONTAINER_CGROUP },
+  ]);
 });
 
 afterEach(async () => {
+  await proc.dispose();
   expect(await standIns.dispose()).toEqual([]);
 });
 
@@ -28,8 +40,9 @@ function settings(flags: Partial<RunFlags> = {}, durationSeconds = 1): RunSettin
   return { ...parsed, durationSeconds };
 }
 
-function deps(overrides: Partial<TraceDeps> = {}): Partial<TraceDeps> {
+function deps(overrides: Partial<TraceDeps> = {}): RunDeps {
   return {
+    attributor: new ContainerAttributor(proc.root),
     host: standIns.host(),
     modules: standIns.moduleTable(),
     script,
@@ -71,7 +84,10 @@ describe("droptrace run", () => {
     expect(counts).toEqual(FIXTURE_ROWS.map((r) => r.count));
     expect(counts).toEqual([300, 190, 40, 7, 6, 5, 3]);
     expect(lines.find((line) => line.includes("veth_xmit+0x1c3"))).toMatch(/│ 7 +│ veth_xmit\+0x1c3 +│ va +│ 4026532111 +│ veth +│ NOT_SPECIFIED +│/);
-    expect(lines.find((line) => line.includes(" lo "))).toMatch(/│ 300 +│ udp_rcv\+0x452 +│ lo +│ 4026531833 +│ kernel +│ NO_SOCKET +│/);
+    expect(lines.find((line) => line.includes(" lo "))).toMatch(/│ 300 +│ udp_rcv\+0x452 +│ lo +│ 4026531833 +│ kernel +│ NO_SOCKET +│ host +│/);
+    // Namespace a is the container's; nothing on this machine lives in namespace b.
+    expect(lines.find((line) => line.includes("veth_xmit"))).toMatch(/│ veth +│ NOT_SPECIFIED +│ containerd:\/\/4f1e2d3c4b5a +│/);
+    expect(lines.find((line) => line.includes(" vb ") && line.includes("NO_SOCKET"))).toMatch(/│ NO_SOCKET +│ - +│/);
     expect(io.out()).toContain("551 drops in 3 intervals\n");
     // Progress goes to stderr: when the probe is armed, then one line per interval.
     const progress = io.err().split("\n");
@@ -87,7 +103,18 @@ describe("droptrace run", () => {
 
     const status = DropTraceReportStatusSchema.parse(JSON.parse(io.out()));
     expect(status).toMatchObject({ phase: "Completed", kernelRelease: RELEASE, intervals: 3, totalDrops: 551, otherRows: 0, otherDrops: 0, uncountedDrops: 0 });
-    expect(status.rows).toEqual(FIXTURE_ROWS);
+    const container = { id: CONTAINER, runtime: "containerd", cgroup: CONTAINER_CGROUP };
+    expect(status.rows).toEqual(
+      FIXTURE_ROWS.map((row) =>
+        row.netns === NETNS.root
+          ? { ...row, attribution: "host" }
+          : row.netns === NETNS.a
+            ? { ...row, attribution: "netns", container }
+            : { ...row, attribution: "unknown" },
+      ),
+    );
+    // Counted rows are never dropped for want of a name.
+    expect(status.rows.reduce((sum, r) => sum + r.count, 0)).toBe(551);
     expect(status.probe).toMatchObject({ systemtapVersion: SYSTEMTAP_VERSION, cacheHit: false });
     expect(status.reason).toBeUndefined();
     // stdout holds the JSON alone; progress goes to stderr.

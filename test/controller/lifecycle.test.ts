@@ -74,6 +74,7 @@ describe("a DropTrace's life", () => {
       [AGENT_ENV.cacheDir]: "/var/cache/droptrace",
       [AGENT_ENV.metricsPort]: "9102",
       [AGENT_ENV.rowCap]: "1000",
+      [AGENT_ENV.hostProc]: "/host/proc",
     });
 
     // Running: three nodes wanted, the first reports arrive.

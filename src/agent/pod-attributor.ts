@@ -1,0 +1,69 @@
+// The agent's attribution: the host's /proc says which pod UID owns each network namespace
+// (netns-scan.ts), this node's pods name the UID (node-pods.ts). A namespace named once keeps
+// its name after its pod is gone; one that cannot be named is `unknown`, and the report's
+// message says why when something stood in the way.
+import type { RowAttribution } from "../api/attribution.js";
+import { RememberedOwners, type Attributor } from "../trace/attribution.js";
+import { scanNetworkNamespaces, type NetnsScan } from "../trace/netns-scan.js";
+import type { PodSource } from "./node-pods.js";
+
+export class PodAttributor implements Attributor {
+  readonly #procRoot: string;
+  readonly #pods: PodSource;
+  readonly #remembered = new RememberedOwners();
+  #scan: NetnsScan | undefined;
+  #scanFailure: string | undefined;
+  /** Pod UIDs found in namespaces but not (yet) among the node's pods. */
+  #unnamed = new Set<string>();
+
+  constructor(procRoot: string, pods: PodSource) {
+    this.#procRoot = procRoot;
+    this.#pods = pods;
+  }
+
+  async refresh(): Promise<void> {
+    try {
+      this.#scan = await scanNetworkNamespaces(this.#procRoot);
+      this.#scanFailure = undefined;
+    } catch (err) {
+      const cause = err instanceof Error && err.cause instanceof Error ? `: ${err.cause.message}` : "";
+      this.#scanFailure = `${err instanceof Error ? err.message : String(err)}${cause}`;
+    }
+    this.#unnamed = new Set();
+    for (const netns of this.#scan?.owners.keys() ?? []) this.#remembered.remember(netns, this.#fromScan(netns));
+  }
+
+  owner(netns: number): RowAttribution {
+    const now = this.#fromScan(netns);
+    return now.attribution === "unknown" ? (this.#remembered.get(netns) ?? now) : now;
+  }
+
+  notes(): readonly string[] {
+    const notes: string[] = [];
+    if (this.#scanFailure !== undefined) notes.push(`pods not attributed: ${this.#scanFailure}`);
+    else if (this.#scan?.hostNetns === undefined) notes.push(`the node's own network namespace is unknown: ${this.#procRoot}/1/ns/net could not be read`);
+    const podProblem = this.#pods.problem();
+    if (podProblem !== undefined) notes.push(`pod names unknown: ${podProblem}`);
+    else if (this.#unnamed.size > 0) notes.push(`${this.#unnamed.size} pods seen in /proc are not among this node's pods`);
+    if ((this.#scan?.denied ?? 0) > 0) notes.push(`${this.#scan?.denied ?? 0} processes could not be read in ${this.#procRoot}`);
+    return notes;
+  }
+
+  #fromScan(netns: number): RowAttribution {
+    const scan = this.#scan;
+    if (scan === undefined) return { attribution: "unknown" };
+    // The node's own namespace is `host`, even though host-network pods run in it: only the
+    // packet's socket could tell them apart, and the probe does not report sockets yet.
+    if (netns === scan.hostNetns) return { attribution: "host" };
+    const uids = scan.owners.get(netns)?.podUids ?? [];
+    // A pod's sandbox namespace holds that pod's processes only; more than one UID is not a sandbox.
+    const uid = uids.length === 1 ? uids[0] : undefined;
+    if (uid === undefined) return { attribution: "unknown" };
+    const named = this.#pods.lookup(uid);
+    if (named === undefined) {
+      this.#unnamed.add(uid);
+      return { attribution: "unknown" };
+    }
+    return { attribution: "netns", pod: named.pod, workload: named.workload };
+  }
+}
