@@ -2,8 +2,9 @@
 // module, reason) with the count over all nodes and the number of nodes it was seen on; the
 // top N by count, in an order that never depends on which report arrived first.
 import type { DropRow } from "../../api/droptrace.js";
-import { compareRows } from "../../api/rows.js";
+import { compareRows, rowKey } from "../../api/rows.js";
 import type { ViewRow } from "./report-view.js";
+import { agree, agreedOwner, type OwnerAgreement } from "./owner-agreement.js";
 
 export interface NodeDrops {
   /** Already one row per merge key (report-view.ts sums network namespaces). */
@@ -23,6 +24,8 @@ export interface MergedDrops {
 
 export function mergeReports(nodes: Iterable<NodeDrops>, topN: number): MergedDrops {
   const merged = new Map<string, DropRow>();
+  // Only for rows some node's row names someone in.
+  const owners = new Map<string, OwnerAgreement>();
   let totalDrops = 0;
   let uncountedDrops = 0;
   for (const node of nodes) {
@@ -32,13 +35,23 @@ export function mergeReports(nodes: Iterable<NodeDrops>, topN: number): MergedDr
       const existing = merged.get(row.key);
       if (existing === undefined) {
         merged.set(row.key, { symbol: row.symbol, interface: row.interface, module: row.module, reason: row.reason, count: row.count, nodes: 1 });
+        if (row.owner !== undefined) owners.set(row.key, row.owner);
       } else {
         existing.count += row.count;
         existing.nodes += 1;
+        // undefined: every row so far names no one (agree() counts that as disagreeing with a row that does).
+        const owner = agree(owners.get(row.key), row.owner);
+        if (owner !== undefined) owners.set(row.key, owner);
       }
     }
   }
-  return { drops: topRows(merged.values(), topN), totalDrops, uncountedDrops, distinctRows: merged.size };
+  // Owners are added to the top rows only: the rest are dropped anyway.
+  const drops = topRows(merged.values(), topN).map((row) => {
+    const key = rowKey(row);
+    const owner = owners.get(key);
+    return owner === undefined ? row : { ...row, ...agreedOwner(owner) };
+  });
+  return { drops, totalDrops, uncountedDrops, distinctRows: merged.size };
 }
 
 /** The first `n` rows in compareRows order, without sorting them all (there may be a million). */

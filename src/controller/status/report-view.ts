@@ -11,6 +11,7 @@ import { rowKey } from "../../api/rows.js";
 import { DROPTRACE } from "../../api/constants.js";
 import { INVALID_REPORT_REASON } from "../../api/conditions.js";
 import { MAX_MESSAGE_LENGTH } from "./limits.js";
+import { agree, ownerOf, type OwnerAgreement } from "./owner-agreement.js";
 
 /** One (symbol, interface, module, reason) on one node. */
 export interface ViewRow {
@@ -21,6 +22,8 @@ export interface ViewRow {
   module: string;
   reason: string;
   count: number;
+  /** Whose the node's rows summed here are, as far as they agree (owner-agreement.ts); absent when none names anyone. */
+  owner?: OwnerAgreement;
 }
 
 export interface ReportView {
@@ -37,6 +40,8 @@ export interface ReportView {
   uncountedDrops: number;
   rows: ViewRow[];
 }
+
+const optionalOwner = (owner: OwnerAgreement | undefined) => (owner === undefined ? {} : { owner });
 
 /** Interns strings; cleared when full so it never grows without bound (sharing is an optimization only). */
 export class StringPool {
@@ -108,8 +113,11 @@ export function toReportView(raw: unknown, pool: StringPool): { view: ReportView
   for (const row of status?.rows ?? []) {
     const key = pool.intern(rowKey(row));
     const existing = rows.get(key);
-    if (existing !== undefined) existing.count += row.count;
-    else {
+    if (existing !== undefined) {
+      existing.count += row.count;
+      const owner = agree(existing.owner, ownerOf(row));
+      if (owner !== undefined) existing.owner = owner;
+    } else {
       rows.set(key, {
         key,
         symbol: pool.intern(row.symbol),
@@ -117,6 +125,7 @@ export function toReportView(raw: unknown, pool: StringPool): { view: ReportView
         module: pool.intern(row.module),
         reason: pool.intern(row.reason),
         count: row.count,
+        ...optionalOwner(ownerOf(row)),
       });
     }
   }

@@ -3,13 +3,14 @@ import { mergeReports, topRows } from "../../../src/controller/status/merge.js";
 import { compareRows } from "../../../src/api/rows.js";
 import { StringPool, toReportView } from "../../../src/controller/status/report-view.js";
 import type { DropRow } from "../../../src/api/droptrace.js";
+import type { RowOwner } from "../../../src/controller/status/owner-agreement.js";
 
 const pool = new StringPool();
 
 /** A node's report as the cache keeps it. */
 function node(
   name: string,
-  rows: { symbol: string; interface?: string; netns?: number; module?: string; reason?: string; count: number }[],
+  rows: ({ symbol: string; interface?: string; netns?: number; module?: string; reason?: string; count: number } & RowOwner)[],
   extra: { otherDrops?: number; uncountedDrops?: number } = {},
 ) {
   const full = rows.map((r) => ({ interface: "eth0", netns: 0, module: "kernel", reason: "NO_SOCKET", ...r }));
@@ -134,5 +135,59 @@ describe("merging nodes' rows", () => {
     }));
     for (const n of [1, 20, 200]) expect(topRows(rows, n)).toEqual([...rows].sort(compareRows).slice(0, n));
     expect(topRows(rows, 0)).toEqual([]);
+  });
+});
+
+describe("merging whose rows are", () => {
+  const cartA = { namespace: "shop", name: "cart-7d9c5b6f4-x2k9q", uid: "11111111-1111-4111-8111-111111111111" };
+  const cartB = { namespace: "shop", name: "cart-7d9c5b6f4-p8s2m", uid: "22222222-2222-4222-8222-222222222222" };
+  const cart = { kind: "Deployment", name: "cart" };
+  const db = { kind: "StatefulSet", name: "db" };
+  const eth0 = { symbol: "udp_rcv+0x452", interface: "eth0" };
+
+  it("keeps the pod and workload of a row every node and namespace agrees on", () => {
+    const merged = mergeReports([node("a", [{ ...eth0, netns: 7, count: 30, attribution: "netns", pod: cartA, workload: cart }])], 20);
+    expect(merged.drops).toEqual([{ ...eth0, module: "kernel", reason: "NO_SOCKET", count: 30, nodes: 1, attribution: "netns", pod: cartA, workload: cart }]);
+  });
+
+  it("names the workload but no pod when two pods of one workload are summed, across nodes or namespaces", () => {
+    const acrossNodes = mergeReports(
+      [
+        node("a", [{ ...eth0, netns: 7, count: 30, attribution: "netns", pod: cartA, workload: cart }]),
+        node("b", [{ ...eth0, netns: 9, count: 12, attribution: "netns", pod: cartB, workload: cart }]),
+      ],
+      20,
+    );
+    expect(acrossNodes.drops).toEqual([{ ...eth0, module: "kernel", reason: "NO_SOCKET", count: 42, nodes: 2, attribution: "netns", workload: cart }]);
+    const onOneNode = mergeReports(
+      [
+        node("a", [
+          { ...eth0, netns: 7, count: 30, attribution: "netns", pod: cartA, workload: cart },
+          { ...eth0, netns: 9, count: 12, attribution: "netns", pod: cartB, workload: cart },
+        ]),
+      ],
+      20,
+    );
+    expect(onOneNode.drops).toEqual(acrossNodes.drops.map((row) => ({ ...row, nodes: 1 })));
+  });
+
+  it("names no one where workloads, or attributions, differ; and a row without names (an older agent's) agrees with none", () => {
+    const merged = mergeReports(
+      [
+        node("a", [{ ...eth0, netns: 7, count: 30, attribution: "netns", pod: cartA, workload: cart }]),
+        node("b", [{ ...eth0, netns: 9, count: 12, attribution: "netns", pod: cartB, workload: db }]),
+        node("c", [{ symbol: "udp_rcv+0x452", interface: "lo", netns: 1, count: 5, attribution: "host" }]),
+        node("d", [{ symbol: "udp_rcv+0x452", interface: "lo", netns: 1, count: 4, attribution: "unknown" }]),
+        node("e", [{ symbol: "nft_do_chain+0x2d1", count: 3, attribution: "host" }]),
+        node("f", [{ symbol: "nft_do_chain+0x2d1", count: 2 }]),
+      ],
+      20,
+    );
+    expect(merged.drops).toEqual([
+      { ...eth0, module: "kernel", reason: "NO_SOCKET", count: 42, nodes: 2, attribution: "netns" },
+      { symbol: "udp_rcv+0x452", interface: "lo", module: "kernel", reason: "NO_SOCKET", count: 9, nodes: 2 },
+      { symbol: "nft_do_chain+0x2d1", interface: "eth0", module: "kernel", reason: "NO_SOCKET", count: 5, nodes: 2 },
+    ]);
+    expect(merged.totalDrops).toBe(56);
   });
 });
