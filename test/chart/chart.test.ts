@@ -68,6 +68,8 @@ describe("rendered with the defaults", () => {
         "ClusterRole (cluster) dt-droptrace-agent: droptrace.io/droptracereports create",
         "ClusterRole (cluster) dt-droptrace-agent: droptrace.io/droptracereports get",
         "ClusterRole (cluster) dt-droptrace-agent: droptrace.io/droptracereports update",
+        "ClusterRole (cluster) dt-droptrace-agent: core/pods list",
+        "ClusterRole (cluster) dt-droptrace-agent: core/pods watch",
         "ClusterRole (cluster) dt-droptrace-controller: droptrace.io/droptracereports list",
         "ClusterRole (cluster) dt-droptrace-controller: droptrace.io/droptracereports watch",
         "ClusterRole (cluster) dt-droptrace-controller: droptrace.io/droptraces delete",

@@ -61,6 +61,8 @@ const USED: Record<(typeof SERVICE_ACCOUNTS)[number], string[]> = {
     "droptrace-system core/pods watch",
   ],
   [`${NAMESPACE}/droptrace-agent`]: [
+    "(cluster) core/pods list",
+    "(cluster) core/pods watch",
     "(cluster) droptrace.io/droptracereports create",
     "(cluster) droptrace.io/droptracereports get",
     "(cluster) droptrace.io/droptracereports update",
