@@ -49,10 +49,7 @@ export function parseNetnsLink(target: string): number | undefined {
 }
 
 type Outcome =
-  | { kind: "read"; pid: number; netns: number; cgroup: string | undefined }
-  | { kind: "vanished" }
-  | { kind: "denied" }
-  | { kind: "problem"; message: string };
+  { kind: "read"; pid: number; netns: number; cgroup: string | undefined } | { kind: "vanished" } | { kind: "denied" } | { kind: "problem"; message: string };
 
 function errorCode(err: unknown): string | undefined {
   return typeof err === "object" && err !== null && "code" in err && typeof err.code === "string" ? err.code : undefined;

@@ -31,9 +31,24 @@ class FakePods implements PodSource {
   }
 }
 
-const row = (netns: number, count: number, iface = "eth0"): ReportRow => ({ symbol: "udp_rcv+0x452", interface: iface, netns, module: "kernel", reason: "NO_SOCKET", count });
+const row = (netns: number, count: number, iface = "eth0"): ReportRow => ({
+  symbol: "udp_rcv+0x452",
+  interface: iface,
+  netns,
+  module: "kernel",
+  reason: "NO_SOCKET",
+  count,
+});
 const ROWS = [row(CART_NS, 30), row(DB_NS, 20), row(HOST, 300, "lo"), row(ORPHAN_NS, 7), row(0, 1, "-")];
-const status = (rows: ReportRow[]): DropTraceReportStatus => ({ phase: "Running", intervals: 1, totalDrops: 358, uncountedDrops: 0, otherRows: 0, otherDrops: 0, rows });
+const status = (rows: ReportRow[]): DropTraceReportStatus => ({
+  phase: "Running",
+  intervals: 1,
+  totalDrops: 358,
+  uncountedDrops: 0,
+  otherRows: 0,
+  otherDrops: 0,
+  rows,
+});
 
 let proc: FakeProc;
 afterEach(async () => {
@@ -83,7 +98,9 @@ describe("PodAttributor", () => {
       [0, 1, "unknown", undefined],
     ]);
     expect(named.totalDrops).toBe(358);
-    expect(named.message).toBe("2 malformed probe output lines; pod names unknown: listing the pods on node node-a failed (HTTP-Code: 403 Forbidden), retrying");
+    expect(named.message).toBe(
+      "2 malformed probe output lines; pod names unknown: listing the pods on node node-a failed (HTTP-Code: 403 Forbidden), retrying",
+    );
 
     // The list recovers: the next report names them, counts unchanged.
     pods.failure = undefined;

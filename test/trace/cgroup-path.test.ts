@@ -26,7 +26,11 @@ describe("parseCgroupPath on kubelet's layouts", () => {
     ["cgroupfs, CRI-O", `/kubepods/burstable/pod${UID}/crio-${ID}`, "cri-o"],
     // kind: the node is a container, kubelet's cgroup root is /kubelet with the systemd driver,
     // so every slice name carries "kubelet-" (kind's kubeadm config sets cgroupRoot: /kubelet).
-    ["kind, systemd", `/kubelet.slice/kubelet-kubepods.slice/kubelet-kubepods-besteffort.slice/kubelet-kubepods-besteffort-pod${UID_}.slice/cri-containerd-${ID}.scope`, "containerd"],
+    [
+      "kind, systemd",
+      `/kubelet.slice/kubelet-kubepods.slice/kubelet-kubepods-besteffort.slice/kubelet-kubepods-besteffort-pod${UID_}.slice/cri-containerd-${ID}.scope`,
+      "containerd",
+    ],
     // A kubelet in a docker container with cgroupfs (k3d, minikube's docker driver): the node container's cgroup first.
     ["nested, cgroupfs", `/docker/0123abcd/kubepods/burstable/pod${UID}/${ID}`, undefined],
     // Read from inside a cgroup namespace of its own (an agent pod on cgroup v2): paths relative to the reader's cgroup.

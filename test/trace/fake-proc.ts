@@ -15,8 +15,9 @@ export interface FakeProcess {
 export class FakeProc {
   private constructor(readonly root: string) {}
 
-  static async create(processes: readonly FakeProcess[] = []): Promise<FakeProc> {
-    const proc = new FakeProc(await mkdtemp(path.join(tmpdir(), "droptrace-proc-")));
+  static async create(processes: readonly FakeProcess[] = [], root?: string): Promise<FakeProc> {
+    if (root !== undefined) await mkdir(root, { recursive: true });
+    const proc = new FakeProc(root ?? (await mkdtemp(path.join(tmpdir(), "droptrace-proc-"))));
     for (const p of processes) await proc.add(p);
     return proc;
   }

@@ -6,7 +6,10 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { CustomObjectsApi, KubeConfig } from "@kubernetes/client-node";
+import { AppsV1Api, CoreV1Api, CustomObjectsApi, KubeConfig, type V1Pod, type V1ReplicaSet } from "@kubernetes/client-node";
+import { model } from "../support/apiserver-test-helpers.js";
+import { FakeProc } from "../trace/fake-proc.js";
+import { NETNS } from "../trace/stand-ins.js";
 import { startTestApiServer, type TestApiServer } from "../support/apiserver.js";
 import { freePort } from "../support/free-port.js";
 import { fixtureIntervals, replayCapture } from "../trace/stand-ins.js";
@@ -81,6 +84,7 @@ export async function startWalkthroughCluster(name: string, options: { nodeA?: W
     ],
   });
   await kubelet.start();
+  await placeWorkload(admin, dir);
   return {
     dir,
     server,
@@ -101,4 +105,53 @@ export async function startWalkthroughCluster(name: string, options: { nodeA?: W
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** The recording's two pod namespaces on node-a (test/kernel/guest-scenario.sh made them: an eth0 each). */
+const POD_NETNS = [4026532252, 4026532302] as const;
+const CART_HASH = "5c8f9d7b6";
+
+/**
+ * A workload on node-a whose pods own the recording's two pod namespaces: two pods of
+ * Deployment `cart` in namespace `shop`, created as its ReplicaSet would have (the
+ * Deployment's name is read from the ReplicaSet's, as the agent reads it), and each node's
+ * /proc: pid 1 in the node's own namespace, and on node-a each pod's pause process in its
+ * namespace, in the cgroup kubelet's systemd driver makes for it.
+ */
+async function placeWorkload(admin: KubeConfig, dir: string): Promise<void> {
+  const core = admin.makeApiClient(CoreV1Api);
+  const apps = admin.makeApiClient(AppsV1Api);
+  await core.createNamespace({ body: { metadata: { name: "shop" } } });
+  const labels = { app: "cart", "pod-template-hash": CART_HASH };
+  const template = { metadata: { labels }, spec: { containers: [{ name: "cart", image: "registry.example.com/cart:1.4" }] } };
+  const rs = await apps.createNamespacedReplicaSet({
+    namespace: "shop",
+    body: model<V1ReplicaSet>({ metadata: { name: `cart-${CART_HASH}`, labels }, spec: { replicas: 2, selector: { matchLabels: labels }, template } }),
+  });
+  const owner = {
+    apiVersion: "apps/v1",
+    kind: "ReplicaSet",
+    name: rs.metadata?.name ?? "",
+    uid: rs.metadata?.uid ?? "",
+    controller: true,
+    blockOwnerDeletion: true,
+  };
+  const uids: string[] = [];
+  for (const name of [`cart-${CART_HASH}-q4w8z`, `cart-${CART_HASH}-m2n7p`]) {
+    const pod = await core.createNamespacedPod({
+      namespace: "shop",
+      body: model<V1Pod>({ metadata: { name, labels, ownerReferences: [owner] }, spec: { ...template.spec, nodeName: "node-a" } }),
+    });
+    uids.push(pod.metadata?.uid ?? "");
+  }
+  const pause = (i: number) => String(i).repeat(64);
+  const slice = (uid: string) => `/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod${uid.replaceAll("-", "_")}.slice`;
+  await FakeProc.create(
+    [
+      { pid: 1, netns: NETNS.root, cgroup: "/init.scope" },
+      ...POD_NETNS.map((netns, i) => ({ pid: 4100 + i * 100, netns, cgroup: `${slice(uids[i] ?? "")}/cri-containerd-${pause(i + 1)}.scope` })),
+    ],
+    path.join(dir, "nodes", "node-a", "proc"),
+  );
+  for (const node of ["node-b", "node-c"]) await FakeProc.create([{ pid: 1, netns: NETNS.root, cgroup: "/init.scope" }], path.join(dir, "nodes", node, "proc"));
 }

@@ -293,6 +293,8 @@ export class Kubelet {
         FAKE_MODULES_FILE: path.join(dir, "modules"),
         FAKE_SYSTEMTAP_LOG: path.join(dir, "systemtap.log"),
         FAKE_STAPRUN_SCENARIO: scenario,
+        // The node's /proc as its agent would see the host's: written by cluster.ts.
+        WALKTHROUGH_PROC: path.join(dir, "proc"),
       };
       pods.push(
         this.#spawn(pod.metadata?.name ?? "", node.name, ["--import", "tsx", NODE_AGENT], env, metricsPort, {

@@ -9,10 +9,16 @@
 // (a boot of Debian's 7.2 kernel: its kallsyms, tracefs format, modules) and SystemTap is the
 // stand-in stap/staprun of test/trace/fakes replaying output the probe printed on that boot.
 //
-// Environment besides the pod's: WALKTHROUGH_NODE, a JSON NodeHost; FAKE_* for the stand-ins.
+// The host's /proc, which names the pods behind rows' network namespaces, is a tree cluster.ts
+// wrote for the node (WALKTHROUGH_PROC): the namespaces of the recording's pods, with kubelet's
+// cgroup paths naming pods that exist in the API; the pods are read from the API server for real.
+//
+// Environment besides the pod's: WALKTHROUGH_NODE, a JSON NodeHost; WALKTHROUGH_PROC; FAKE_* for the stand-ins.
 import { CustomObjectsApi, KubeConfig } from "@kubernetes/client-node";
 import { pino } from "pino";
 import { runAgent } from "../../src/agent/agent.js";
+import { NodePods } from "../../src/agent/node-pods.js";
+import { PodAttributor } from "../../src/agent/pod-attributor.js";
 import { agentSettingsFromEnv } from "../../src/agent/settings.js";
 import { startHealthServer } from "../../src/kube/health-server.js";
 import { agentMetrics } from "../../src/api/metrics.js";
@@ -44,12 +50,15 @@ const stop = () => {
 };
 process.on("SIGTERM", stop);
 process.on("SIGINT", stop);
+const pods = new NodePods(kubeConfig, settings.node, log, { initialMs: 200, maxMs: 2_000, resetAfterMs: 60_000 });
+pods.start();
 try {
   process.exitCode = await runAgent(settings, {
     api: kubeConfig.makeApiClient(CustomObjectsApi),
     log,
     metrics,
     signal: controller.signal,
+    attributor: new PodAttributor(process.env["WALKTHROUGH_PROC"] ?? settings.hostProc, pods),
     trace: {
       host: host.machine === "guest" ? guestHost({ headers: host.headers }) : fixtureHost({ headers: host.headers }),
       modules: moduleTableOver(process.env["FAKE_MODULES_FILE"] ?? ""),
@@ -59,5 +68,6 @@ try {
     },
   });
 } finally {
+  await pods.stop();
   await health.close();
 }

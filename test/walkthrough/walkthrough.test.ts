@@ -154,10 +154,33 @@ describe("the README walkthrough", () => {
       ["get", "dtr", `${TRACE}-node-c`, "-o", 'jsonpath={.status.message}{"\\n"}'],
       `kubectl get dtr ${TRACE}-node-c -o jsonpath='{.status.message}{"\\n"}'`,
     );
+    // Whose the drops on node-a's pod interfaces were: the pods of Deployment cart, named from the node's /proc and pods.
+    await kubectl(
+      "reports",
+      [
+        "get",
+        "dtr",
+        `${TRACE}-node-a`,
+        "-o",
+        `jsonpath={range .status.rows[?(@.interface=="eth0")]}{.count}{" "}{.reason}{" "}{.attribution}{" "}{.pod.namespace}/{.pod.name}{" "}{.workload.kind}/{.workload.name}{"\\n"}{end}`,
+      ],
+      `kubectl get dtr ${TRACE}-node-a -o jsonpath='{range .status.rows[?(@.interface=="eth0")]}{.count}{" "}{.reason}{" "}{.attribution}{" "}{.pod.namespace}/{.pod.name}{" "}{.workload.kind}/{.workload.name}{"\\n"}{end}'`,
+    );
 
     // ---- what the output means
     expect(done.status?.totalDrops).toBe(1_144);
     expect((await report("node-a")).status?.phase).toBe("Completed");
+    // Every eth0 row of node-a is one of cart's two pods, by namespace; the node's own namespace is host; no count was lost to naming.
+    const nodeA = (await report("node-a")).status;
+    const eth0 = nodeA?.rows.filter((r) => r.interface === "eth0") ?? [];
+    expect(eth0.length).toBeGreaterThan(0);
+    for (const r of eth0) expect(r).toMatchObject({ attribution: "netns", pod: { namespace: "shop" }, workload: { kind: "Deployment", name: "cart" } });
+    expect(new Set(eth0.map((r) => r.pod?.name))).toEqual(new Set(["cart-5c8f9d7b6-q4w8z", "cart-5c8f9d7b6-m2n7p"]));
+    expect(nodeA?.rows.filter((r) => r.interface === "lo").every((r) => r.attribution === "host")).toBe(true);
+    expect(nodeA?.rows.reduce((sum, r) => sum + r.count, 0)).toBe(nodeA?.totalDrops);
+    const eth0Status = done.status?.drops?.find((d) => d.interface === "eth0" && d.reason === "NO_SOCKET");
+    expect(eth0Status).toMatchObject({ attribution: "netns", workload: { kind: "Deployment", name: "cart" } });
+    expect(eth0Status?.pod).toBeUndefined();
     expect((await report("node-b")).status?.phase).toBe("Completed");
     const failed = (await report("node-c")).status;
     expect(failed?.phase).toBe("Failed");
