@@ -14,6 +14,12 @@ import { loadProbeScript } from "../../src/probe/script.js";
 import { startTestApiServer, type TestApiServer } from "../support/apiserver.js";
 import { holdsFor, until } from "../support/until.js";
 import { FlakyProxy } from "./flaky-proxy.js";
+import { CoreV1Api, type V1Pod } from "@kubernetes/client-node";
+import { NodePods } from "../../src/agent/node-pods.js";
+import { PodAttributor } from "../../src/agent/pod-attributor.js";
+import type { Attributor } from "../../src/trace/attribution.js";
+import { model } from "../support/apiserver-test-helpers.js";
+import { FakeProc } from "../trace/fake-proc.js";
 import {
   FAKE_STAP,
   FAKE_STAPRUN,
@@ -90,7 +96,7 @@ interface Agent {
   done: Promise<number>;
 }
 
-function startAgent(settings: AgentSettings, agentApi: CustomObjectsApi = api): Agent {
+function startAgent(settings: AgentSettings, agentApi: CustomObjectsApi = api, attributor?: Attributor): Agent {
   const controller = new AbortController();
   const metrics = agentMetrics();
   const done = runAgent(settings, {
@@ -99,6 +105,7 @@ function startAgent(settings: AgentSettings, agentApi: CustomObjectsApi = api): 
     metrics,
     backoff: FAST_BACKOFF,
     signal: controller.signal,
+    ...(attributor === undefined ? {} : { attributor }),
     trace: { host: standIns.host(), modules: standIns.moduleTable(), script, stapCommand: FAKE_STAP, staprunCommand: FAKE_STAPRUN, stopGraceMs: 3_000 },
   });
   cleanups.push(async () => {
@@ -446,5 +453,62 @@ describe("the agent as a process", () => {
     });
     expect(standIns.loadedModules()).toEqual([]);
     expectNonDecreasing("dt1-node-a");
+  });
+});
+
+describe("the agent names the pods behind its rows", () => {
+  /** The fixture machine as a node: its own namespace (pid 1's), and namespace `a` a pod's sandbox; nobody in `b`. */
+  async function podOnNodeA(): Promise<{ uid: string; proc: FakeProc }> {
+    const core = server.kubeConfig.makeApiClient(CoreV1Api);
+    await core.createNamespace({ body: { metadata: { name: "shop" } } });
+    const pod = await core.createNamespacedPod({
+      namespace: "shop",
+      body: model<V1Pod>({ metadata: { name: "cart-0" }, spec: { nodeName: "node-a", containers: [{ name: "c", image: "registry.example.com/c:1" }] } }),
+    });
+    const uid = pod.metadata?.uid ?? "";
+    const proc = await FakeProc.create([
+      { pid: 1, netns: NETNS.root, cgroup: "/init.scope" },
+      { pid: 4100, netns: NETNS.a, cgroup: `/kubepods/besteffort/pod${uid}/${"a".repeat(64)}` },
+    ]);
+    cleanups.push(() => proc.dispose());
+    return { uid, proc };
+  }
+
+  function nodePods(): NodePods {
+    const pods = new NodePods(server.kubeConfig, "node-a", silentLogger, { ...FAST_BACKOFF, resetAfterMs: 60_000 });
+    pods.start();
+    cleanups.push(() => pods.stop());
+    return pods;
+  }
+
+  it("attributes each row by namespace: the pod, the node itself, or unknown, and counts every drop", async () => {
+    const uid = await createTrace("dt1");
+    const { uid: podUid, proc } = await podOnNodeA();
+    await fixtureScenario();
+    startAgent(settingsFor("dt1", uid), api, new PodAttributor(proc.root, nodePods()));
+
+    const final = await finalReport("dt1-node-a");
+    const cart = { pod: { namespace: "shop", name: "cart-0", uid: podUid }, workload: { kind: "Pod", name: "cart-0" } };
+    expect(final.status?.rows).toEqual(
+      FIXTURE_ROWS.map((row) =>
+        row.netns === NETNS.root ? { ...row, attribution: "host" } : row.netns === NETNS.a ? { ...row, attribution: "netns", ...cart } : { ...row, attribution: "unknown" },
+      ),
+    );
+    expect(final.status?.totalDrops).toBe(551);
+    expect(final.status?.message).toBeUndefined();
+  });
+
+  it("with a pod list that keeps failing, leaves pod rows unknown, says why in the message, and loses no count", async () => {
+    const uid = await createTrace("dt1");
+    const { proc } = await podOnNodeA();
+    server.faults.failNext({ method: "GET", pathPrefix: "/api/v1/pods", status: 503, count: 1_000_000, message: "etcdserver: request timed out" });
+    await fixtureScenario();
+    startAgent(settingsFor("dt1", uid), api, new PodAttributor(proc.root, nodePods()));
+
+    const final = await finalReport("dt1-node-a");
+    expect(final.status).toMatchObject({ phase: "Completed", intervals: 3, totalDrops: 551, rows: FIXTURE_ROWS });
+    expect(final.status?.rows.map((r) => r.attribution)).toEqual(FIXTURE_ROWS.map((r) => (r.netns === NETNS.root ? "host" : "unknown")));
+    expect(final.status?.rows.some((r) => r.pod !== undefined)).toBe(false);
+    expect(final.status?.message).toMatch(/pod names unknown: listing the pods on node node-a failed \(.*503.*\), retrying/s);
   });
 });
