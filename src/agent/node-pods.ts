@@ -25,11 +25,14 @@ export interface PodSource {
 const MAX_REMEMBERED = 20_000;
 
 export function namedPod(pod: V1Pod): NamedPod | undefined {
-  const { uid, name, namespace } = pod.metadata ?? {};
+  const metadata = pod.metadata;
+  const uid = metadata?.uid;
+  const name = metadata?.name;
+  const namespace = metadata?.namespace;
   if (uid === undefined || name === undefined || namespace === undefined) return undefined;
   return {
     pod: { namespace, name, uid },
-    workload: workloadOf({ name, labels: pod.metadata?.labels, ownerReferences: pod.metadata?.ownerReferences }),
+    workload: workloadOf({ name, labels: metadata?.labels, ownerReferences: metadata?.ownerReferences }),
   };
 }
 
@@ -42,10 +45,7 @@ export class NodePods implements PodSource {
     this.#node = node;
     const core = kubeConfig.makeApiClient(CoreV1Api);
     const fieldSelector = `spec.nodeName=${node}`;
-    const list = async (): Promise<KubernetesListObject<V1Pod>> => {
-      const pods = await core.listPodForAllNamespaces({ fieldSelector });
-      return { ...pods, items: pods.items };
-    };
+    const list = (): Promise<KubernetesListObject<V1Pod>> => core.listPodForAllNamespaces({ fieldSelector });
     const informer = new ListWatch<V1Pod>("/api/v1/pods", new Watch(kubeConfig), list, false, undefined, fieldSelector);
     const remember = (pod: V1Pod) => {
       const named = namedPod(pod);

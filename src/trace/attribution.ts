@@ -23,9 +23,9 @@ const UNKNOWN: RowAttribution = { attribution: "unknown" };
 export function attributeRows(rows: readonly ReportRow[], attributor: Attributor): ReportRow[] {
   return rows.map((row) => {
     const found = row.netns === 0 ? UNKNOWN : attributor.owner(row.netns);
-    const { attribution: _a, pod: _p, workload: _w, container: _c, ...counts } = row;
     if (found.attribution === "unknown" && row.attribution !== undefined && row.attribution !== "unknown") return row;
-    return { ...counts, ...found };
+    // The row's counting fields with the names found now, none of the names it had before.
+    return { symbol: row.symbol, interface: row.interface, netns: row.netns, module: row.module, reason: row.reason, count: row.count, ...found };
   });
 }
 
@@ -33,9 +33,9 @@ export function attributeRows(rows: readonly ReportRow[], attributor: Attributor
 export function attributeStatus(status: DropTraceReportStatus, attributor: Attributor): DropTraceReportStatus {
   const rows = attributeRows(status.rows, attributor);
   const notes = rows.some((row) => row.attribution === "unknown") ? attributor.notes() : [];
+  if (notes.length === 0) return { ...status, rows };
   const message = [...(status.message === undefined ? [] : [status.message]), ...notes].join("; ").slice(0, 4096);
-  const { message: _m, ...rest } = status;
-  return { ...rest, ...(message === "" ? {} : { message }), rows };
+  return { ...status, message, rows };
 }
 
 /** A namespace's owner as last seen, kept after its processes are gone: a pod that ended mid-trace keeps its name. */

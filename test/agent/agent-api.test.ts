@@ -14,7 +14,7 @@ import { loadProbeScript } from "../../src/probe/script.js";
 import { startTestApiServer, type TestApiServer } from "../support/apiserver.js";
 import { holdsFor, until } from "../support/until.js";
 import { FlakyProxy } from "./flaky-proxy.js";
-import { CoreV1Api, type V1Pod } from "@kubernetes/client-node";
+import { CoreV1Api, type V1Namespace, type V1Pod } from "@kubernetes/client-node";
 import { NodePods } from "../../src/agent/node-pods.js";
 import { PodAttributor } from "../../src/agent/pod-attributor.js";
 import type { Attributor } from "../../src/trace/attribution.js";
@@ -460,7 +460,7 @@ describe("the agent names the pods behind its rows", () => {
   /** The fixture machine as a node: its own namespace (pid 1's), and namespace `a` a pod's sandbox; nobody in `b`. */
   async function podOnNodeA(): Promise<{ uid: string; proc: FakeProc }> {
     const core = server.kubeConfig.makeApiClient(CoreV1Api);
-    await core.createNamespace({ body: { metadata: { name: "shop" } } });
+    await core.createNamespace({ body: model<V1Namespace>({ metadata: { name: "shop" } }) });
     const pod = await core.createNamespacedPod({
       namespace: "shop",
       body: model<V1Pod>({ metadata: { name: "cart-0" }, spec: { nodeName: "node-a", containers: [{ name: "c", image: "registry.example.com/c:1" }] } }),
@@ -491,7 +491,11 @@ describe("the agent names the pods behind its rows", () => {
     const cart = { pod: { namespace: "shop", name: "cart-0", uid: podUid }, workload: { kind: "Pod", name: "cart-0" } };
     expect(final.status?.rows).toEqual(
       FIXTURE_ROWS.map((row) =>
-        row.netns === NETNS.root ? { ...row, attribution: "host" } : row.netns === NETNS.a ? { ...row, attribution: "netns", ...cart } : { ...row, attribution: "unknown" },
+        row.netns === NETNS.root
+          ? { ...row, attribution: "host" }
+          : row.netns === NETNS.a
+            ? { ...row, attribution: "netns", ...cart }
+            : { ...row, attribution: "unknown" },
       ),
     );
     expect(final.status?.totalDrops).toBe(551);

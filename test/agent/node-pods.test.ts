@@ -1,6 +1,6 @@
 // The agent's view of its node's pods, over HTTP against the test API server: only its own
 // node's pods, names kept after a pod is deleted, and a list that fails said as the reason.
-import { CoreV1Api, type V1Pod } from "@kubernetes/client-node";
+import { CoreV1Api, type V1Namespace, type V1Pod } from "@kubernetes/client-node";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { NodePods } from "../../src/agent/node-pods.js";
 import { silentLogger } from "../../src/cli/log.js";
@@ -17,7 +17,7 @@ let pods: NodePods | undefined;
 beforeEach(async () => {
   server = await startTestApiServer();
   core = server.kubeConfig.makeApiClient(CoreV1Api);
-  await core.createNamespace({ body: { metadata: { name: "shop" } } });
+  await core.createNamespace({ body: model<V1Namespace>({ metadata: { name: "shop" } }) });
 });
 
 afterEach(async () => {
@@ -45,7 +45,10 @@ describe("NodePods", () => {
     pods = new NodePods(server.kubeConfig, "node-a", silentLogger, FAST);
     pods.start();
     await until("the pods to be listed", () => pods?.problem() === undefined);
-    expect(pods.lookup(uidA)).toEqual({ pod: { namespace: "shop", name: "cart-5c8f9d7b6-q4w8z", uid: uidA }, workload: { kind: "Pod", name: "cart-5c8f9d7b6-q4w8z" } });
+    expect(pods.lookup(uidA)).toEqual({
+      pod: { namespace: "shop", name: "cart-5c8f9d7b6-q4w8z", uid: uidA },
+      workload: { kind: "Pod", name: "cart-5c8f9d7b6-q4w8z" },
+    });
     expect(pods.lookup(uidB)).toBeUndefined();
     // It asked for its node's pods only.
     const listed = server.requests.filter((r) => r.path === "/api/v1/pods");
@@ -67,7 +70,13 @@ describe("NodePods", () => {
 
   it("says why pods are missing while the list fails, and names them once it recovers", async () => {
     const uid = await createPod("cart-5c8f9d7b6-q4w8z", "node-a");
-    server.faults.failNext({ method: "GET", pathPrefix: "/api/v1/pods", status: 403, count: 3, message: 'pods is forbidden: User "system:serviceaccount:droptrace-system:droptrace-agent" cannot list resource "pods"' });
+    server.faults.failNext({
+      method: "GET",
+      pathPrefix: "/api/v1/pods",
+      status: 403,
+      count: 3,
+      message: 'pods is forbidden: User "system:serviceaccount:droptrace-system:droptrace-agent" cannot list resource "pods"',
+    });
     pods = new NodePods(server.kubeConfig, "node-a", silentLogger, FAST);
     pods.start();
     const problem = await until("the failure to be reported", () => pods?.problem()?.includes("failed") && pods.problem());

@@ -6,7 +6,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { AppsV1Api, CoreV1Api, CustomObjectsApi, KubeConfig, type V1Pod, type V1ReplicaSet } from "@kubernetes/client-node";
+import { AppsV1Api, CoreV1Api, CustomObjectsApi, KubeConfig, type V1Namespace, type V1Pod, type V1ReplicaSet } from "@kubernetes/client-node";
 import { model } from "../support/apiserver-test-helpers.js";
 import { FakeProc } from "../trace/fake-proc.js";
 import { NETNS } from "../trace/stand-ins.js";
@@ -121,7 +121,7 @@ const CART_HASH = "5c8f9d7b6";
 async function placeWorkload(admin: KubeConfig, dir: string): Promise<void> {
   const core = admin.makeApiClient(CoreV1Api);
   const apps = admin.makeApiClient(AppsV1Api);
-  await core.createNamespace({ body: { metadata: { name: "shop" } } });
+  await core.createNamespace({ body: model<V1Namespace>({ metadata: { name: "shop" } }) });
   const labels = { app: "cart", "pod-template-hash": CART_HASH };
   const template = { metadata: { labels }, spec: { containers: [{ name: "cart", image: "registry.example.com/cart:1.4" }] } };
   const rs = await apps.createNamespacedReplicaSet({
