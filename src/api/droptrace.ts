@@ -13,6 +13,7 @@ import {
   MAX_TOLERATIONS,
 } from "./constants.js";
 import { KNOWN_DROP_REASONS } from "./drop-reasons.js";
+import { DropClassSchema } from "./drop-explanations.js";
 import { DURATION_MAX_LENGTH, DURATION_MIN_LENGTH, DURATION_PATTERN, formatDuration, parseDurationSeconds } from "./duration.js";
 import { ConditionSchema, isQualifiedName, LabelValueSchema, ObjectMetaSchema, TolerationSchema } from "./kubernetes.js";
 
@@ -106,6 +107,8 @@ export const DropRowSchema = z.strictObject({
   interface: z.string().max(IFNAME_MAX + 1),
   module: z.string().max(64),
   reason: z.string().max(64),
+  /** Whether drops with this reason are usually normal (drop-explanations.ts), from the controller's own table. */
+  class: DropClassSchema,
   count,
   /** Nodes this row was seen on. */
   nodes: count,

@@ -4,6 +4,7 @@ import { z } from "zod";
 import { API_VERSION, DROPTRACE_REPORT, IFNAME_MAX, MAX_REPORT_ROWS } from "./constants.js";
 import { ObjectMetaSchema } from "./kubernetes.js";
 import { PhaseSchema } from "./droptrace.js";
+import { DropClassSchema } from "./drop-explanations.js";
 
 const count = z.number().int().min(0);
 const time = z.iso.datetime({ offset: true });
@@ -19,6 +20,8 @@ export const ReportRowSchema = z.strictObject({
   netns: count,
   module: z.string().max(64),
   reason: z.string().max(64),
+  /** Whether drops with this reason are usually normal (drop-explanations.ts). */
+  class: DropClassSchema,
   count,
 });
 export type ReportRow = z.infer<typeof ReportRowSchema>;

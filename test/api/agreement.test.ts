@@ -8,6 +8,7 @@ import { describe, expect, it } from "vitest";
 import { DropTraceSchema, INTERFACE_PATTERN, specChanged, TOP_N_BOUNDS, TOP_N_DEFAULT } from "../../src/api/droptrace.js";
 import { DropTraceReportSchema, REASON_PATTERN } from "../../src/api/report.js";
 import { KNOWN_DROP_REASONS } from "../../src/api/drop-reasons.js";
+import { DROP_CLASSES } from "../../src/api/drop-explanations.js";
 import { DURATION_PATTERN } from "../../src/api/duration.js";
 import { fieldErrors } from "../../src/api/field-errors.js";
 import { DROPTRACE, DROPTRACE_REPORT, MAX_REPORT_ROWS } from "../../src/api/constants.js";
@@ -104,7 +105,7 @@ describe("the corpus covers what it must", () => {
 
 describe("cases too large for the corpus", () => {
   it("both refuse a report over the row cap", () => {
-    const row = { symbol: "udp_rcv+0x452", interface: "lo", netns: 1, module: "kernel", reason: "NO_SOCKET", count: 1 };
+    const row = { symbol: "udp_rcv+0x452", interface: "lo", netns: 1, module: "kernel", reason: "NO_SOCKET", class: "depends", count: 1 };
     const report = (rows: number) => ({
       apiVersion: "droptrace.io/v1alpha1",
       kind: "DropTraceReport",
@@ -140,6 +141,13 @@ describe("the constants the corpus cannot enumerate", () => {
     expect(specProps["filter"]?.properties?.["interfaces"]?.items?.pattern).toBe(INTERFACE_PATTERN);
     const reportStatus = crdFor(DROPTRACE_REPORT.kind).storageVersion.schema.properties?.["status"]?.properties ?? {};
     expect(reportStatus["reason"]?.pattern).toBe(REASON_PATTERN);
+  });
+
+  it("the CRDs' row classes are the schemas'", () => {
+    const status = crdFor(DROPTRACE.kind).storageVersion.schema.properties?.["status"]?.properties ?? {};
+    const reportStatus = crdFor(DROPTRACE_REPORT.kind).storageVersion.schema.properties?.["status"]?.properties ?? {};
+    expect(status["drops"]?.items?.properties?.["class"]?.enum).toEqual([...DROP_CLASSES]);
+    expect(reportStatus["rows"]?.items?.properties?.["class"]?.enum).toEqual([...DROP_CLASSES]);
   });
 
   it("the CRD's topN bounds and default are the schema's", () => {

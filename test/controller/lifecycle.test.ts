@@ -108,9 +108,9 @@ describe("a DropTrace's life", () => {
     });
     // Top 3 by count; 7+7 ties with nothing; ip_rcv_finish (3) and neigh (3) tie on count: symbol order decides.
     expect(merged.status?.drops).toEqual([
-      { symbol: "udp_rcv+0x452", interface: "eth0", module: "kernel", reason: "NO_SOCKET", count: 35, nodes: 2 },
-      { symbol: "nft_do_chain+0x2d1", interface: "cali1234", module: "nf_tables", reason: "NETFILTER_DROP", count: 14, nodes: 2 },
-      { symbol: "ip_rcv_finish+0x1a", interface: "eth0", module: "kernel", reason: "NO_SOCKET", count: 3, nodes: 2 },
+      { symbol: "udp_rcv+0x452", interface: "eth0", module: "kernel", reason: "NO_SOCKET", class: "depends", count: 35, nodes: 2 },
+      { symbol: "nft_do_chain+0x2d1", interface: "cali1234", module: "nf_tables", reason: "NETFILTER_DROP", class: "depends", count: 14, nodes: 2 },
+      { symbol: "ip_rcv_finish+0x1a", interface: "eth0", module: "kernel", reason: "NO_SOCKET", class: "depends", count: 3, nodes: 2 },
     ]);
     expect(merged.status?.topSymbol).toBe("udp_rcv+0x452");
     expect(merged.status?.nodes).toEqual({ desired: 3, pending: 0, running: 3, completed: 0, failed: 0 });

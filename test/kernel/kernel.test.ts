@@ -97,6 +97,7 @@ describe("case 1: every scenario counted, named and placed", () => {
     expect(r.count).toBeGreaterThanOrEqual(atLeast(status, 40));
     expect(r.netns).toBe(ns("a"));
     expect(r.symbol).toMatch(/^neigh_invalidate\+0x[0-9a-f]+$/);
+    expect(r.class).toBe("fault");
   });
 
   it("keeps eth0 in two namespaces as two rows", () => {
@@ -106,10 +107,12 @@ describe("case 1: every scenario counted, named and placed", () => {
     expect(ns("c")).not.toBe(ns("d"));
   });
 
-  it("names every symbol and reason: no bare addresses, no unknown numbers", () => {
+  it("names every symbol and reason: no bare addresses, no unknown numbers, no unexplained reasons", () => {
     for (const r of report("scenarios").rows) {
       expect(r.symbol, JSON.stringify(r)).not.toMatch(/^0x/);
       expect(r.reason, JSON.stringify(r)).not.toMatch(/^UNKNOWN_/);
+      // Every reason this kernel drops with has an explanation.
+      expect(r.class, JSON.stringify(r)).not.toBe("unknown");
     }
   });
 

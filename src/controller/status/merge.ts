@@ -1,8 +1,11 @@
 // Nodes' report rows summed into a DropTrace's status.drops: one row per (symbol, interface,
 // module, reason) with the count over all nodes and the number of nodes it was seen on; the
-// top N by count, in an order that never depends on which report arrived first.
+// top N by count, in an order that never depends on which report arrived first. Each row's class
+// comes from the controller's own table, not the reports', so one status never mixes the tables of
+// two agent versions.
 import type { DropRow } from "../../api/droptrace.js";
 import { compareRows } from "../../api/rows.js";
+import { dropClass } from "../../api/drop-explanations.js";
 import type { ViewRow } from "./report-view.js";
 
 export interface NodeDrops {
@@ -31,7 +34,15 @@ export function mergeReports(nodes: Iterable<NodeDrops>, topN: number): MergedDr
     for (const row of node.rows) {
       const existing = merged.get(row.key);
       if (existing === undefined) {
-        merged.set(row.key, { symbol: row.symbol, interface: row.interface, module: row.module, reason: row.reason, count: row.count, nodes: 1 });
+        merged.set(row.key, {
+          symbol: row.symbol,
+          interface: row.interface,
+          module: row.module,
+          reason: row.reason,
+          class: dropClass(row.reason),
+          count: row.count,
+          nodes: 1,
+        });
       } else {
         existing.count += row.count;
         existing.nodes += 1;

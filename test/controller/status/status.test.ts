@@ -16,7 +16,7 @@ function input(over: Partial<StatusInput> = {}): StatusInput {
     nodes: [{ node: "a", phase: "Running", totalDrops: 5 }],
     counts: { desired: 2, pending: 1, running: 1, completed: 0, failed: 0 },
     merged: {
-      drops: [{ symbol: "udp_rcv+0x452", interface: "eth0", module: "kernel", reason: "NO_SOCKET", count: 5, nodes: 1 }],
+      drops: [{ symbol: "udp_rcv+0x452", interface: "eth0", module: "kernel", reason: "NO_SOCKET", class: "depends", count: 5, nodes: 1 }],
       totalDrops: 5,
       uncountedDrops: 0,
       distinctRows: 1,
@@ -114,7 +114,7 @@ describe("the status", () => {
       totalDrops: 5,
       uncountedDrops: 0,
       topSymbol: "udp_rcv+0x452",
-      drops: [{ symbol: "udp_rcv+0x452", interface: "eth0", module: "kernel", reason: "NO_SOCKET", count: 5, nodes: 1 }],
+      drops: [{ symbol: "udp_rcv+0x452", interface: "eth0", module: "kernel", reason: "NO_SOCKET", class: "depends", count: 5, nodes: 1 }],
       nodeSummary: [{ node: "a", phase: "Running", totalDrops: 5 }],
       nodeSummaryOmitted: 0,
     });
@@ -134,6 +134,7 @@ describe("the status", () => {
       interface: "x".repeat(15),
       module: "m".repeat(64),
       reason: "r".repeat(64),
+      class: "unknown",
       count: 2 ** 40 + i,
       nodes: 5_000,
     }));
