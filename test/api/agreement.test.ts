@@ -8,7 +8,7 @@ import { describe, expect, it } from "vitest";
 import { DropTraceSchema, INTERFACE_PATTERN, specChanged, TOP_N_BOUNDS, TOP_N_DEFAULT } from "../../src/api/droptrace.js";
 import { DropTraceReportSchema, REASON_PATTERN } from "../../src/api/report.js";
 import { KNOWN_DROP_REASONS } from "../../src/api/drop-reasons.js";
-import { DROP_CLASSES } from "../../src/api/drop-explanations.js";
+import { DROP_CLASSES, MAX_EXPLAINED_REASONS, MAX_EXPLANATION_TEXT } from "../../src/api/drop-explanations.js";
 import { DURATION_PATTERN } from "../../src/api/duration.js";
 import { fieldErrors } from "../../src/api/field-errors.js";
 import { DROPTRACE, DROPTRACE_REPORT, MAX_REPORT_ROWS } from "../../src/api/constants.js";
@@ -143,11 +143,16 @@ describe("the constants the corpus cannot enumerate", () => {
     expect(reportStatus["reason"]?.pattern).toBe(REASON_PATTERN);
   });
 
-  it("the CRDs' row classes are the schemas'", () => {
+  it("the CRDs' row classes and the status's explanations have the schemas' values and bounds", () => {
     const status = crdFor(DROPTRACE.kind).storageVersion.schema.properties?.["status"]?.properties ?? {};
     const reportStatus = crdFor(DROPTRACE_REPORT.kind).storageVersion.schema.properties?.["status"]?.properties ?? {};
     expect(status["drops"]?.items?.properties?.["class"]?.enum).toEqual([...DROP_CLASSES]);
     expect(reportStatus["rows"]?.items?.properties?.["class"]?.enum).toEqual([...DROP_CLASSES]);
+    const explanations = status["explanations"];
+    expect(explanations?.maxItems).toBe(MAX_EXPLAINED_REASONS);
+    expect(explanations?.items?.properties?.["class"]?.enum).toEqual([...DROP_CLASSES]);
+    expect(explanations?.items?.properties?.["meaning"]?.maxLength).toBe(MAX_EXPLANATION_TEXT);
+    expect(explanations?.items?.properties?.["nextStep"]?.maxLength).toBe(MAX_EXPLANATION_TEXT);
   });
 
   it("the CRD's topN bounds and default are the schema's", () => {

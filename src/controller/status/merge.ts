@@ -5,7 +5,7 @@
 // two agent versions.
 import type { DropRow } from "../../api/droptrace.js";
 import { compareRows } from "../../api/rows.js";
-import { dropClass } from "../../api/drop-explanations.js";
+import { dropClass, isActionable } from "../../api/drop-explanations.js";
 import type { ViewRow } from "./report-view.js";
 
 export interface NodeDrops {
@@ -22,6 +22,8 @@ export interface MergedDrops {
   uncountedDrops: number;
   /** Distinct rows before the top N cut. */
   distinctRows: number;
+  /** The first row, over all rows and not only the top N, whose reason is not usually normal. */
+  topActionable: DropRow | undefined;
 }
 
 export function mergeReports(nodes: Iterable<NodeDrops>, topN: number): MergedDrops {
@@ -49,7 +51,11 @@ export function mergeReports(nodes: Iterable<NodeDrops>, topN: number): MergedDr
       }
     }
   }
-  return { drops: topRows(merged.values(), topN), totalDrops, uncountedDrops, distinctRows: merged.size };
+  let topActionable: DropRow | undefined;
+  for (const row of merged.values()) {
+    if (isActionable(row) && (topActionable === undefined || compareRows(row, topActionable) < 0)) topActionable = row;
+  }
+  return { drops: topRows(merged.values(), topN), totalDrops, uncountedDrops, distinctRows: merged.size, topActionable };
 }
 
 /** The first `n` rows in compareRows order, without sorting them all (there may be a million). */

@@ -138,6 +138,22 @@ describe("merging nodes' rows", () => {
     ]);
   });
 
+  it("finds the first row to act on among all rows, not only the top N", () => {
+    const reports = [
+      node("a", [
+        { symbol: "skb_queue_purge_reason+0xfa", interface: "-", reason: "QUEUE_PURGE", count: 90 },
+        { symbol: "tcp_rcv_state_process+0x1e2", reason: "TCP_CLOSE", count: 50 },
+        { symbol: "nft_do_chain+0x2d1", module: "nf_tables", reason: "NETFILTER_DROP", count: 3 },
+        { symbol: "neigh_invalidate+0x90", reason: "NEIGH_FAILED", count: 3 },
+      ]),
+    ];
+    const merged = mergeReports(reports, 1);
+    expect(merged.drops.map((d) => d.reason)).toEqual(["QUEUE_PURGE"]);
+    // Equal counts: the row order decides, as it does for the top rows.
+    expect(merged.topActionable).toMatchObject({ symbol: "neigh_invalidate+0x90", reason: "NEIGH_FAILED", class: "fault", count: 3 });
+    expect(mergeReports([node("b", [{ symbol: "tcp_rcv_state_process+0x1e2", reason: "TCP_CLOSE", count: 5 }])], 20).topActionable).toBeUndefined();
+  });
+
   it("selects the same top rows as a full sort", () => {
     let seed = 7;
     const random = () => {
