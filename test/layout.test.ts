@@ -1,9 +1,10 @@
 // The layout of src/ (src/controller/README.md, "Where each part lives"): imports go one way,
 //   cli -> controller | agent -> trace -> probe -> api,
-// kube/ (generic Kubernetes runtime) is used by controller/ and agent/ only and imports nothing of
-// the project's, and controller/status/ (pure) does not reach up into the controller. Subcommands
+// plugin/ (the kubectl plugin, a binary of its own) uses api/ and kube/ only, kube/ (generic
+// Kubernetes runtime) is used by controller/, agent/ and plugin/ and imports nothing of the
+// project's, and controller/status/ (pure) does not reach up into the controller. Subcommands
 // load lazily: `run` and `compile` never load the Kubernetes client, the agent never loads the
-// controller's part of it. A new import against these rules fails here.
+// controller's part of it, the plugin's --help none of it. A new import against these rules fails here.
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
@@ -17,6 +18,7 @@ const ALLOWED: Record<string, readonly string[]> = {
   controller: ["controller/status", "kube", "api"],
   "controller/status": ["kube", "api"],
   agent: ["trace", "probe", "kube", "api"],
+  plugin: ["kube", "api"],
   trace: ["probe", "api"],
   probe: ["api"],
   kube: [],
@@ -69,7 +71,7 @@ describe("the layout of src/", () => {
     expect(outside).toEqual([]);
   });
 
-  it("imports one way: cli -> controller | agent -> trace -> probe -> api; kube only from controller and agent", () => {
+  it("imports one way: cli -> controller | agent -> trace -> probe -> api; plugin -> kube, api; kube only from controller, agent and plugin", () => {
     const wrong: string[] = [];
     for (const file of files) {
       const from = partOf(file);
@@ -91,7 +93,7 @@ describe("the layout of src/", () => {
     }
   });
 
-  it("loads no Kubernetes client for `droptrace run` and `droptrace compile`", () => {
+  it("loads no Kubernetes client for `droptrace run` and `droptrace compile`, nor for `kubectl droptrace` before a subcommand runs", () => {
     // Every file those commands load at start, following static imports (types are erased).
     const loaded = new Set<string>();
     const visit = (file: string) => {
@@ -106,6 +108,8 @@ describe("the layout of src/", () => {
     };
     visit(path.join(src, "cli", "run.ts"));
     visit(path.join(src, "cli", "compile.ts"));
+    // `kubectl droptrace --help` and bad flags answer at once: each subcommand's code is loaded when it runs.
+    visit(path.join(src, "plugin", "main.ts"));
     expect(loaded.size).toBeGreaterThan(5);
   });
 });

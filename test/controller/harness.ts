@@ -14,7 +14,7 @@ import { Controller, type ControllerOptions } from "../../src/controller/control
 import { agentSelector } from "../../src/controller/daemonset.js";
 import { controllerSettings, type ControllerSettings } from "../../src/controller/settings.js";
 import { silentLogger } from "../../src/cli/log.js";
-import { startTestApiServer, type TestApiServer } from "../support/apiserver.js";
+import { startTestApiServer, type TestApiServer, type TestApiServerOptions } from "../support/apiserver.js";
 import { mergePatch, model } from "../support/apiserver-test-helpers.js";
 import { until } from "../support/until.js";
 
@@ -56,8 +56,9 @@ export interface Cluster {
   close(): Promise<void>;
 }
 
-export async function startCluster(): Promise<Cluster> {
-  const server = await startTestApiServer({ namespaces: ["default", "kube-system", NAMESPACE] });
+/** `options`: the test API server's, such as `tls` for clients that verify it (kubectl, the plugin). */
+export async function startCluster(options: TestApiServerOptions = {}): Promise<Cluster> {
+  const server = await startTestApiServer({ namespaces: ["default", "kube-system", NAMESPACE], ...options });
   const kc = server.kubeConfig;
   const controllers: Controller[] = [];
   return {

@@ -19,6 +19,7 @@ import {
   setDesiredNodes,
   startCluster,
   startController,
+  TestClock,
   untilPhase,
   type Cluster,
 } from "./harness.js";
@@ -38,12 +39,14 @@ const reportNames = async () =>
 
 describe("a DropTrace's life", () => {
   it("goes Pending, Running, Completed with rows merged exactly, then loses its DaemonSet, keeps its reports, and goes after its TTL", async () => {
-    await startController(cluster);
+    // The TTL passes when the test moves the clock, not while it reads what the completed trace left.
+    const clock = new TestClock();
+    await startController(cluster, { clock: clock.now });
     const trace = await createTrace(cluster, "web", {
       duration: "30s",
       reportInterval: "5s",
       topN: 3,
-      ttlSecondsAfterFinished: 1,
+      ttlSecondsAfterFinished: 3600,
       filter: { interfaces: ["eth0", "cali*"], reasons: ["NO_SOCKET", "NETFILTER_DROP"] },
     });
 
@@ -167,7 +170,8 @@ describe("a DropTrace's life", () => {
     ]);
     expect(events.every((e) => e.involvedObject.uid === trace.metadata.uid && e.metadata.namespace === "default")).toBe(true);
 
-    // TTL 1s: the trace goes, and its reports with it (owner references).
+    // An hour later (the TTL): the trace goes, and its reports with it (owner references).
+    clock.advance(3_600_000);
     await until("the TTL to delete the trace", async () => (await getTrace(cluster, "web")) === undefined, { timeoutMs: 5_000 });
     expect(await reportNames()).toEqual([]);
   });

@@ -216,8 +216,10 @@ describe("informer", () => {
         .map((o) => o.metadata?.name)
         .sort(),
     ).toEqual(["fresh", "keep"]);
-    const watches = c.server.requests.filter((r) => r.query.includes("watch=true"));
-    expect(watches.length).toBe(3);
+    // The informer reports the DELETE from its relist, then starts its next watch: wait for that one.
+    const watches = () => c.server.requests.filter((r) => r.query.includes("watch=true")).length;
+    await until("the watch after the relist", () => watches() >= 3);
+    expect(watches()).toBe(3);
     expect(c.server.requests.filter((r) => r.method === "GET" && r.query === "").length).toBe(listsBefore + 1);
     await informer.stop();
   });

@@ -44,8 +44,11 @@ export interface WalkthroughNode {
   headers?: boolean;
   /** the real machine it is (see NodeHost) */
   machine: NodeHost["machine"];
-  /** what the stand-in staprun prints on this node (output the real probe printed on 7.2) */
-  probe: StaprunScenario;
+  /**
+   * what the stand-in staprun prints on this node (output the real probe printed on 7.2), or
+   * what it prints for each trace's DaemonSet, by its name
+   */
+  probe: StaprunScenario | ((daemonSet: string) => StaprunScenario);
 }
 
 export interface KubeletOptions {
@@ -277,7 +280,7 @@ export class Kubelet {
       const dir = path.join(this.#opts.dir, "nodes", node.name);
       mkdirSync(path.join(dir, "cache"), { recursive: true });
       const scenario = path.join(dir, `staprun-${name}.json`);
-      writeFileSync(scenario, JSON.stringify(node.probe));
+      writeFileSync(scenario, JSON.stringify(typeof node.probe === "function" ? node.probe(name) : node.probe));
       const metricsPort = await this.#opts.freePort();
       const host: NodeHost = { headers: node.headers ?? true, machine: node.machine, metricsPort };
       // The module cache is a hostPath volume: the node's directory, mounted where the pod's spec says.

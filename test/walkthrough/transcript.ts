@@ -2,8 +2,9 @@
 // and the README's console blocks they must match.
 //
 // The README holds each step between `<!-- walkthrough:<step> -->` and `<!-- /walkthrough -->`
-// around a ```console block. The test compares them after normalize(), which hides only what
-// differs between two honest runs (ages, timestamps, uids, resourceVersions, ports);
+// around a ```console block (another test's steps under another marker: `<!-- plugin:<step> -->`,
+// `<!-- /plugin -->`). The test compares them after normalize(), which hides only what differs
+// between two honest runs (ages, timestamps, uids, resourceVersions, ports);
 // DROPTRACE_UPDATE_README=1 rewrites the blocks from this run instead.
 import { execa } from "execa";
 
@@ -49,17 +50,18 @@ export class Transcript {
   }
 }
 
-const BLOCK = /<!-- walkthrough:([a-z0-9-]+) -->\n```console\n([\s\S]*?)```\n<!-- \/walkthrough -->/g;
+/** The README's blocks under `marker`, such as `<!-- walkthrough:install -->` ... `<!-- /walkthrough -->`. */
+const blockPattern = (marker: string) => new RegExp(`<!-- ${marker}:([a-z0-9-]+) -->\\n\`\`\`console\\n([\\s\\S]*?)\`\`\`\\n<!-- \\/${marker} -->`, "g");
 
-/** The README's walkthrough blocks, by step. */
-export function readmeBlocks(readme: string): Map<string, string> {
-  return new Map([...readme.matchAll(BLOCK)].map((m) => [m[1] ?? "", m[2] ?? ""]));
+/** The README's blocks under `marker`, by step. */
+export function readmeBlocks(readme: string, marker = "walkthrough"): Map<string, string> {
+  return new Map([...readme.matchAll(blockPattern(marker))].map((m) => [m[1] ?? "", m[2] ?? ""]));
 }
 
-/** The README with each step's block replaced by this run's. */
-export function rewriteReadme(readme: string, transcript: Transcript): string {
-  return readme.replaceAll(BLOCK, (whole, step: string) =>
-    transcript.steps.has(step) ? `<!-- walkthrough:${step} -->\n\`\`\`console\n${transcript.block(step)}\`\`\`\n<!-- /walkthrough -->` : whole,
+/** The README with each step's block under `marker` replaced by this run's. */
+export function rewriteReadme(readme: string, transcript: Transcript, marker = "walkthrough"): string {
+  return readme.replaceAll(blockPattern(marker), (whole, step: string) =>
+    transcript.steps.has(step) ? `<!-- ${marker}:${step} -->\n\`\`\`console\n${transcript.block(step)}\`\`\`\n<!-- /${marker} -->` : whole,
   );
 }
 

@@ -9,35 +9,23 @@
 // uids); DROPTRACE_UPDATE_README=1 rewrites them from a run. The test also checks what the
 // output means (phases, counts, the failing node's message), and that every request the
 // controller and the agents made was allowed by the chart's RBAC.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createServer, type AddressInfo } from "node:net";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { CustomObjectsApi, KubeConfig } from "@kubernetes/client-node";
+import type { CustomObjectsApi } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DROPTRACE, DROPTRACE_REPORT, GROUP, VERSION } from "../../src/api/constants.js";
 import type { DropTraceStatus } from "../../src/api/droptrace.js";
 import type { DropTraceReportStatus } from "../../src/api/report.js";
-import { fixtureIntervals, replayCapture } from "../trace/stand-ins.js";
 import { helmBinary, kubectlBinary } from "../chart/helm.js";
-import { startTestApiServer, type TestApiServer } from "../support/apiserver.js";
+import type { TestApiServer } from "../support/apiserver.js";
 import { until, type UntilOptions } from "../support/until.js";
-import { Kubelet } from "./kubelet.js";
+import { IMAGES, NAMESPACE, SERVICE_ACCOUNTS, startWalkthroughCluster, type WalkthroughCluster } from "./cluster.js";
+import type { Kubelet } from "./kubelet.js";
 import { normalize, readmeBlocks, rewriteReadme, Transcript } from "./transcript.js";
 
 const repoRoot = path.resolve(import.meta.dirname, "../..");
 const README = path.join(repoRoot, "README.md");
-const NAMESPACE = "droptrace-system";
 const TRACE = "all-nodes";
-const IMAGES = [
-  "--set",
-  "controller.image.repository=registry.example.com/droptrace-controller",
-  "--set",
-  "agent.image.repository=registry.example.com/droptrace-agent",
-];
-const ADMIN_TOKEN = "walkthrough-admin";
-const SERVICE_ACCOUNTS = [`${NAMESPACE}/droptrace-controller`, `${NAMESPACE}/droptrace-agent`] as const;
-const tokenOf = (sa: string) => `walkthrough-${sa.replace("/", "-")}`;
 
 /** "namespace group/resource[/subresource] verb", the chart test's notation plus where. */
 function permission(a: { verb: string; apiGroup: string; resource: string; subresource: string; namespace: string }): string {
@@ -79,30 +67,11 @@ const USED: Record<(typeof SERVICE_ACCOUNTS)[number], string[]> = {
   ],
 };
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.on("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const { port } = s.address() as AddressInfo;
-      s.close(() => {
-        resolve(port);
-      });
-    });
-  });
-}
-
-function kubeconfigFile(server: TestApiServer, dir: string, name: string, token: string): string {
-  const file = path.join(dir, `${name}.kubeconfig`);
-  writeFileSync(file, server.kubeconfig(token));
-  return file;
-}
-
 /** Polling a whole installation (helm, the controller, agents' pods) every 200 ms is often enough. */
 const within = (timeoutMs: number): UntilOptions => ({ timeoutMs, everyMs: 200 });
 
 describe("the README walkthrough", () => {
-  let dir: string;
+  let cluster: WalkthroughCluster;
   let server: TestApiServer;
   let kubelet: Kubelet;
   let custom: CustomObjectsApi;
@@ -126,52 +95,12 @@ describe("the README walkthrough", () => {
     transcript.run(step, kubectlBinary(), args, { env, shown: shown ?? `kubectl ${args.join(" ")}` });
 
   beforeAll(async () => {
-    dir = mkdtempSync(path.join(tmpdir(), "droptrace-walkthrough-"));
-    const tokens: Record<string, { user: string; groups: string[] }> = {
-      [ADMIN_TOKEN]: { user: "kubernetes-admin", groups: ["system:masters", "system:authenticated"] },
-    };
-    for (const sa of SERVICE_ACCOUNTS) {
-      const [ns, name] = sa.split("/");
-      tokens[tokenOf(sa)] = {
-        user: `system:serviceaccount:${ns ?? ""}:${name ?? ""}`,
-        groups: ["system:serviceaccounts", `system:serviceaccounts:${ns ?? ""}`, "system:authenticated"],
-      };
-    }
-    // No CRDs served at the start: `helm install` creates them, as on a new cluster.
-    server = await startTestApiServer({ crdDirs: [], authorization: { tokens } });
-    const admin = kubeconfigFile(server, dir, "admin", ADMIN_TOKEN);
-    env = {
-      KUBECONFIG: admin,
-      HOME: dir,
-      HELM_CACHE_HOME: path.join(dir, "helm-cache"),
-      HELM_CONFIG_HOME: path.join(dir, "helm-config"),
-      HELM_DATA_HOME: path.join(dir, "helm-data"),
-    };
-    const adminConfig = new KubeConfig();
-    adminConfig.loadFromFile(admin);
-    custom = adminConfig.makeApiClient(CustomObjectsApi);
-    const { first, second, last } = fixtureIntervals();
-    kubelet = new Kubelet({
-      admin: adminConfig,
-      kubeconfigFor: (sa) => kubeconfigFile(server, dir, sa.replace("/", "-"), tokenOf(sa)),
-      dir,
-      freePort,
-      nodes: [
-        // The kernel suite's guest: stap/droptrace.stp on 7.2 (lo, an iptables DROP, veths, two pods' eth0).
-        { name: "node-a", machine: "guest", probe: replayCapture("all.tsv", 1_000, 4) },
-        // The boot of ../shared/fixtures: UDP to closed ports and failed neighbour resolution.
-        { name: "node-b", machine: "fixture", probe: { steps: [{ out: first }, { sleepMs: 1_000 }, { out: second }], onSigint: [{ out: last }, { exit: 0 }] } },
-        // A node where nobody installed the kernel headers.
-        { name: "node-c", machine: "fixture", headers: false, probe: { steps: [] } },
-      ],
-    });
-    await kubelet.start();
+    cluster = await startWalkthroughCluster("walkthrough");
+    ({ server, kubelet, custom, env } = cluster);
   }, 60_000);
 
   afterAll(async () => {
-    await kubelet.stop();
-    await server.close();
-    rmSync(dir, { recursive: true, force: true });
+    await cluster.close();
   });
 
   it("installs the chart, traces three nodes, reads the results, and uninstalls", async () => {

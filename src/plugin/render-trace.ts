@@ -1,0 +1,93 @@
+// A trace as text: the headline, the merged rows (wider than `kubectl describe dt`: with each
+// row's rate), the node summary and the conditions. `get` prints it, and `trace` at the end.
+import { formatDuration } from "../api/duration.js";
+import { formatRate, kubectlTable, type Cell } from "./table.js";
+import { hasEnded, type RatedRow, type TraceView } from "./view.js";
+
+/**
+ * Row fields other parts of droptrace add (the pod and workload a drop belongs to, and how that
+ * was known): a column each, shown only when some row carries it.
+ */
+const OPTIONAL_ROW_COLUMNS = [
+  ["pod", "POD"],
+  ["workload", "WORKLOAD"],
+  ["class", "CLASS"],
+] as const;
+
+function optionalValue(row: RatedRow, key: string): string | undefined {
+  const value = (row as Record<string, unknown>)[key];
+  return typeof value === "string" && value !== "" ? value : undefined;
+}
+
+/** The rows as a table; `withRate` adds RATE/S (the live view leaves it out: it changes every second). */
+export function rowsTable(rows: readonly RatedRow[], options: { withRate: boolean }): string {
+  const optional = OPTIONAL_ROW_COLUMNS.filter(([key]) => rows.some((row) => optionalValue(row, key) !== undefined));
+  const head = ["SYMBOL", "MODULE", "REASON", "INTERFACE", ...optional.map(([, title]) => title), "NODES", "COUNT", ...(options.withRate ? ["RATE/S"] : [])];
+  const body = rows.map((row): Cell[] => [
+    row.symbol,
+    row.module,
+    row.reason,
+    row.interface,
+    ...optional.map(([key]) => optionalValue(row, key) ?? "-"),
+    row.nodes,
+    row.count,
+    ...(options.withRate ? [formatRate(row.ratePerSecond)] : []),
+  ]);
+  return kubectlTable(head, body);
+}
+
+export function nodeDone(view: TraceView): string {
+  const nodes = view.nodes;
+  if (nodes === undefined || nodes.desired === 0) return hasEnded(view.phase) ? "no node was scheduled" : "no nodes scheduled yet";
+  const failed = nodes.failed > 0 ? ` (${nodes.failed} failed)` : "";
+  return `${nodes.completed + nodes.failed}/${nodes.desired} nodes done${failed}`;
+}
+
+function headline(view: TraceView): string {
+  if (view.phase === undefined) return `${view.name}: waiting for the controller (no status yet), duration ${formatDuration(view.durationSeconds)}`;
+  // A rate once nodes count: not while their agents start, nor for a trace that failed at once.
+  const seconds = view.tracedSeconds;
+  const over =
+    view.phase === "Pending" || seconds === undefined || seconds <= 0 ? "" : ` in ${formatDuration(seconds)} (${formatRate(view.totalDrops / seconds)}/s)`;
+  return `${view.name}: ${view.phase}, ${nodeDone(view)}, ${view.totalDrops} drops${over}`;
+}
+
+function times(view: TraceView): string {
+  if (view.startTime === undefined) return `not started; duration ${formatDuration(view.durationSeconds)}`;
+  if (view.completionTime !== undefined) return `started ${view.startTime}, ended ${view.completionTime}; duration ${formatDuration(view.durationSeconds)}`;
+  return `started ${view.startTime}; duration ${formatDuration(view.durationSeconds)}`;
+}
+
+function rowsSection(view: TraceView): string[] {
+  if (view.rows.length === 0) return [hasEnded(view.phase) ? "no drops counted" : "no drops counted yet"];
+  const lines = [rowsTable(view.rows, { withRate: true })];
+  if (view.rows.length >= view.topN) lines.push(`(the top ${view.topN} rows: the trace keeps no more, see spec.topN)`);
+  if (view.uncountedDrops > 0) lines.push(`${view.uncountedDrops} more drops not counted in any row: a node's probe map was full`);
+  return lines;
+}
+
+export function nodesSection(view: TraceView): string[] {
+  if (view.nodeSummary.length === 0) return [];
+  const table = kubectlTable(
+    ["NODE", "PHASE", "DROPS", "REASON", "MESSAGE"],
+    view.nodeSummary.map((n) => [n.node, n.phase, n.totalDrops, n.reason ?? "", n.message ?? ""]),
+  );
+  const more = view.nodeSummaryOmitted > 0 ? [`... and ${view.nodeSummaryOmitted} more nodes: \`kubectl droptrace nodes ${view.name}\` lists each`] : [];
+  return [table, ...more];
+}
+
+function conditionsSection(view: TraceView): string[] {
+  if (view.conditions.length === 0) return [];
+  return [
+    kubectlTable(
+      ["CONDITION", "STATUS", "REASON", "MESSAGE"],
+      view.conditions.map((c) => [c.type, c.status, c.reason, c.message]),
+    ),
+  ];
+}
+
+/** The whole trace, ending in a newline. */
+export function renderTrace(view: TraceView): string {
+  const sections = [[headline(view), times(view)], rowsSection(view), nodesSection(view), conditionsSection(view)].filter((s) => s.length > 0);
+  return `${sections.map((s) => s.join("\n")).join("\n\n")}\n`;
+}
