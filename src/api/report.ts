@@ -20,8 +20,11 @@ export const ReportRowSchema = z.strictObject({
   netns: count,
   module: z.string().max(64),
   reason: z.string().max(64),
-  /** Whether drops with this reason are usually normal (drop-explanations.ts). */
-  class: DropClassSchema,
+  /**
+   * Whether drops with this reason are usually normal (drop-explanations.ts). "unknown" when absent:
+   * a 0.1 agent's report has none, and the controller classes every row itself when it merges.
+   */
+  class: DropClassSchema.default("unknown"),
   count,
 });
 export type ReportRow = z.infer<typeof ReportRowSchema>;

@@ -128,6 +128,28 @@ describe("cases too large for the corpus", () => {
   });
 });
 
+describe("reports of agents older than the class field", () => {
+  it("both take rows without a class (a 0.1 agent's), which the controller classes itself", () => {
+    const old = {
+      apiVersion: "droptrace.io/v1alpha1",
+      kind: "DropTraceReport",
+      metadata: { name: "t-n" },
+      spec: { trace: "t", node: "n" },
+      status: {
+        phase: "Running",
+        intervals: 1,
+        totalDrops: 3,
+        uncountedDrops: 0,
+        otherRows: 0,
+        otherDrops: 0,
+        rows: [{ symbol: "udp_rcv+0x452", interface: "lo", netns: 1, module: "kernel", reason: "NO_SOCKET", count: 3 }],
+      },
+    };
+    expect(throughCrd(DROPTRACE_REPORT.kind, old).valid).toBe(true);
+    expect(throughZod(DROPTRACE_REPORT.kind, old).valid).toBe(true);
+  });
+});
+
 describe("the constants the corpus cannot enumerate", () => {
   const specProps = crdFor(DROPTRACE.kind).storageVersion.schema.properties?.["spec"]?.properties ?? {};
 
