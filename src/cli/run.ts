@@ -12,6 +12,7 @@ import { DEFAULT_CACHE_DIR, MAX_REPORT_ROWS } from "../api/constants.js";
 import { attributeRows, attributeStatus, type Attributor } from "../trace/attribution.js";
 import { ContainerAttributor } from "../trace/container-attributor.js";
 import type { ReportRow } from "../api/report.js";
+import { explanationLines } from "./explanations-text.js";
 
 export interface RunIo {
   stdout: (text: string) => void;
@@ -38,9 +39,9 @@ function ownerCell(row: ReportRow): string {
 }
 
 function dropTable(state: TraceState, attributor: Attributor): string {
-  const table = new Table({ head: ["COUNT", "SYMBOL", "INTERFACE", "NETNS", "MODULE", "REASON", "OWNER"], style: { head: [], border: [] } });
+  const table = new Table({ head: ["COUNT", "SYMBOL", "INTERFACE", "NETNS", "MODULE", "REASON", "CLASS", "OWNER"], style: { head: [], border: [] } });
   for (const row of attributeRows(state.snapshot.rows, attributor)) {
-    table.push([row.count, row.symbol, row.interface, row.netns, row.module, row.reason, ownerCell(row)]);
+    table.push([row.count, row.symbol, row.interface, row.netns, row.module, row.reason, row.class, ownerCell(row)]);
   }
   const lines = [table.toString()];
   const { snapshot } = state;
@@ -48,6 +49,7 @@ function dropTable(state: TraceState, attributor: Attributor): string {
   lines.push(
     `${snapshot.total} drops in ${snapshot.intervals} intervals${snapshot.uncounted > 0 ? `, ${snapshot.uncounted} more not counted (probe map full)` : ""}`,
   );
+  lines.push(...explanationLines(snapshot.rows));
   for (const note of state.notes) lines.push(`note: ${note}`);
   return `${lines.join("\n")}\n`;
 }

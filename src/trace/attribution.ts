@@ -24,8 +24,13 @@ export function attributeRows(rows: readonly ReportRow[], attributor: Attributor
   return rows.map((row) => {
     const found = row.netns === 0 ? UNKNOWN : attributor.owner(row.netns);
     if (found.attribution === "unknown" && row.attribution !== undefined && row.attribution !== "unknown") return row;
-    // The row's counting fields with the names found now, none of the names it had before.
-    return { symbol: row.symbol, interface: row.interface, netns: row.netns, module: row.module, reason: row.reason, count: row.count, ...found };
+    // The row with the names found now, none of the names it had before.
+    const renamed: ReportRow = { ...row };
+    delete renamed.attribution;
+    delete renamed.pod;
+    delete renamed.workload;
+    delete renamed.container;
+    return { ...renamed, ...found };
   });
 }
 

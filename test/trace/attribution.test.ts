@@ -37,6 +37,7 @@ const row = (netns: number, count: number, iface = "eth0"): ReportRow => ({
   netns,
   module: "kernel",
   reason: "NO_SOCKET",
+  class: "depends",
   count,
 });
 const ROWS = [row(CART_NS, 30), row(DB_NS, 20), row(HOST, 300, "lo"), row(ORPHAN_NS, 7), row(0, 1, "-")];

@@ -4,6 +4,7 @@
 import type { Condition } from "../../api/kubernetes.js";
 import type { DropRow, Phase } from "../../api/droptrace.js";
 import { CONDITION, REASON, type Reason } from "../../api/conditions.js";
+import { explainDrop } from "../../api/drop-explanations.js";
 import { MAX_MESSAGE_LENGTH, MAX_NODES_NAMED } from "./limits.js";
 import { nodeProgress, type NodeCounts } from "./node-states.js";
 
@@ -22,6 +23,8 @@ export interface ConditionInput {
   totalDrops: number;
   uncountedDrops: number;
   topRow: DropRow | undefined;
+  /** The first row whose reason is not usually normal (merge.ts): the one Ready sends a person to. */
+  topActionable: DropRow | undefined;
   /** What the reason alone does not say: a refused spec's field errors, the API server's words. */
   detail?: string;
   /** Agents that have not started, by cause, already described with what to do (agent-start.ts). */
@@ -44,6 +47,27 @@ function describeFailures(failures: ReadonlyMap<string, readonly string[]>): str
   return [...failures.entries()].map(([reason, nodes]) => `${reason} on ${nodes.length} (${someNames(nodes)})`).join("; ");
 }
 
+/** "NO_SOCKET at udp_rcv+0x452 on lo (600 drops)" */
+function describeRow(row: DropRow): string {
+  const where = row.interface === "-" ? "" : ` on ${row.interface}`;
+  return `${row.reason} at ${row.symbol}${where} (${plural(row.count, "drop")})`;
+}
+
+/**
+ * The row a person should look at first, with its next step: the top row whose reason is not
+ * usually normal, since the top row itself may be background every healthy node has.
+ */
+function whatToDo(input: ConditionInput): string {
+  const row = input.topActionable;
+  if (row !== undefined) {
+    const explanation = explainDrop(row.reason);
+    const advice = explanation.nextStep ?? explanation.meaning;
+    return `; look first at ${describeRow(row)}: ${advice.charAt(0).toLowerCase()}${advice.slice(1)}`;
+  }
+  if (input.topRow !== undefined) return `; nothing to act on: every drop has a reason that is normal in small numbers, most ${describeRow(input.topRow)}`;
+  return "";
+}
+
 function readyMessage(input: ConditionInput): string {
   const { counts } = input;
   switch (input.reason) {
@@ -53,9 +77,8 @@ function readyMessage(input: ConditionInput): string {
       return `tracing: ${nodeProgress(counts)} nodes done, ${input.totalDrops} drops so far`;
     case REASON.allNodesDone:
     case REASON.deadlinePassed: {
-      const top = input.topRow === undefined ? "" : `; most at ${input.topRow.symbol} (${input.topRow.count})`;
       const how = input.reason === REASON.allNodesDone ? "every node finished" : "the deadline passed before every node finished";
-      return `${input.totalDrops} drops counted on ${plural(counts.completed + counts.running, "node")}${top}; ${how}`;
+      return `${input.totalDrops} drops counted on ${plural(counts.completed + counts.running, "node")}, ${how}${whatToDo(input)}`;
     }
     case REASON.allNodesFailed:
       return `no node could trace: ${describeFailures(input.failures)}`;

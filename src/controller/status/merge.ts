@@ -1,8 +1,11 @@
 // Nodes' report rows summed into a DropTrace's status.drops: one row per (symbol, interface,
 // module, reason) with the count over all nodes and the number of nodes it was seen on; the
-// top N by count, in an order that never depends on which report arrived first.
+// top N by count, in an order that never depends on which report arrived first. Each row's class
+// comes from the controller's own table, not the reports', so one status never mixes the tables of
+// two agent versions.
 import type { DropRow } from "../../api/droptrace.js";
 import { compareRows, rowKey } from "../../api/rows.js";
+import { dropClass, isActionable } from "../../api/drop-explanations.js";
 import type { ViewRow } from "./report-view.js";
 import { agree, agreedOwner, type OwnerAgreement } from "./owner-agreement.js";
 
@@ -20,6 +23,8 @@ export interface MergedDrops {
   uncountedDrops: number;
   /** Distinct rows before the top N cut. */
   distinctRows: number;
+  /** The first row, over all rows and not only the top N, whose reason is not usually normal. */
+  topActionable: DropRow | undefined;
 }
 
 export function mergeReports(nodes: Iterable<NodeDrops>, topN: number): MergedDrops {
@@ -34,7 +39,15 @@ export function mergeReports(nodes: Iterable<NodeDrops>, topN: number): MergedDr
     for (const row of node.rows) {
       const existing = merged.get(row.key);
       if (existing === undefined) {
-        merged.set(row.key, { symbol: row.symbol, interface: row.interface, module: row.module, reason: row.reason, count: row.count, nodes: 1 });
+        merged.set(row.key, {
+          symbol: row.symbol,
+          interface: row.interface,
+          module: row.module,
+          reason: row.reason,
+          class: dropClass(row.reason),
+          count: row.count,
+          nodes: 1,
+        });
         if (row.owner !== undefined) owners.set(row.key, row.owner);
       } else {
         existing.count += row.count;
@@ -45,13 +58,16 @@ export function mergeReports(nodes: Iterable<NodeDrops>, topN: number): MergedDr
       }
     }
   }
+  let topActionable: DropRow | undefined;
+  for (const row of merged.values()) {
+    if (isActionable(row) && (topActionable === undefined || compareRows(row, topActionable) < 0)) topActionable = row;
+  }
   // Owners are added to the top rows only: the rest are dropped anyway.
   const drops = topRows(merged.values(), topN).map((row) => {
-    const key = rowKey(row);
-    const owner = owners.get(key);
+    const owner = owners.get(rowKey(row));
     return owner === undefined ? row : { ...row, ...agreedOwner(owner) };
   });
-  return { drops, totalDrops, uncountedDrops, distinctRows: merged.size };
+  return { drops, totalDrops, uncountedDrops, distinctRows: merged.size, topActionable };
 }
 
 /** The first `n` rows in compareRows order, without sorting them all (there may be a million). */
