@@ -15,7 +15,7 @@ import { runTrace, type TraceDeps, type TraceState } from "../trace/session.js";
 import { agentMetrics, type AgentMetrics } from "../api/metrics.js";
 import type { DropTraceReportStatus } from "../api/report.js";
 import { EXIT } from "../api/exit-codes.js";
-import { FINAL_WRITE_SECONDS } from "../api/constants.js";
+import { FINAL_WRITE_SECONDS, HOST_PROC_MOUNT } from "../api/constants.js";
 
 const FINAL_PHASES = new Set(["Completed", "Failed"]);
 
@@ -76,7 +76,7 @@ export async function runAgent(settings: AgentSettings, deps: AgentDeps): Promis
       owner: settings.trace,
       rowCap: settings.rowCap,
     },
-    { host: realHost, modules: procModules, log, ...deps.trace },
+    { host: realHost, modules: procModules, log, procRoot: HOST_PROC_MOUNT, ...deps.trace },
     { signal: deps.signal, onUpdate },
   );
 

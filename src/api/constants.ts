@@ -81,3 +81,5 @@ export const FINAL_WRITE_SECONDS = 20;
  * directories from here into its own /usr/lib before it compiles (agent/host-kbuild.ts).
  */
 export const HOST_USR_LIB_MOUNT = "/host/usr/lib";
+/** Where the agent sees the host's /proc (read-only): the node's own drop counters, through its pid 1. */
+export const HOST_PROC_MOUNT = "/host/proc";

@@ -70,6 +70,7 @@ export async function runCommand(settings: RunSettings, deps: Partial<TraceDeps>
       {
         host: realHost,
         modules: procModules,
+        procRoot: "/proc",
         // The outcome is printed for the user; logs only when asked for (DROPTRACE_LOG_LEVEL=debug).
         log: process.env["DROPTRACE_LOG_LEVEL"] === undefined ? silentLogger : createLogger(),
         ...deps,

@@ -4,7 +4,7 @@
 // so comparing objects field by field would never settle).
 import { createHash } from "node:crypto";
 import type { V1DaemonSet, V1DaemonSetSpec, V1EnvVar, V1Toleration } from "@kubernetes/client-node";
-import { FINAL_WRITE_SECONDS, HOST_USR_LIB_MOUNT, PROBE_STOP_GRACE_SECONDS } from "../api/constants.js";
+import { FINAL_WRITE_SECONDS, HOST_PROC_MOUNT, HOST_USR_LIB_MOUNT, PROBE_STOP_GRACE_SECONDS } from "../api/constants.js";
 import { AGENT_ENV } from "../api/agent-env.js";
 import {
   AGENT_CONTAINER,
@@ -94,6 +94,8 @@ const HOST_READ_ONLY = [
   { name: "usr-lib", path: "/usr/lib", mountPath: HOST_USR_LIB_MOUNT },
   { name: "tracefs", path: "/sys/kernel/tracing", mountPath: "/sys/kernel/tracing" },
   { name: "debugfs", path: "/sys/kernel/debug", mountPath: "/sys/kernel/debug" },
+  // The node's own drop counters, read through its pid 1 (/host/proc/1/net): the agent is in a namespace of its own.
+  { name: "host-proc", path: "/proc", mountPath: HOST_PROC_MOUNT },
 ] as const;
 
 /** `resourceVersion`: of the DaemonSet this one replaces, which makes the replace conditional. */

@@ -54,6 +54,7 @@ export function buildStatus(input: StatusInput): DropTraceStatus {
       uncountedDrops: merged.uncountedDrops,
       topRow: merged.drops[0],
       daemonSet: input.daemonSet,
+      ...(merged.kernelCounters === undefined ? {} : { kernelCounters: merged.kernelCounters }),
       ...(input.detail === undefined ? {} : { detail: input.detail }),
       ...(input.agentStart === undefined ? {} : { agentStart: input.agentStart }),
     }),
@@ -77,6 +78,7 @@ export function buildStatus(input: StatusInput): DropTraceStatus {
     drops: merged.drops,
     nodeSummary,
     nodeSummaryOmitted: omitted,
+    ...(merged.kernelCounters === undefined ? {} : { kernelCounters: merged.kernelCounters }),
   };
 }
 
