@@ -17,6 +17,7 @@ import { runInNewContext } from "node:vm";
 import { DropTraceSpecSchema } from "../../src/api/droptrace.js";
 import type { DropTraceReport } from "../../src/api/report.js";
 import { REASON } from "../../src/api/conditions.js";
+import { dropClass } from "../../src/api/drop-explanations.js";
 import { mergeReports } from "../../src/controller/status/merge.js";
 import { countNodes, type NodeState } from "../../src/controller/status/node-states.js";
 import { Reconciler } from "../../src/controller/reconciler.js";
@@ -106,6 +107,7 @@ function report(node: number, next: () => number, scale: number): DropTraceRepor
       netns,
       module: fn === "nft_do_chain" ? "nf_tables" : "kernel",
       reason,
+      class: dropClass(reason),
       count: Math.max(1, Math.floor((1 - next()) ** 6 * 10_000 * scale)),
     });
   }

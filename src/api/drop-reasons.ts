@@ -140,3 +140,11 @@ export const KNOWN_DROP_REASONS = [
   "PSP_OUTPUT",
   "RECURSION_LIMIT",
 ] as const;
+export type KnownDropReason = (typeof KNOWN_DROP_REASONS)[number];
+
+/**
+ * The reason of every row from a kernel without drop reasons (before 5.17, whose kfree_skb has
+ * no reason field; the probe prints reason -1 there), shown like the "-" of a row without an
+ * interface.
+ */
+export const NO_REASON = "-";

@@ -14,6 +14,7 @@ import {
 } from "./constants.js";
 import { KNOWN_DROP_REASONS } from "./drop-reasons.js";
 import { KERNEL_COUNTER_NAMES } from "./kernel-counters.js";
+import { DropClassSchema, MAX_EXPLAINED_REASONS, MAX_EXPLANATION_TEXT } from "./drop-explanations.js";
 import { DURATION_MAX_LENGTH, DURATION_MIN_LENGTH, DURATION_PATTERN, formatDuration, parseDurationSeconds } from "./duration.js";
 import { ConditionSchema, isQualifiedName, LabelValueSchema, ObjectMetaSchema, TolerationSchema } from "./kubernetes.js";
 
@@ -107,11 +108,21 @@ export const DropRowSchema = z.strictObject({
   interface: z.string().max(IFNAME_MAX + 1),
   module: z.string().max(64),
   reason: z.string().max(64),
+  /** Whether drops with this reason are usually normal (drop-explanations.ts), from the controller's own table. */
+  class: DropClassSchema,
   count,
   /** Nodes this row was seen on. */
   nodes: count,
 });
 export type DropRow = z.infer<typeof DropRowSchema>;
+
+/** What one reason of the top rows means, for `kubectl describe`: a CRD has no describe of its own to look it up. */
+export const ReasonExplanationSchema = z.strictObject({
+  reason: z.string().max(64),
+  class: DropClassSchema,
+  meaning: z.string().max(MAX_EXPLANATION_TEXT),
+  nextStep: z.string().max(MAX_EXPLANATION_TEXT).optional(),
+});
 
 export const NodeSummarySchema = z.strictObject({
   node: z.string().max(253),
@@ -149,6 +160,8 @@ export const DropTraceStatusSchema = z.strictObject({
   uncountedDrops: count.optional(),
   topSymbol: z.string().max(512).optional(),
   drops: z.array(DropRowSchema).max(TOP_N_BOUNDS.max).optional(),
+  /** The distinct reasons of the top rows, in their order, explained; always the first row to act on. */
+  explanations: z.array(ReasonExplanationSchema).max(MAX_EXPLAINED_REASONS).optional(),
   nodeSummary: z.array(NodeSummarySchema).max(MAX_NODE_SUMMARY).optional(),
   /** Nodes left out of nodeSummary to keep the object small. */
   nodeSummaryOmitted: count.optional(),

@@ -5,6 +5,7 @@ import { API_VERSION, DROPTRACE_REPORT, IFNAME_MAX, MAX_REPORT_ROWS } from "./co
 import { ObjectMetaSchema } from "./kubernetes.js";
 import { PhaseSchema } from "./droptrace.js";
 import { KERNEL_COUNTER_NAMES } from "./kernel-counters.js";
+import { DropClassSchema } from "./drop-explanations.js";
 
 const count = z.number().int().min(0);
 const time = z.iso.datetime({ offset: true });
@@ -20,6 +21,11 @@ export const ReportRowSchema = z.strictObject({
   netns: count,
   module: z.string().max(64),
   reason: z.string().max(64),
+  /**
+   * Whether drops with this reason are usually normal (drop-explanations.ts). "unknown" when absent:
+   * a 0.1 agent's report has none, and the controller classes every row itself when it merges.
+   */
+  class: DropClassSchema.default("unknown"),
   count,
 });
 export type ReportRow = z.infer<typeof ReportRowSchema>;

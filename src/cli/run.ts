@@ -9,6 +9,7 @@ import type { RunSettings } from "./run-options.js";
 import { EXIT } from "../api/exit-codes.js";
 import { createLogger, silentLogger } from "./log.js";
 import { DEFAULT_CACHE_DIR, MAX_REPORT_ROWS } from "../api/constants.js";
+import { explanationLines } from "./explanations-text.js";
 
 export interface RunIo {
   stdout: (text: string) => void;
@@ -28,14 +29,15 @@ function exitCodeFor(state: TraceState): number {
 }
 
 function dropTable(state: TraceState): string {
-  const table = new Table({ head: ["COUNT", "SYMBOL", "INTERFACE", "NETNS", "MODULE", "REASON"], style: { head: [], border: [] } });
-  for (const row of state.snapshot.rows) table.push([row.count, row.symbol, row.interface, row.netns, row.module, row.reason]);
+  const table = new Table({ head: ["COUNT", "SYMBOL", "INTERFACE", "NETNS", "MODULE", "REASON", "CLASS"], style: { head: [], border: [] } });
+  for (const row of state.snapshot.rows) table.push([row.count, row.symbol, row.interface, row.netns, row.module, row.reason, row.class]);
   const lines = [table.toString()];
   const { snapshot } = state;
   if (snapshot.otherRows > 0) lines.push(`... and ${snapshot.otherCount} drops in ${snapshot.otherRows} more rows`);
   lines.push(
     `${snapshot.total} drops in ${snapshot.intervals} intervals${snapshot.uncounted > 0 ? `, ${snapshot.uncounted} more not counted (probe map full)` : ""}`,
   );
+  lines.push(...explanationLines(snapshot.rows));
   for (const note of state.notes) lines.push(`note: ${note}`);
   return `${lines.join("\n")}\n`;
 }

@@ -5,8 +5,9 @@ import { formatRate, kubectlTable, type Cell } from "./table.js";
 import { hasEnded, type RatedRow, type TraceView } from "./view.js";
 
 /**
- * Row fields other parts of droptrace add (the pod and workload a drop belongs to, and how that
- * was known): a column each, shown only when some row carries it.
+ * Row fields other parts of droptrace add (the pod and workload a drop belongs to; whether the
+ * drop's reason is usually normal, api/drop-explanations.ts): a column each, shown only when
+ * some row carries it.
  */
 const OPTIONAL_ROW_COLUMNS = [
   ["pod", "POD"],

@@ -8,6 +8,7 @@ import type { ProbeRecord, ProbeRow } from "../probe/output.js";
 import type { SymbolizedLocation } from "./kallsyms.js";
 import type { ReportRow } from "../api/report.js";
 import { compareRows } from "../api/rows.js";
+import { dropClass } from "../api/drop-explanations.js";
 
 export interface Symbolizer {
   symbolize(address: string): SymbolizedLocation;
@@ -155,12 +156,14 @@ export class DropAccumulator {
     if (!Number.isSafeInteger(cap) || cap < 0) throw new RangeError(`row cap must be a non-negative integer, got ${cap}`);
     const all: ReportRow[] = [];
     for (const entry of this.#entries.values()) {
+      const reason = this.#reasons.reasonName(entry.reason);
       all.push({
         symbol: entry.location.symbol,
         interface: entry.interface,
         netns: entry.netns,
         module: entry.location.module,
-        reason: this.#reasons.reasonName(entry.reason),
+        reason,
+        class: dropClass(reason),
         count: entry.count,
       });
     }

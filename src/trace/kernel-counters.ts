@@ -159,7 +159,8 @@ export function kernelCounters(deltas: CounterDeltas, netns: number, rows: reado
       .filter((r) => check.reasons.includes(r.reason) && check.symbol.test(r.symbol) && (check.scope === "node" || r.netns === netns))
       .reduce((n, r) => n + r.count, 0);
     const what = `${check.counter} counted ${kernel}, the probe ${traced} as ${check.reasons.join("/")}`;
-    if (filtered) return { counter: check.counter, kernel, traced, verdict: "notCompared", message: `${what}: not compared, the trace's filters keep only some rows` };
+    if (filtered)
+      return { counter: check.counter, kernel, traced, verdict: "notCompared", message: `${what}: not compared, the trace's filters keep only some rows` };
     if (kernel === traced) return { counter: check.counter, kernel, traced, verdict: "agree", message: `${what}: they agree` };
     return {
       counter: check.counter,

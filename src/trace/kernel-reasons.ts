@@ -2,12 +2,8 @@
 // (events/skb/kfree_skb/format in tracefs). The numbers of `enum skb_drop_reason` change
 // between kernel releases, so the table is always this kernel's own `__print_symbolic` list.
 import { z } from "zod";
+import { NO_REASON } from "../api/drop-reasons.js";
 
-/**
- * Reason name for rows from a kernel without drop reasons (the probe prints reason -1 there),
- * shown like the "-" of a row without an interface.
- */
-export const NO_REASON = "-";
 /** The reason number the probe prints when the kernel has no drop reasons. */
 const NO_REASON_NUMBER = -1;
 

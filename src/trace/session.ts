@@ -198,7 +198,7 @@ async function traceWith({ module, reasonNumbers, accumulator, record, request, 
     deps.procRoot === undefined
       ? undefined
       : new CounterWatch(
-          { procRoot: deps.procRoot, readText: deps.host.readText, readLink: deps.host.readLink },
+          { procRoot: deps.procRoot, readText: (p) => deps.host.readText(p), readLink: (p) => deps.host.readLink(p) },
           request.interfaces.length > 0 || request.reasons.length > 0,
         );
   /** Reads the counters and puts them, or why they are missing, into this state. */

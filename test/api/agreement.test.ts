@@ -9,6 +9,7 @@ import { DropTraceSchema, INTERFACE_PATTERN, specChanged, TOP_N_BOUNDS, TOP_N_DE
 import { DropTraceReportSchema, REASON_PATTERN } from "../../src/api/report.js";
 import { KNOWN_DROP_REASONS } from "../../src/api/drop-reasons.js";
 import { KERNEL_COUNTER_NAMES } from "../../src/api/kernel-counters.js";
+import { DROP_CLASSES, MAX_EXPLAINED_REASONS, MAX_EXPLANATION_TEXT } from "../../src/api/drop-explanations.js";
 import { DURATION_PATTERN } from "../../src/api/duration.js";
 import { fieldErrors } from "../../src/api/field-errors.js";
 import { DROPTRACE, DROPTRACE_REPORT, MAX_REPORT_ROWS } from "../../src/api/constants.js";
@@ -105,7 +106,7 @@ describe("the corpus covers what it must", () => {
 
 describe("cases too large for the corpus", () => {
   it("both refuse a report over the row cap", () => {
-    const row = { symbol: "udp_rcv+0x452", interface: "lo", netns: 1, module: "kernel", reason: "NO_SOCKET", count: 1 };
+    const row = { symbol: "udp_rcv+0x452", interface: "lo", netns: 1, module: "kernel", reason: "NO_SOCKET", class: "depends", count: 1 };
     const report = (rows: number) => ({
       apiVersion: "droptrace.io/v1alpha1",
       kind: "DropTraceReport",
@@ -157,6 +158,28 @@ describe("cases too large for the corpus", () => {
   });
 });
 
+describe("reports of agents older than the class field", () => {
+  it("both take rows without a class (a 0.1 agent's), which the controller classes itself", () => {
+    const old = {
+      apiVersion: "droptrace.io/v1alpha1",
+      kind: "DropTraceReport",
+      metadata: { name: "t-n" },
+      spec: { trace: "t", node: "n" },
+      status: {
+        phase: "Running",
+        intervals: 1,
+        totalDrops: 3,
+        uncountedDrops: 0,
+        otherRows: 0,
+        otherDrops: 0,
+        rows: [{ symbol: "udp_rcv+0x452", interface: "lo", netns: 1, module: "kernel", reason: "NO_SOCKET", count: 3 }],
+      },
+    };
+    expect(throughCrd(DROPTRACE_REPORT.kind, old).valid).toBe(true);
+    expect(throughZod(DROPTRACE_REPORT.kind, old).valid).toBe(true);
+  });
+});
+
 describe("the constants the corpus cannot enumerate", () => {
   const specProps = crdFor(DROPTRACE.kind).storageVersion.schema.properties?.["spec"]?.properties ?? {};
 
@@ -179,6 +202,18 @@ describe("the constants the corpus cannot enumerate", () => {
     expect(specProps["filter"]?.properties?.["interfaces"]?.items?.pattern).toBe(INTERFACE_PATTERN);
     const reportStatus = crdFor(DROPTRACE_REPORT.kind).storageVersion.schema.properties?.["status"]?.properties ?? {};
     expect(reportStatus["reason"]?.pattern).toBe(REASON_PATTERN);
+  });
+
+  it("the CRDs' row classes and the status's explanations have the schemas' values and bounds", () => {
+    const status = crdFor(DROPTRACE.kind).storageVersion.schema.properties?.["status"]?.properties ?? {};
+    const reportStatus = crdFor(DROPTRACE_REPORT.kind).storageVersion.schema.properties?.["status"]?.properties ?? {};
+    expect(status["drops"]?.items?.properties?.["class"]?.enum).toEqual([...DROP_CLASSES]);
+    expect(reportStatus["rows"]?.items?.properties?.["class"]?.enum).toEqual([...DROP_CLASSES]);
+    const explanations = status["explanations"];
+    expect(explanations?.maxItems).toBe(MAX_EXPLAINED_REASONS);
+    expect(explanations?.items?.properties?.["class"]?.enum).toEqual([...DROP_CLASSES]);
+    expect(explanations?.items?.properties?.["meaning"]?.maxLength).toBe(MAX_EXPLANATION_TEXT);
+    expect(explanations?.items?.properties?.["nextStep"]?.maxLength).toBe(MAX_EXPLANATION_TEXT);
   });
 
   it("the CRD's topN bounds and default are the schema's", () => {

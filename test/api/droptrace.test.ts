@@ -54,7 +54,7 @@ describe("DropTraceReport", () => {
         uncountedDrops: 0,
         otherRows: 0,
         otherDrops: 0,
-        rows: [{ symbol: "udp_rcv+0x452", interface: "lo", netns: 4026531840, module: "kernel", reason: "NO_SOCKET", count: 2 ** 40 }],
+        rows: [{ symbol: "udp_rcv+0x452", interface: "lo", netns: 4026531840, module: "kernel", reason: "NO_SOCKET", class: "depends", count: 2 ** 40 }],
       },
     });
     expect(report.status?.rows[0]?.netns).toBe(4026531840);

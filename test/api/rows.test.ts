@@ -13,7 +13,15 @@ import { StringPool, toReportView } from "../../src/controller/status/report-vie
 const SYMBOLS = ["tcp_v4+0x1", "_skb+0x1", "Tcp_x+0x1"];
 const CODE_UNIT_ORDER = ["Tcp_x+0x1", "_skb+0x1", "tcp_v4+0x1"];
 
-const row = (symbol: string, count = 7, netns = 0): ReportRow => ({ symbol, interface: "eth0", netns, module: "kernel", reason: "NO_SOCKET", count });
+const row = (symbol: string, count = 7, netns = 0): ReportRow => ({
+  symbol,
+  interface: "eth0",
+  netns,
+  module: "kernel",
+  reason: "NO_SOCKET",
+  class: "depends",
+  count,
+});
 
 function status(rows: ReportRow[]): DropTraceReportStatus {
   const total = rows.reduce((sum, r) => sum + r.count, 0);

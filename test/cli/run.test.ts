@@ -5,6 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { runCommand, type RunIo } from "../../src/cli/run.js";
 import { parseRunFlags, type RunFlags, type RunSettings } from "../../src/cli/run-options.js";
 import { DropTraceReportStatusSchema } from "../../src/api/report.js";
+import { DROP_EXPLANATIONS } from "../../src/api/drop-explanations.js";
 import { loadProbeScript } from "../../src/probe/script.js";
 import type { TraceDeps } from "../../src/trace/session.js";
 import { until } from "../support/until.js";
@@ -70,9 +71,24 @@ describe("droptrace run", () => {
       .map(Number);
     expect(counts).toEqual(FIXTURE_ROWS.map((r) => r.count));
     expect(counts).toEqual([300, 190, 40, 7, 6, 5, 3]);
-    expect(lines.find((line) => line.includes("veth_xmit+0x1c3"))).toMatch(/│ 7 +│ veth_xmit\+0x1c3 +│ va +│ 4026532111 +│ veth +│ NOT_SPECIFIED +│/);
-    expect(lines.find((line) => line.includes(" lo "))).toMatch(/│ 300 +│ udp_rcv\+0x452 +│ lo +│ 4026531833 +│ kernel +│ NO_SOCKET +│/);
+    expect(lines.find((line) => line.includes("veth_xmit+0x1c3"))).toMatch(
+      /│ 7 +│ veth_xmit\+0x1c3 +│ va +│ 4026532111 +│ veth +│ NOT_SPECIFIED +│ depends +│/,
+    );
+    expect(lines.find((line) => line.includes(" lo "))).toMatch(/│ 300 +│ udp_rcv\+0x452 +│ lo +│ 4026531833 +│ kernel +│ NO_SOCKET +│ depends +│/);
+    expect(lines.find((line) => line.includes("neigh_invalidate"))).toMatch(/│ NEIGH_FAILED +│ fault +│$/);
     expect(io.out()).toContain("551 drops in 3 intervals\n");
+    // Under the table: each distinct reason of the rows, in their order, with its class, meaning and next step.
+    const explained = lines.slice(lines.indexOf("What the top reasons mean:") + 1);
+    expect(explained.filter((line) => !line.startsWith("  ")).map((line) => /^([A-Z_]+) \((\w+)\): /.exec(line)?.slice(1, 3) ?? line)).toEqual([
+      ["NO_SOCKET", "depends"],
+      ["NEIGH_FAILED", "fault"],
+      ["NOT_SPECIFIED", "depends"],
+      ["QDISC_DROP", "depends"],
+      "",
+    ]);
+    expect(explained[0]).toBe(`NO_SOCKET (depends): ${DROP_EXPLANATIONS.NO_SOCKET.meaning}`);
+    expect(explained[1]).toBe(`  next: ${DROP_EXPLANATIONS.NO_SOCKET.nextStep ?? ""}`);
+    expect(explained[1]).toMatch(/targetPort/);
     // Progress goes to stderr: when the probe is armed, then one line per interval.
     const progress = io.err().split("\n");
     expect(progress[0]).toMatch(/^armed: counting drops from now on, for 1s \(the probe took \d+\.\ds to load and arm\)$/);

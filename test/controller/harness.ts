@@ -8,6 +8,7 @@ import { DROPTRACE, GROUP, VERSION } from "../../src/api/constants.js";
 import type { DropTraceStatus } from "../../src/api/droptrace.js";
 import { daemonSetName } from "../../src/api/names.js";
 import type { DropTraceReportStatus, ReportRow } from "../../src/api/report.js";
+import { dropClass } from "../../src/api/drop-explanations.js";
 import type { ControllerTimings } from "../../src/controller/defaults.js";
 import { Controller, type ControllerOptions } from "../../src/controller/controller.js";
 import { agentSelector } from "../../src/controller/daemonset.js";
@@ -213,10 +214,11 @@ export async function refusePods(cluster: Cluster, trace: string, desired: numbe
   });
 }
 
-export type Row = Omit<ReportRow, "netns"> & { netns?: number };
+export type Row = Omit<ReportRow, "netns" | "class"> & { netns?: number; class?: ReportRow["class"] };
 
+/** A report's status as an agent writes it: each row's class from its reason, as the agent's accumulator sets it. */
 export function reportStatus(phase: DropTraceReportStatus["phase"], rows: Row[] = [], extra: Partial<DropTraceReportStatus> = {}): DropTraceReportStatus {
-  const full = rows.map((r) => ({ netns: 0, ...r }));
+  const full = rows.map((r) => ({ netns: 0, class: dropClass(r.reason), ...r }));
   const counted = full.reduce((sum, r) => sum + r.count, 0);
   return {
     phase,

@@ -1,6 +1,7 @@
 // The whole life of a DropTrace through the real client-node against the test API server:
 // Pending, Running, rows merged across nodes, Completed, DaemonSet gone, reports kept, TTL.
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { DROP_EXPLANATIONS } from "../../src/api/drop-explanations.js";
 import { AGENT_ENV } from "../../src/api/agent-env.js";
 import { LABELS } from "../../src/api/constants.js";
 import { reportName } from "../../src/api/names.js";
@@ -111,9 +112,14 @@ describe("a DropTrace's life", () => {
     });
     // Top 3 by count; 7+7 ties with nothing; ip_rcv_finish (3) and neigh (3) tie on count: symbol order decides.
     expect(merged.status?.drops).toEqual([
-      { symbol: "udp_rcv+0x452", interface: "eth0", module: "kernel", reason: "NO_SOCKET", count: 35, nodes: 2 },
-      { symbol: "nft_do_chain+0x2d1", interface: "cali1234", module: "nf_tables", reason: "NETFILTER_DROP", count: 14, nodes: 2 },
-      { symbol: "ip_rcv_finish+0x1a", interface: "eth0", module: "kernel", reason: "NO_SOCKET", count: 3, nodes: 2 },
+      { symbol: "udp_rcv+0x452", interface: "eth0", module: "kernel", reason: "NO_SOCKET", class: "depends", count: 35, nodes: 2 },
+      { symbol: "nft_do_chain+0x2d1", interface: "cali1234", module: "nf_tables", reason: "NETFILTER_DROP", class: "depends", count: 14, nodes: 2 },
+      { symbol: "ip_rcv_finish+0x1a", interface: "eth0", module: "kernel", reason: "NO_SOCKET", class: "depends", count: 3, nodes: 2 },
+    ]);
+    // What the reasons of those rows mean, for kubectl describe: each reason once, in the rows' order.
+    expect(merged.status?.explanations?.map((e) => [e.reason, e.class, e.nextStep])).toEqual([
+      ["NO_SOCKET", "depends", DROP_EXPLANATIONS.NO_SOCKET.nextStep],
+      ["NETFILTER_DROP", "depends", DROP_EXPLANATIONS.NETFILTER_DROP.nextStep],
     ]);
     expect(merged.status?.topSymbol).toBe("udp_rcv+0x452");
     expect(merged.status?.nodes).toEqual({ desired: 3, pending: 0, running: 3, completed: 0, failed: 0 });
@@ -145,7 +151,11 @@ describe("a DropTrace's life", () => {
     expect(done.status?.nodeProgress).toBe("3/3");
     expect(done.status?.completionTime).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
     expect(condition(done, "Ready")).toMatchObject({ status: "True", reason: "AllNodesDone" });
-    expect(condition(done, "Ready")?.message).toContain("48 drops counted on 3 nodes; most at udp_rcv+0x452 (37)");
+    expect(condition(done, "Ready")?.message).toBe(
+      "48 drops counted on 3 nodes, every node finished; look first at NO_SOCKET at udp_rcv+0x452 on eth0 (37 drops): " +
+        "check that the process is up and listens on the port the Service's targetPort names (ss -ltnup in the pod); " +
+        "a trickle from port scans or late replies to closed connections is routine.",
+    );
     expect(condition(done, "Progressing")).toMatchObject({ status: "False", reason: "AllNodesDone" });
     expect(condition(done, "Degraded")).toMatchObject({ status: "False", reason: "NodesHealthy" });
     await until("the DaemonSet to be deleted", async () => (await getDaemonSet(cluster, "web")) === undefined);

@@ -75,7 +75,7 @@ describe("a controller restarted mid-trace", () => {
     await a?.report(reportStatus("Completed", [row("udp_rcv+0x452", 26)]));
     const done = await untilPhase(cluster, "survivor", "Completed");
     expect(done.status?.totalDrops).toBe(61);
-    expect(done.status?.drops?.[0]).toEqual({ ...row("udp_rcv+0x452", 56), nodes: 2 });
+    expect(done.status?.drops?.[0]).toEqual({ ...row("udp_rcv+0x452", 56), class: "depends", nodes: 2 });
   });
 });
 

@@ -146,6 +146,7 @@ describe.each(FAMILIES)("kernel %s", (family) => {
       expect(r.count).toBeGreaterThanOrEqual(atLeast(status, 40));
       expect(r.netns).toBe(k.ns("a"));
       expect(r.symbol).toMatch(symbolOf("neigh_invalidate"));
+      expect(r.class).toBe("fault");
     });
 
     it("keeps eth0 in two namespaces as two rows", () => {
@@ -155,11 +156,13 @@ describe.each(FAMILIES)("kernel %s", (family) => {
       expect(k.ns("c")).not.toBe(k.ns("d"));
     });
 
-    it("names every symbol, and only reasons this kernel has (its own tracefs table): no number, no other kernel's name", () => {
+    it("names every symbol, and only reasons this kernel has (its own tracefs table), each explained: no number, no other kernel's name", () => {
       const known = new Set(parseKfreeSkbFormat(k.text("kfree_skb.format")).names);
       for (const r of k.report("scenarios").rows) {
         expect(r.symbol, JSON.stringify(r)).not.toMatch(/^0x/);
         expect(known.has(r.reason), `${r.reason} is one of ${k.release()}'s reasons: ${JSON.stringify(r)}`).toBe(true);
+        // Every reason this kernel drops with has an explanation.
+        expect(r.class, JSON.stringify(r)).not.toBe("unknown");
       }
     });
 

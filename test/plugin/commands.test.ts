@@ -70,14 +70,14 @@ function two<T>(list: T[]): [T, T] {
 }
 
 const COMPLETED_TABLE = [
-  "SYMBOL                      MODULE   REASON          INTERFACE   NODES   COUNT   RATE/S",
-  "udp_rcv+0x452               kernel   NO_SOCKET       lo          1       300     60.00",
-  "udp_rcv+0x452               kernel   NO_SOCKET       vb          1       190     38.00",
-  "neigh_invalidate+0x90       kernel   NEIGH_FAILED    va          1       40      8.00",
-  "veth_xmit+0x1c3             veth     NOT_SPECIFIED   va          1       7       1.40",
-  "ip6_mc_input+0x18c          kernel   NOT_SPECIFIED   vb          1       6       1.20",
-  "ip6_mc_input+0x18c          kernel   NOT_SPECIFIED   va          1       5       1.00",
-  "__tcf_kfree_skb_list+0x62   kernel   QDISC_DROP      va          1       3       0.60",
+  "SYMBOL                      MODULE   REASON          INTERFACE   CLASS     NODES   COUNT   RATE/S",
+  "udp_rcv+0x452               kernel   NO_SOCKET       lo          depends   1       300     60.00",
+  "udp_rcv+0x452               kernel   NO_SOCKET       vb          depends   1       190     38.00",
+  "neigh_invalidate+0x90       kernel   NEIGH_FAILED    va          fault     1       40      8.00",
+  "veth_xmit+0x1c3             veth     NOT_SPECIFIED   va          depends   1       7       1.40",
+  "ip6_mc_input+0x18c          kernel   NOT_SPECIFIED   vb          depends   1       6       1.20",
+  "ip6_mc_input+0x18c          kernel   NOT_SPECIFIED   va          depends   1       5       1.00",
+  "__tcf_kfree_skb_list+0x62   kernel   QDISC_DROP      va          depends   1       3       0.60",
 ].join("\n");
 
 describe("kubectl droptrace trace", () => {
@@ -110,7 +110,7 @@ describe("kubectl droptrace trace", () => {
         "node-a   Completed   551",
         "",
         "CONDITION      STATUS    REASON            MESSAGE",
-        "Ready          True      AllNodesDone      551 drops counted on 1 node; most at udp_rcv+0x452 (300); every node finished",
+        "Ready          True      AllNodesDone      551 drops counted on 1 node, every node finished; look first at NO_SOCKET at udp_rcv+0x452 on lo (300 drops): check that the process is up and listens on the port the Service's targetPort names (ss -ltnup in the pod); a trickle from port scans or late replies to closed connections is routine.",
         "Progressing    False     AllNodesDone      the trace has ended",
         "Degraded       True      NodesFailing      1 of 2 nodes failed: HeadersMissing on 1 (node-b)",
         "DropsVisible   Unknown   CountersNotRead   no node has reported the kernel's own drop counters yet (or none could read them: see each node's report)",
@@ -228,7 +228,7 @@ describe("kubectl droptrace get and nodes, in every phase", () => {
     await untilPhase(cluster, "phases", "Running");
     out = await dt("get", "phases");
     expect(out.stdout).toMatch(/^phases: Running, 0\/2 nodes done, 309 drops in \d+s \([\d.]+\/s\)\n/);
-    expect(out.stdout).toMatch(/udp_rcv\+0x452 +kernel +NO_SOCKET +lo +1 +300 +[\d.]+\n/);
+    expect(out.stdout).toMatch(/udp_rcv\+0x452 +kernel +NO_SOCKET +lo +depends +1 +300 +[\d.]+\n/);
     out = await dt("nodes", "phases");
     expect(out.stdout).toBe(
       ["NODE     PHASE     DROPS   KERNEL               REASON   MESSAGE", "node-a   Running   309     7.2.13+deb14-amd64", ""].join("\n"),

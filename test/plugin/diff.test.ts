@@ -38,7 +38,7 @@ const after: DropRow[] = [
   counted("ip6_mc_input+0x18c", "vb", 1), // 6/60 to 1/30: a third
   counted("ip6_mc_input+0x18c", "va", 3), // 5/60 to 3/30: +20% exactly, not more than the threshold
   // __tcf_kfree_skb_list+0x62 va: gone (3 in 60 s)
-  { symbol: "nft_do_chain+0x4c3", interface: "vb", module: "nf_tables", reason: "NETFILTER_DROP", count: 120, nodes: 1 }, // new: 4/s
+  { symbol: "nft_do_chain+0x4c3", interface: "vb", module: "nf_tables", reason: "NETFILTER_DROP", class: "depends", count: 120, nodes: 1 }, // new: 4/s
 ];
 
 describe("diff of two traces", () => {

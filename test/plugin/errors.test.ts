@@ -70,7 +70,7 @@ beforeAll(async () => {
         nodes: { desired: 2, pending: 0, running: 0, completed: 1, failed: 1 },
         nodeProgress: "2/2",
         totalDrops: 300,
-        drops: [{ symbol: "udp_rcv+0x452", interface: "lo", module: "kernel", reason: "NO_SOCKET", count: 300, nodes: 1 }],
+        drops: [{ symbol: "udp_rcv+0x452", interface: "lo", module: "kernel", reason: "NO_SOCKET", class: "depends", count: 300, nodes: 1 }],
         nodeSummary: [
           { node: "node-c", phase: "Failed", reason: "HeadersMissing", message: "no kernel headers: install them", totalDrops: 0 },
           { node: "node-a", phase: "Completed", totalDrops: 300 },

@@ -164,7 +164,7 @@ describe("the README's kubectl droptrace section", () => {
       const rate = (row.count / 60).toFixed(2);
       expect(screen).toMatch(
         new RegExp(
-          `\\n${[row.symbol, row.module, row.reason, row.interface, row.nodes, row.count, rate].map((c) => String(c).replaceAll(/[+.]/g, "\\$&")).join(" +")}\\n`,
+          `\\n${[row.symbol, row.module, row.reason, row.interface, row.class, row.nodes, row.count, rate].map((c) => String(c).replaceAll(/[+.]/g, "\\$&")).join(" +")}\\n`,
         ),
       );
     }

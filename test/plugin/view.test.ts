@@ -24,8 +24,8 @@ function trace(status: Trace["status"], spec: Partial<Trace["spec"]> = {}): Trac
 }
 
 const rows = [
-  { symbol: "udp_rcv+0x452", interface: "lo", module: "kernel", reason: "NO_SOCKET", count: 600, nodes: 2 },
-  { symbol: "nft_do_chain+0x4c3", interface: "vb", module: "nf_tables", reason: "NETFILTER_DROP", count: 120, nodes: 1 },
+  { symbol: "udp_rcv+0x452", interface: "lo", module: "kernel", reason: "NO_SOCKET", class: "depends" as const, count: 600, nodes: 2 },
+  { symbol: "nft_do_chain+0x4c3", interface: "vb", module: "nf_tables", reason: "NETFILTER_DROP", class: "depends" as const, count: 120, nodes: 1 },
 ];
 
 describe("the rate per second", () => {
@@ -68,13 +68,13 @@ describe("the rate per second", () => {
 
 describe("the rows table", () => {
   it("has a column for each row field that some row carries, and none for those no row carries", () => {
-    expect(rowsTable(rows, { withRate: false }).split("\n")[0]).toBe("SYMBOL               MODULE      REASON           INTERFACE   NODES   COUNT");
+    expect(rowsTable(rows, { withRate: false }).split("\n")[0]).toBe("SYMBOL               MODULE      REASON           INTERFACE   CLASS     NODES   COUNT");
     // Fields other issues add to the rows (the pod and workload behind a drop): shown where present.
     const withPods = [{ ...rows[0], pod: "default/web-1", workload: "Deployment/web" }, rows[1]] as typeof rows;
     expect(rowsTable(withPods, { withRate: false }).split("\n")).toEqual([
-      "SYMBOL               MODULE      REASON           INTERFACE   POD             WORKLOAD         NODES   COUNT",
-      "udp_rcv+0x452        kernel      NO_SOCKET        lo          default/web-1   Deployment/web   2       600",
-      "nft_do_chain+0x4c3   nf_tables   NETFILTER_DROP   vb          -               -                1       120",
+      "SYMBOL               MODULE      REASON           INTERFACE   POD             WORKLOAD         CLASS     NODES   COUNT",
+      "udp_rcv+0x452        kernel      NO_SOCKET        lo          default/web-1   Deployment/web   depends   2       600",
+      "nft_do_chain+0x4c3   nf_tables   NETFILTER_DROP   vb          -               -                depends   1       120",
     ]);
   });
 
@@ -121,17 +121,25 @@ describe("the live view", () => {
   it("fits its frame to the terminal: lines cut at its width, rows cut at its height", () => {
     const many = trace({
       ...running.status,
-      drops: [1, 2, 3, 4, 5].map((i) => ({ symbol: `f${i}`, interface: "eth0", module: "kernel", reason: "NO_SOCKET", count: 100 - i, nodes: 1 })),
+      drops: [1, 2, 3, 4, 5].map((i) => ({
+        symbol: `f${i}`,
+        interface: "eth0",
+        module: "kernel",
+        reason: "NO_SOCKET",
+        class: "depends" as const,
+        count: 100 - i,
+        nodes: 1,
+      })),
     });
     const frame = liveFrame(traceView(many, startMs + 12_000), startMs + 12_000, { columns: 60, rows: 11 });
     expect(frame.split("\n")).toEqual([
       "t Running: 12s elapsed, 48s left; 1/3 nodes done (1 fail...",
       "node-c Failed: HeadersMissing: no kernel headers at /lib...",
       "",
-      "SYMBOL   MODULE   REASON      INTERFACE   NODES   COUNT",
-      "f1       kernel   NO_SOCKET   eth0        1       99",
-      "f2       kernel   NO_SOCKET   eth0        1       98",
-      "f3       kernel   NO_SOCKET   eth0        1       97",
+      "SYMBOL   MODULE   REASON      INTERFACE   CLASS     NODE...",
+      "f1       kernel   NO_SOCKET   eth0        depends   1   ...",
+      "f2       kernel   NO_SOCKET   eth0        depends   1   ...",
+      "f3       kernel   NO_SOCKET   eth0        depends   1   ...",
       "... and 2 more rows",
       "",
       "Ctrl-C stops following; the trace goes on.",

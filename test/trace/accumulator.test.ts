@@ -43,8 +43,8 @@ describe("DropAccumulator", () => {
 
     const snapshot = accumulator.snapshot(10);
     expect(snapshot.rows).toEqual([
-      { symbol: "udp_rcv+0x452", interface: "eth0", netns: 1, module: "kernel", reason: "NO_SOCKET", count: 12 },
-      { symbol: "veth_xmit+0x11a", interface: "vb", netns: 1, module: "veth", reason: "NO_SOCKET", count: 1 },
+      { symbol: "udp_rcv+0x452", interface: "eth0", netns: 1, module: "kernel", reason: "NO_SOCKET", class: "depends", count: 12 },
+      { symbol: "veth_xmit+0x11a", interface: "vb", netns: 1, module: "veth", reason: "NO_SOCKET", class: "depends", count: 1 },
     ]);
     expect(snapshot).toMatchObject({ total: 13, uncounted: 12, intervals: 2, finished: true, protocolErrors: 0 });
     expect(accumulator.keyCount).toBe(2);
@@ -70,7 +70,9 @@ describe("DropAccumulator", () => {
     const accumulator = new DropAccumulator(symbols(), reasons);
     accumulator.add(row(3, "0xa"));
     accumulator.add(row(4, "0xd"));
-    expect(accumulator.snapshot(10).rows).toEqual([{ symbol: "udp_rcv+0x452", interface: "eth0", netns: 1, module: "kernel", reason: "NO_SOCKET", count: 7 }]);
+    expect(accumulator.snapshot(10).rows).toEqual([
+      { symbol: "udp_rcv+0x452", interface: "eth0", netns: 1, module: "kernel", reason: "NO_SOCKET", class: "depends", count: 7 },
+    ]);
   });
 
   it("symbolizes each distinct address once", () => {

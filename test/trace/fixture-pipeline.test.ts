@@ -8,12 +8,12 @@ import { ProbeOutputReader } from "../../src/probe/output.js";
 import { fixtureProbeOutput, readFixture, readFixtureKallsyms } from "./fixture.js";
 
 const README_TABLE = [
-  { count: 300, symbol: "udp_rcv+0x452", interface: "lo", netns: 0, module: "kernel", reason: "NO_SOCKET" },
-  { count: 190, symbol: "udp_rcv+0x452", interface: "vb", netns: 0, module: "kernel", reason: "NO_SOCKET" },
-  { count: 40, symbol: "neigh_invalidate+0x90", interface: "va", netns: 0, module: "kernel", reason: "NEIGH_FAILED" },
-  { count: 6, symbol: "ip6_mc_input+0x18c", interface: "vb", netns: 0, module: "kernel", reason: "NOT_SPECIFIED" },
-  { count: 5, symbol: "ip6_mc_input+0x18c", interface: "va", netns: 0, module: "kernel", reason: "NOT_SPECIFIED" },
-  { count: 3, symbol: "__tcf_kfree_skb_list+0x62", interface: "va", netns: 0, module: "kernel", reason: "QDISC_DROP" },
+  { count: 300, symbol: "udp_rcv+0x452", interface: "lo", netns: 0, module: "kernel", reason: "NO_SOCKET", class: "depends" },
+  { count: 190, symbol: "udp_rcv+0x452", interface: "vb", netns: 0, module: "kernel", reason: "NO_SOCKET", class: "depends" },
+  { count: 40, symbol: "neigh_invalidate+0x90", interface: "va", netns: 0, module: "kernel", reason: "NEIGH_FAILED", class: "fault" },
+  { count: 6, symbol: "ip6_mc_input+0x18c", interface: "vb", netns: 0, module: "kernel", reason: "NOT_SPECIFIED", class: "depends" },
+  { count: 5, symbol: "ip6_mc_input+0x18c", interface: "va", netns: 0, module: "kernel", reason: "NOT_SPECIFIED", class: "depends" },
+  { count: 3, symbol: "__tcf_kfree_skb_list+0x62", interface: "va", netns: 0, module: "kernel", reason: "QDISC_DROP", class: "depends" },
 ];
 
 let kallsyms: KallsymsTable;

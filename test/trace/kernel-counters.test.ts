@@ -94,7 +94,15 @@ describe("counter changes", () => {
   });
 });
 
-const row = (symbol: string, reason: string, count: number, netns = 1000): ReportRow => ({ symbol, interface: "lo", netns, module: "kernel", reason, count });
+const row = (symbol: string, reason: string, count: number, netns = 1000): ReportRow => ({
+  symbol,
+  interface: "lo",
+  netns,
+  module: "kernel",
+  reason,
+  class: "depends",
+  count,
+});
 
 describe("what the probe cannot see, and the checks against the rows", () => {
   const deltasOf = (entries: Record<string, number>) => {
@@ -180,6 +188,8 @@ describe("a trace's report carries the counters' change from the moment the prob
     expect(state.snapshot.total).toBe(551);
     const status = reportStatus(state);
     expect(status.kernelCounters).toBeUndefined();
-    expect(status.message).toContain("kernel drop counters not read: /host/proc/1/net/dev, /host/proc/1/net/snmp, /host/proc/1/net/netstat, /host/proc/1/net/softnet_stat missing");
+    expect(status.message).toContain(
+      "kernel drop counters not read: /host/proc/1/net/dev, /host/proc/1/net/snmp, /host/proc/1/net/netstat, /host/proc/1/net/softnet_stat missing",
+    );
   });
 });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { DropReasonFormatError, NO_REASON, UnknownDropReasonError, parseKfreeSkbFormat } from "../../src/trace/kernel-reasons.js";
+import { NO_REASON } from "../../src/api/drop-reasons.js";
+import { DropReasonFormatError, UnknownDropReasonError, parseKfreeSkbFormat } from "../../src/trace/kernel-reasons.js";
 import { readFixture } from "./fixture.js";
 
 // kfree_skb before Linux 5.17: no reason field.

@@ -18,7 +18,7 @@ interface Kernel {
   fixture: KernelFixture;
   release: string;
   /** The README's table. */
-  rows: { count: number; symbol: string; interface: string; netns: number; module: string; reason: string }[];
+  rows: { count: number; symbol: string; interface: string; netns: number; module: string; reason: string; class: string }[];
   noSocket: number;
   reasonCount: number;
   fields: string[];
@@ -28,7 +28,7 @@ const KERNELS: Kernel[] = [
   {
     fixture: "kernel-6.1-udp",
     release: "6.1.0-57-amd64",
-    rows: [{ count: 100, symbol: "__udp4_lib_rcv+0x9a2", interface: "lo", netns: 4026531840, module: "kernel", reason: "NO_SOCKET" }],
+    rows: [{ count: 100, symbol: "__udp4_lib_rcv+0x9a2", interface: "lo", netns: 4026531840, module: "kernel", reason: "NO_SOCKET", class: "depends" }],
     noSocket: 2,
     reasonCount: 66,
     fields: ["skbaddr", "location", "protocol", "reason"],
@@ -36,7 +36,7 @@ const KERNELS: Kernel[] = [
   {
     fixture: "kernel-6.12-udp",
     release: "6.12.118+deb13-amd64",
-    rows: [{ count: 100, symbol: "__udp4_lib_rcv+0x235", interface: "lo", netns: 4026531840, module: "kernel", reason: "NO_SOCKET" }],
+    rows: [{ count: 100, symbol: "__udp4_lib_rcv+0x235", interface: "lo", netns: 4026531840, module: "kernel", reason: "NO_SOCKET", class: "depends" }],
     noSocket: 3,
     reasonCount: 103,
     fields: ["skbaddr", "location", "rx_sk", "protocol", "reason"],

@@ -101,20 +101,20 @@ export function fixtureIntervals(): { first: string[]; second: string[]; last: s
 
 /** fixtureIntervals() as report rows, largest first. */
 export const FIXTURE_ROWS = [
-  { count: 300, symbol: "udp_rcv+0x452", interface: "lo", netns: NETNS.root, module: "kernel", reason: "NO_SOCKET" },
-  { count: 190, symbol: "udp_rcv+0x452", interface: "vb", netns: NETNS.b, module: "kernel", reason: "NO_SOCKET" },
-  { count: 40, symbol: "neigh_invalidate+0x90", interface: "va", netns: NETNS.a, module: "kernel", reason: "NEIGH_FAILED" },
-  { count: 7, symbol: "veth_xmit+0x1c3", interface: "va", netns: NETNS.a, module: "veth", reason: "NOT_SPECIFIED" },
-  { count: 6, symbol: "ip6_mc_input+0x18c", interface: "vb", netns: NETNS.b, module: "kernel", reason: "NOT_SPECIFIED" },
-  { count: 5, symbol: "ip6_mc_input+0x18c", interface: "va", netns: NETNS.a, module: "kernel", reason: "NOT_SPECIFIED" },
-  { count: 3, symbol: "__tcf_kfree_skb_list+0x62", interface: "va", netns: NETNS.a, module: "kernel", reason: "QDISC_DROP" },
+  { count: 300, symbol: "udp_rcv+0x452", interface: "lo", netns: NETNS.root, module: "kernel", reason: "NO_SOCKET", class: "depends" },
+  { count: 190, symbol: "udp_rcv+0x452", interface: "vb", netns: NETNS.b, module: "kernel", reason: "NO_SOCKET", class: "depends" },
+  { count: 40, symbol: "neigh_invalidate+0x90", interface: "va", netns: NETNS.a, module: "kernel", reason: "NEIGH_FAILED", class: "fault" },
+  { count: 7, symbol: "veth_xmit+0x1c3", interface: "va", netns: NETNS.a, module: "veth", reason: "NOT_SPECIFIED", class: "depends" },
+  { count: 6, symbol: "ip6_mc_input+0x18c", interface: "vb", netns: NETNS.b, module: "kernel", reason: "NOT_SPECIFIED", class: "depends" },
+  { count: 5, symbol: "ip6_mc_input+0x18c", interface: "va", netns: NETNS.a, module: "kernel", reason: "NOT_SPECIFIED", class: "depends" },
+  { count: 3, symbol: "__tcf_kfree_skb_list+0x62", interface: "va", netns: NETNS.a, module: "kernel", reason: "QDISC_DROP", class: "depends" },
 ] as const;
 
 /** The first interval alone, as report rows. */
 export const FIRST_INTERVAL_ROWS = [
-  { count: 300, symbol: "udp_rcv+0x452", interface: "lo", netns: NETNS.root, module: "kernel", reason: "NO_SOCKET" },
-  { count: 5, symbol: "ip6_mc_input+0x18c", interface: "vb", netns: NETNS.b, module: "kernel", reason: "NOT_SPECIFIED" },
-  { count: 4, symbol: "ip6_mc_input+0x18c", interface: "va", netns: NETNS.a, module: "kernel", reason: "NOT_SPECIFIED" },
+  { count: 300, symbol: "udp_rcv+0x452", interface: "lo", netns: NETNS.root, module: "kernel", reason: "NO_SOCKET", class: "depends" },
+  { count: 5, symbol: "ip6_mc_input+0x18c", interface: "vb", netns: NETNS.b, module: "kernel", reason: "NOT_SPECIFIED", class: "depends" },
+  { count: 4, symbol: "ip6_mc_input+0x18c", interface: "va", netns: NETNS.a, module: "kernel", reason: "NOT_SPECIFIED", class: "depends" },
 ] as const;
 
 const GUEST_DIR = path.resolve(import.meta.dirname, "../fixtures/kernel-guest");

@@ -5,6 +5,7 @@ import type { Condition } from "../../api/kubernetes.js";
 import type { DropRow, KernelCountersStatus, Phase } from "../../api/droptrace.js";
 import { KERNEL_COUNTERS } from "../../api/kernel-counters.js";
 import { CONDITION, REASON, type Reason } from "../../api/conditions.js";
+import { explainDrop } from "../../api/drop-explanations.js";
 import { MAX_MESSAGE_LENGTH, MAX_NODES_NAMED } from "./limits.js";
 import { nodeProgress, type NodeCounts } from "./node-states.js";
 
@@ -23,6 +24,8 @@ export interface ConditionInput {
   totalDrops: number;
   uncountedDrops: number;
   topRow: DropRow | undefined;
+  /** The first row whose reason is not usually normal (merge.ts): the one Ready sends a person to. */
+  topActionable: DropRow | undefined;
   /** What the reason alone does not say: a refused spec's field errors, the API server's words. */
   detail?: string;
   /** Agents that have not started, by cause, already described with what to do (agent-start.ts). */
@@ -47,6 +50,27 @@ function describeFailures(failures: ReadonlyMap<string, readonly string[]>): str
   return [...failures.entries()].map(([reason, nodes]) => `${reason} on ${nodes.length} (${someNames(nodes)})`).join("; ");
 }
 
+/** "NO_SOCKET at udp_rcv+0x452 on lo (600 drops)" */
+function describeRow(row: DropRow): string {
+  const where = row.interface === "-" ? "" : ` on ${row.interface}`;
+  return `${row.reason} at ${row.symbol}${where} (${plural(row.count, "drop")})`;
+}
+
+/**
+ * The row a person should look at first, with its next step: the top row whose reason is not
+ * usually normal, since the top row itself may be background every healthy node has.
+ */
+function whatToDo(input: ConditionInput): string {
+  const row = input.topActionable;
+  if (row !== undefined) {
+    const explanation = explainDrop(row.reason);
+    const advice = explanation.nextStep ?? explanation.meaning;
+    return `; look first at ${describeRow(row)}: ${advice.charAt(0).toLowerCase()}${advice.slice(1)}`;
+  }
+  if (input.topRow !== undefined) return `; nothing to act on: every drop has a reason that is normal in small numbers, most ${describeRow(input.topRow)}`;
+  return "";
+}
+
 function readyMessage(input: ConditionInput): string {
   const { counts } = input;
   switch (input.reason) {
@@ -56,9 +80,8 @@ function readyMessage(input: ConditionInput): string {
       return `tracing: ${nodeProgress(counts)} nodes done, ${input.totalDrops} drops so far`;
     case REASON.allNodesDone:
     case REASON.deadlinePassed: {
-      const top = input.topRow === undefined ? "" : `; most at ${input.topRow.symbol} (${input.topRow.count})`;
       const how = input.reason === REASON.allNodesDone ? "every node finished" : "the deadline passed before every node finished";
-      return `${input.totalDrops} drops counted on ${plural(counts.completed + counts.running, "node")}${top}; ${how}`;
+      return `${input.totalDrops} drops counted on ${plural(counts.completed + counts.running, "node")}, ${how}${whatToDo(input)}`;
     }
     case REASON.allNodesFailed:
       return `no node could trace: ${describeFailures(input.failures)}`;
@@ -124,7 +147,12 @@ function dropsVisible(input: ConditionInput): ConditionSpec {
   const base = { type: CONDITION.dropsVisible };
   const counters = input.kernelCounters;
   if (counters === undefined) {
-    return { ...base, status: "Unknown", reason: REASON.countersNotRead, message: "no node has reported the kernel's own drop counters yet (or none could read them: see each node's report)" };
+    return {
+      ...base,
+      status: "Unknown",
+      reason: REASON.countersNotRead,
+      message: "no node has reported the kernel's own drop counters yet (or none could read them: see each node's report)",
+    };
   }
   const on = `on ${plural(counters.nodes, "node")}`;
   const problems: { reason: Reason; message: string }[] = [];
@@ -145,7 +173,8 @@ function dropsVisible(input: ConditionInput): ConditionSpec {
   const first = problems[0];
   if (first !== undefined) return { ...base, status: "False", reason: first.reason, message: problems.map((p) => p.message).join("; ") };
   const agree = counters.checks.filter((c) => c.agree > 0).map((c) => c.counter);
-  const partly = counters.partlySeenDrops > 0 ? `; ${counters.partlySeenDrops} drops were counted by interface columns that mix NIC drops with traced ones` : "";
+  const partly =
+    counters.partlySeenDrops > 0 ? `; ${counters.partlySeenDrops} drops were counted by interface columns that mix NIC drops with traced ones` : "";
   return {
     ...base,
     status: "True",

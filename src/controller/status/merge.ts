@@ -1,8 +1,11 @@
 // Nodes' report rows summed into a DropTrace's status.drops: one row per (symbol, interface,
 // module, reason) with the count over all nodes and the number of nodes it was seen on; the
-// top N by count, in an order that never depends on which report arrived first.
+// top N by count, in an order that never depends on which report arrived first. Each row's class
+// comes from the controller's own table, not the reports', so one status never mixes the tables of
+// two agent versions.
 import type { DropRow } from "../../api/droptrace.js";
 import { compareRows } from "../../api/rows.js";
+import { dropClass, isActionable } from "../../api/drop-explanations.js";
 import type { ViewCounters, ViewRow } from "./report-view.js";
 import type { KernelCountersStatus } from "../../api/droptrace.js";
 
@@ -21,6 +24,8 @@ export interface MergedDrops {
   uncountedDrops: number;
   /** Distinct rows before the top N cut. */
   distinctRows: number;
+  /** The first row, over all rows and not only the top N, whose reason is not usually normal. */
+  topActionable: DropRow | undefined;
   /** The nodes' kernel counters summed; absent while no node has reported any. */
   kernelCounters?: KernelCountersStatus;
 }
@@ -37,15 +42,34 @@ export function mergeReports(nodes: Iterable<NodeDrops>, topN: number): MergedDr
     for (const row of node.rows) {
       const existing = merged.get(row.key);
       if (existing === undefined) {
-        merged.set(row.key, { symbol: row.symbol, interface: row.interface, module: row.module, reason: row.reason, count: row.count, nodes: 1 });
+        merged.set(row.key, {
+          symbol: row.symbol,
+          interface: row.interface,
+          module: row.module,
+          reason: row.reason,
+          class: dropClass(row.reason),
+          count: row.count,
+          nodes: 1,
+        });
       } else {
         existing.count += row.count;
         existing.nodes += 1;
       }
     }
   }
+  let topActionable: DropRow | undefined;
+  for (const row of merged.values()) {
+    if (isActionable(row) && (topActionable === undefined || compareRows(row, topActionable) < 0)) topActionable = row;
+  }
   const kernelCounters = counters.status();
-  return { drops: topRows(merged.values(), topN), totalDrops, uncountedDrops, distinctRows: merged.size, ...(kernelCounters === undefined ? {} : { kernelCounters }) };
+  return {
+    drops: topRows(merged.values(), topN),
+    totalDrops,
+    uncountedDrops,
+    distinctRows: merged.size,
+    topActionable,
+    ...(kernelCounters === undefined ? {} : { kernelCounters }),
+  };
 }
 
 /** Kernel counters over nodes: each counter's sum and how many nodes counted it, each check's verdicts. */

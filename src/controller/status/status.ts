@@ -2,6 +2,7 @@
 // cluster or the clock: the reconciler passes both in.
 import { isDeepStrictEqual } from "node:util";
 import type { DropTraceStatus } from "../../api/droptrace.js";
+import { explanationsFor } from "../../api/drop-explanations.js";
 import { applyConditions, desiredConditions, type ConditionInput } from "./conditions.js";
 import { rfc3339 } from "../../kube/api.js";
 import type { MergedDrops } from "./merge.js";
@@ -28,7 +29,7 @@ export interface StatusInput {
   agentStart?: ConditionInput["agentStart"];
 }
 
-export const EMPTY_MERGE: MergedDrops = { drops: [], totalDrops: 0, uncountedDrops: 0, distinctRows: 0 };
+export const EMPTY_MERGE: MergedDrops = { drops: [], totalDrops: 0, uncountedDrops: 0, distinctRows: 0, topActionable: undefined };
 export const NO_NODES: NodeCounts = { desired: 0, pending: 0, running: 0, completed: 0, failed: 0 };
 
 export function buildStatus(input: StatusInput): DropTraceStatus {
@@ -53,6 +54,7 @@ export function buildStatus(input: StatusInput): DropTraceStatus {
       totalDrops: merged.totalDrops,
       uncountedDrops: merged.uncountedDrops,
       topRow: merged.drops[0],
+      topActionable: merged.topActionable,
       daemonSet: input.daemonSet,
       ...(merged.kernelCounters === undefined ? {} : { kernelCounters: merged.kernelCounters }),
       ...(input.detail === undefined ? {} : { detail: input.detail }),
@@ -64,6 +66,9 @@ export function buildStatus(input: StatusInput): DropTraceStatus {
   const { nodeSummary, omitted } = summarizeNodes(input.nodes, [...(input.notStarted ?? []), ...input.notReporting.names.map((node) => ({ node }))]);
   const completionTime = final ? (current?.completionTime ?? now) : undefined;
   const topSymbol = merged.drops[0]?.symbol;
+  // kubectl describe can only print what the object holds, so the few reasons a person reads first
+  // are explained here; the rows themselves carry only their class.
+  const explanations = explanationsFor(merged.drops, undefined, merged.topActionable?.reason);
   return {
     phase: outcome.phase,
     observedGeneration: input.generation,
@@ -76,6 +81,7 @@ export function buildStatus(input: StatusInput): DropTraceStatus {
     uncountedDrops: merged.uncountedDrops,
     ...(topSymbol === undefined ? {} : { topSymbol }),
     drops: merged.drops,
+    ...(explanations.length === 0 ? {} : { explanations }),
     nodeSummary,
     nodeSummaryOmitted: omitted,
     ...(merged.kernelCounters === undefined ? {} : { kernelCounters: merged.kernelCounters }),

@@ -3,16 +3,18 @@ import { mergeReports, topRows } from "../../../src/controller/status/merge.js";
 import { compareRows } from "../../../src/api/rows.js";
 import { StringPool, toReportView } from "../../../src/controller/status/report-view.js";
 import type { DropRow } from "../../../src/api/droptrace.js";
+import { dropClass, type DropClass } from "../../../src/api/drop-explanations.js";
 
 const pool = new StringPool();
 
 /** A node's report as the cache keeps it. */
 function node(
   name: string,
-  rows: { symbol: string; interface?: string; netns?: number; module?: string; reason?: string; count: number }[],
+  rows: { symbol: string; interface?: string; netns?: number; module?: string; reason?: string; class?: DropClass; count: number }[],
   extra: { otherDrops?: number; uncountedDrops?: number; kernelCounters?: unknown } = {},
 ) {
-  const full = rows.map((r) => ({ interface: "eth0", netns: 0, module: "kernel", reason: "NO_SOCKET", ...r }));
+  // Each row's class as the agent sets it, unless the test says otherwise.
+  const full = rows.map((r) => ({ interface: "eth0", netns: 0, module: "kernel", reason: "NO_SOCKET", class: dropClass(r.reason ?? "NO_SOCKET"), ...r }));
   const counted = full.reduce((s, r) => s + r.count, 0);
   const result = toReportView(
     {
@@ -51,9 +53,9 @@ describe("merging nodes' rows", () => {
       20,
     );
     expect(merged.drops).toEqual([
-      { symbol: "udp_rcv+0x452", interface: "eth0", module: "kernel", reason: "NO_SOCKET", count: 17, nodes: 2 },
-      { symbol: "nft_do_chain+0x2d1", interface: "eth0", module: "nf_tables", reason: "NETFILTER_DROP", count: 4, nodes: 1 },
-      { symbol: "udp_rcv+0x452", interface: "eth1", module: "kernel", reason: "NO_SOCKET", count: 1, nodes: 1 },
+      { symbol: "udp_rcv+0x452", interface: "eth0", module: "kernel", reason: "NO_SOCKET", class: "depends", count: 17, nodes: 2 },
+      { symbol: "nft_do_chain+0x2d1", interface: "eth0", module: "nf_tables", reason: "NETFILTER_DROP", class: "depends", count: 4, nodes: 1 },
+      { symbol: "udp_rcv+0x452", interface: "eth1", module: "kernel", reason: "NO_SOCKET", class: "depends", count: 1, nodes: 1 },
     ]);
     expect(merged.totalDrops).toBe(22);
     expect(merged.distinctRows).toBe(3);
@@ -69,7 +71,7 @@ describe("merging nodes' rows", () => {
       ],
       20,
     );
-    expect(merged.drops).toEqual([{ symbol: "udp_rcv+0x452", interface: "eth0", module: "kernel", reason: "NO_SOCKET", count: 7, nodes: 1 }]);
+    expect(merged.drops).toEqual([{ symbol: "udp_rcv+0x452", interface: "eth0", module: "kernel", reason: "NO_SOCKET", class: "depends", count: 7, nodes: 1 }]);
   });
 
   it("keeps the top N, counts drops beyond each node's row cap and uncounted drops in the totals", () => {
@@ -119,6 +121,40 @@ describe("merging nodes' rows", () => {
     ]);
   });
 
+  it("classes each row by the controller's own table, whatever a report says, and unknown reasons as unknown", () => {
+    const merged = mergeReports(
+      [
+        node("a", [
+          { symbol: "skb_queue_purge_reason+0xfa", interface: "-", reason: "QUEUE_PURGE", count: 9 },
+          { symbol: "neigh_invalidate+0x90", reason: "NEIGH_FAILED", class: "normal", count: 4 },
+        ]),
+        node("b", [{ symbol: "ovs_dp_process_packet+0x1f0", reason: "UNKNOWN_196610", count: 2 }]),
+      ],
+      20,
+    );
+    expect(merged.drops.map((d) => [d.reason, d.class])).toEqual([
+      ["QUEUE_PURGE", "normal"],
+      ["NEIGH_FAILED", "fault"],
+      ["UNKNOWN_196610", "unknown"],
+    ]);
+  });
+
+  it("finds the first row to act on among all rows, not only the top N", () => {
+    const reports = [
+      node("a", [
+        { symbol: "skb_queue_purge_reason+0xfa", interface: "-", reason: "QUEUE_PURGE", count: 90 },
+        { symbol: "tcp_rcv_state_process+0x1e2", reason: "TCP_CLOSE", count: 50 },
+        { symbol: "nft_do_chain+0x2d1", module: "nf_tables", reason: "NETFILTER_DROP", count: 3 },
+        { symbol: "neigh_invalidate+0x90", reason: "NEIGH_FAILED", count: 3 },
+      ]),
+    ];
+    const merged = mergeReports(reports, 1);
+    expect(merged.drops.map((d) => d.reason)).toEqual(["QUEUE_PURGE"]);
+    // Equal counts: the row order decides, as it does for the top rows.
+    expect(merged.topActionable).toMatchObject({ symbol: "neigh_invalidate+0x90", reason: "NEIGH_FAILED", class: "fault", count: 3 });
+    expect(mergeReports([node("b", [{ symbol: "tcp_rcv_state_process+0x1e2", reason: "TCP_CLOSE", count: 5 }])], 20).topActionable).toBeUndefined();
+  });
+
   it("selects the same top rows as a full sort", () => {
     let seed = 7;
     const random = () => {
@@ -130,6 +166,7 @@ describe("merging nodes' rows", () => {
       interface: `eth${i % 3}`,
       module: "kernel",
       reason: "NO_SOCKET",
+      class: "depends",
       count: Math.floor(random() * 50),
       nodes: 1,
     }));

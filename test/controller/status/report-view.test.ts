@@ -9,7 +9,7 @@ const report = (node: string, status: unknown) => ({
   spec: { trace: "t", node },
   ...(status === undefined ? {} : { status }),
 });
-const row = { symbol: "udp_rcv+0x452", interface: "eth0", netns: 1, module: "kernel", reason: "NO_SOCKET", count: 3 };
+const row = { symbol: "udp_rcv+0x452", interface: "eth0", netns: 1, module: "kernel", reason: "NO_SOCKET", class: "depends", count: 3 };
 const status = (rows: unknown[]) => ({ phase: "Running", intervals: 2, totalDrops: 3, uncountedDrops: 0, otherRows: 0, otherDrops: 0, rows });
 
 describe("the cached form of a report", () => {

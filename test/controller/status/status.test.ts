@@ -4,9 +4,12 @@ import { applyConditions, desiredConditions, type ConditionInput } from "../../.
 import { REASON } from "../../../src/api/conditions.js";
 import { failuresByReason, type NodeState } from "../../../src/controller/status/node-states.js";
 import { buildStatus, EMPTY_MERGE, sameStatus, type StatusInput } from "../../../src/controller/status/status.js";
+import { DROP_EXPLANATIONS, MAX_EXPLAINED_REASONS } from "../../../src/api/drop-explanations.js";
+import { KNOWN_DROP_REASONS } from "../../../src/api/drop-reasons.js";
 
 const T0 = Date.parse("2026-03-01T10:00:00Z");
 const failed = (node: string, reason: string): NodeState => ({ node, phase: "Failed", reason, totalDrops: 0 });
+const NO_SOCKET_ROW: DropRow = { symbol: "udp_rcv+0x452", interface: "eth0", module: "kernel", reason: "NO_SOCKET", class: "depends", count: 5, nodes: 1 };
 
 function input(over: Partial<StatusInput> = {}): StatusInput {
   return {
@@ -15,12 +18,7 @@ function input(over: Partial<StatusInput> = {}): StatusInput {
     outcome: { phase: "Running", reason: REASON.tracing },
     nodes: [{ node: "a", phase: "Running", totalDrops: 5 }],
     counts: { desired: 2, pending: 1, running: 1, completed: 0, failed: 0 },
-    merged: {
-      drops: [{ symbol: "udp_rcv+0x452", interface: "eth0", module: "kernel", reason: "NO_SOCKET", count: 5, nodes: 1 }],
-      totalDrops: 5,
-      uncountedDrops: 0,
-      distinctRows: 1,
-    },
+    merged: { drops: [NO_SOCKET_ROW], totalDrops: 5, uncountedDrops: 0, distinctRows: 1, topActionable: NO_SOCKET_ROW },
     notReporting: { count: 0, names: [] },
     startTime: "2026-03-01T09:59:00Z",
     nowMs: T0,
@@ -57,6 +55,7 @@ describe("conditions", () => {
       totalDrops: 0,
       uncountedDrops: 12,
       topRow: undefined,
+      topActionable: undefined,
       daemonSet: "ns/ds",
     };
     const degraded = desiredConditions(base).find((c) => c.type === "Degraded");
@@ -82,6 +81,7 @@ describe("DropsVisible", () => {
       totalDrops: 10,
       uncountedDrops: 0,
       topRow: undefined,
+      topActionable: undefined,
       daemonSet: "ns/ds",
       ...(kernelCounters === undefined ? {} : { kernelCounters }),
     }).find((c) => c.type === "DropsVisible");
@@ -173,7 +173,8 @@ describe("the status", () => {
       totalDrops: 5,
       uncountedDrops: 0,
       topSymbol: "udp_rcv+0x452",
-      drops: [{ symbol: "udp_rcv+0x452", interface: "eth0", module: "kernel", reason: "NO_SOCKET", count: 5, nodes: 1 }],
+      drops: [{ symbol: "udp_rcv+0x452", interface: "eth0", module: "kernel", reason: "NO_SOCKET", class: "depends", count: 5, nodes: 1 }],
+      explanations: [{ reason: "NO_SOCKET", class: "depends", meaning: DROP_EXPLANATIONS.NO_SOCKET.meaning, nextStep: DROP_EXPLANATIONS.NO_SOCKET.nextStep }],
       nodeSummary: [{ node: "a", phase: "Running", totalDrops: 5 }],
       nodeSummaryOmitted: 0,
     });
@@ -187,13 +188,15 @@ describe("the status", () => {
     );
   });
 
-  it("stays under 256 KiB and valid at its largest: 200 rows of the longest symbols, 5,000 nodes with long messages", () => {
+  it("stays under 256 KiB and valid at its largest: 200 rows of the longest symbols, the longest explanations, 5,000 nodes with long messages", () => {
+    const wordiest = [...KNOWN_DROP_REASONS].sort((a, b) => explanationLength(b) - explanationLength(a));
     const drops: DropRow[] = Array.from({ length: 200 }, (_, i) => ({
       symbol: `${"s".repeat(500)}+0x${i.toString(16)}`,
       interface: "x".repeat(15),
       module: "m".repeat(64),
-      reason: "r".repeat(64),
-      count: 2 ** 40 + i,
+      reason: i < MAX_EXPLAINED_REASONS ? (wordiest[i] ?? "") : "r".repeat(64),
+      class: "fault",
+      count: 2 ** 40 - i,
       nodes: 5_000,
     }));
     const nodes: NodeState[] = Array.from({ length: 5_000 }, (_, i) => ({
@@ -212,6 +215,93 @@ describe("the status", () => {
       }),
     );
     expect(DropTraceStatusSchema.safeParse(status).success).toBe(true);
+    expect(status.explanations).toHaveLength(MAX_EXPLAINED_REASONS);
     expect(Buffer.byteLength(JSON.stringify(status))).toBeLessThan(256 * 1024);
+  });
+});
+
+const explanationLength = (reason: keyof typeof DROP_EXPLANATIONS) => {
+  const e = DROP_EXPLANATIONS[reason];
+  return e.meaning.length + (e.nextStep?.length ?? 0);
+};
+
+const row = (symbol: string, reason: string, cls: DropRow["class"], count: number, iface = "eth0"): DropRow => ({
+  symbol,
+  interface: iface,
+  module: "kernel",
+  reason,
+  class: cls,
+  count,
+  nodes: 1,
+});
+
+function finished(drops: DropRow[], topActionable: DropRow | undefined): StatusInput {
+  const totalDrops = drops.reduce((sum, d) => sum + d.count, 0);
+  return input({
+    outcome: { phase: "Completed", reason: REASON.allNodesDone },
+    nodes: [
+      { node: "a", phase: "Completed", totalDrops },
+      { node: "b", phase: "Completed", totalDrops: 0 },
+    ],
+    counts: { desired: 2, pending: 0, running: 0, completed: 2, failed: 0 },
+    merged: { drops, totalDrops, uncountedDrops: 0, distinctRows: drops.length, topActionable },
+  });
+}
+
+const ready = (status: ReturnType<typeof buildStatus>) => status.conditions?.find((c) => c.type === "Ready")?.message;
+
+describe("the Ready message of a finished trace", () => {
+  it("sends a person to the first row worth acting on, with its next step, not to the top row", () => {
+    const purge = row("skb_queue_purge_reason+0xfa", "QUEUE_PURGE", "normal", 900, "-");
+    const refused = row("nft_do_chain+0x2d1", "NETFILTER_DROP", "depends", 120, "cali1234");
+    const status = buildStatus(finished([purge, refused], refused));
+    expect(ready(status)).toBe(
+      "1020 drops counted on 2 nodes, every node finished; look first at NETFILTER_DROP at nft_do_chain+0x2d1 on cali1234 (120 drops): " +
+        "find the rule whose counter grows (iptables-save -c or nft list ruleset on the node) and the NetworkPolicies that select the pod (kubectl get networkpolicy -A).",
+    );
+    expect(status.topSymbol).toBe("skb_queue_purge_reason+0xfa");
+  });
+
+  it("says when every drop is of a kind normal in small numbers", () => {
+    const purge = row("skb_queue_purge_reason+0xfa", "QUEUE_PURGE", "normal", 3, "-");
+    expect(ready(buildStatus(finished([purge], undefined)))).toBe(
+      "3 drops counted on 2 nodes, every node finished; nothing to act on: every drop has a reason that is normal in small numbers, most QUEUE_PURGE at skb_queue_purge_reason+0xfa (3 drops)",
+    );
+  });
+
+  it("says only the count when nothing was dropped", () => {
+    expect(ready(buildStatus(finished([], undefined)))).toBe("0 drops counted on 2 nodes, every node finished");
+  });
+
+  it("uses the meaning where a reason has no next step, and names a row without a device without its interface", () => {
+    const unknown = row("ovs_dp_process_packet+0x1f0", "UNKNOWN_196610", "unknown", 4, "-");
+    expect(ready(buildStatus(finished([unknown], unknown)))).toMatch(
+      /; look first at UNKNOWN_196610 at ovs_dp_process_packet\+0x1f0 \(4 drops\): look the name up in include\/net\/dropreason-core\.h/,
+    );
+  });
+});
+
+describe("the explanations in the status", () => {
+  it("explain the distinct reasons of the top rows in their order, at most a few, and always the first row to act on", () => {
+    const normal = ["QUEUE_PURGE", "TCP_CLOSE", "TCP_OLD_DATA", "SOCKET_CLOSE", "OTHERHOST", "NEIGH_DEAD"];
+    const drops = [
+      ...normal.map((reason, i) => row(`sym${i}`, reason, "normal", 100 - i)),
+      row("sym_dup", "QUEUE_PURGE", "normal", 50),
+      row("udp_rcv+0x452", "NO_SOCKET", "depends", 10),
+    ];
+    const status = buildStatus(finished(drops, drops.at(-1)));
+    expect(status.explanations?.map((e) => [e.reason, e.class])).toEqual([
+      ["QUEUE_PURGE", "normal"],
+      ["TCP_CLOSE", "normal"],
+      ["TCP_OLD_DATA", "normal"],
+      ["SOCKET_CLOSE", "normal"],
+      ["NO_SOCKET", "depends"],
+    ]);
+    expect(status.explanations?.[4]).toEqual({ reason: "NO_SOCKET", ...DROP_EXPLANATIONS.NO_SOCKET });
+    expect(DropTraceStatusSchema.safeParse(status).success).toBe(true);
+  });
+
+  it("are left out while there are no drops", () => {
+    expect(buildStatus(input({ merged: EMPTY_MERGE })).explanations).toBeUndefined();
   });
 });
