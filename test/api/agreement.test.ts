@@ -104,24 +104,21 @@ describe("the corpus covers what it must", () => {
   });
 });
 
+/** A report whose status is a Running one with no rows, changed by `status`. */
+function reportWith(status: Record<string, unknown>) {
+  return {
+    apiVersion: "droptrace.io/v1alpha1",
+    kind: "DropTraceReport",
+    metadata: { name: "t-n" },
+    spec: { trace: "t", node: "n" },
+    status: { phase: "Running", intervals: 1, totalDrops: 0, uncountedDrops: 0, otherRows: 0, otherDrops: 0, rows: [], ...status },
+  };
+}
+
 describe("cases too large for the corpus", () => {
   it("both refuse a report over the row cap", () => {
     const row = { symbol: "udp_rcv+0x452", interface: "lo", netns: 1, module: "kernel", reason: "NO_SOCKET", class: "depends", count: 1 };
-    const report = (rows: number) => ({
-      apiVersion: "droptrace.io/v1alpha1",
-      kind: "DropTraceReport",
-      metadata: { name: "t-n" },
-      spec: { trace: "t", node: "n" },
-      status: {
-        phase: "Running",
-        intervals: 1,
-        totalDrops: rows,
-        uncountedDrops: 0,
-        otherRows: 0,
-        otherDrops: 0,
-        rows: Array.from({ length: rows }, () => row),
-      },
-    });
+    const report = (rows: number) => reportWith({ totalDrops: rows, rows: Array.from({ length: rows }, () => row) });
     expect(throughCrd(DROPTRACE_REPORT.kind, report(MAX_REPORT_ROWS)).valid).toBe(true);
     expect(throughZod(DROPTRACE_REPORT.kind, report(MAX_REPORT_ROWS)).valid).toBe(true);
     expect(throughCrd(DROPTRACE_REPORT.kind, report(MAX_REPORT_ROWS + 1)).fields).toContain("status.rows");
@@ -129,19 +126,9 @@ describe("cases too large for the corpus", () => {
   });
 
   it("both take a report's kernel counters, and refuse a counter the catalogue does not name", () => {
-    const withCounters = (name: string) => ({
-      apiVersion: "droptrace.io/v1alpha1",
-      kind: "DropTraceReport",
-      metadata: { name: "t-n" },
-      spec: { trace: "t", node: "n" },
-      status: {
+    const withCounters = (name: string) =>
+      reportWith({
         phase: "Completed",
-        intervals: 1,
-        totalDrops: 0,
-        uncountedDrops: 0,
-        otherRows: 0,
-        otherDrops: 0,
-        rows: [],
         kernelCounters: {
           netns: 4026531833,
           counters: [{ name, interface: "eth0", count: 3 }],
@@ -149,8 +136,7 @@ describe("cases too large for the corpus", () => {
           partlySeenDrops: 0,
           checks: [{ counter: "UdpNoPorts", kernel: 0, traced: 0, verdict: "agree", message: "UdpNoPorts counted 0, the probe 0 as NO_SOCKET: they agree" }],
         },
-      },
-    });
+      });
     expect(throughCrd(DROPTRACE_REPORT.kind, withCounters("RxFifoErrors")).valid).toBe(true);
     expect(throughZod(DROPTRACE_REPORT.kind, withCounters("RxFifoErrors")).valid).toBe(true);
     expect(throughCrd(DROPTRACE_REPORT.kind, withCounters("RxBogus")).fields).toContain("status.kernelCounters.counters[0].name");
@@ -160,21 +146,7 @@ describe("cases too large for the corpus", () => {
 
 describe("reports of agents older than the class field", () => {
   it("both take rows without a class (a 0.1 agent's), which the controller classes itself", () => {
-    const old = {
-      apiVersion: "droptrace.io/v1alpha1",
-      kind: "DropTraceReport",
-      metadata: { name: "t-n" },
-      spec: { trace: "t", node: "n" },
-      status: {
-        phase: "Running",
-        intervals: 1,
-        totalDrops: 3,
-        uncountedDrops: 0,
-        otherRows: 0,
-        otherDrops: 0,
-        rows: [{ symbol: "udp_rcv+0x452", interface: "lo", netns: 1, module: "kernel", reason: "NO_SOCKET", count: 3 }],
-      },
-    };
+    const old = reportWith({ totalDrops: 3, rows: [{ symbol: "udp_rcv+0x452", interface: "lo", netns: 1, module: "kernel", reason: "NO_SOCKET", count: 3 }] });
     expect(throughCrd(DROPTRACE_REPORT.kind, old).valid).toBe(true);
     expect(throughZod(DROPTRACE_REPORT.kind, old).valid).toBe(true);
   });
