@@ -87,7 +87,7 @@ export async function runAgent(settings: AgentSettings, deps: AgentDeps): Promis
       owner: settings.trace,
       rowCap: settings.rowCap,
     },
-    { host: realHost, modules: procModules, log, ...deps.trace },
+    { host: realHost, modules: procModules, log, procRoot: settings.hostProc, ...deps.trace },
     { signal: deps.signal, onUpdate },
   );
 

@@ -6,6 +6,8 @@ export const CONDITION = {
   ready: "Ready",
   progressing: "Progressing",
   degraded: "Degraded",
+  /** Whether the rows hold every drop the kernel's own counters counted (status.kernelCounters). */
+  dropsVisible: "DropsVisible",
 } as const;
 
 /** Condition and Event reasons: each names what happened, so a person knows where to look. */
@@ -36,6 +38,14 @@ export const REASON = {
   agentsUnschedulable: "AgentsUnschedulable",
   /** The agent container keeps crashing before its first report. */
   agentsCrashing: "AgentsCrashing",
+  /** DropsVisible: no node's counters read yet, or none could be. */
+  countersNotRead: "CountersNotRead",
+  /** DropsVisible: the kernel counted drops where the probe cannot see them (the NIC or its driver). */
+  dropsUnseen: "DropsUnseen",
+  /** DropsVisible: a counter and the rows that count the same drops disagree on a node. */
+  countersDiffer: "CountersDiffer",
+  /** DropsVisible: every check agrees and nothing was counted out of the probe's sight. */
+  countersAgree: "CountersAgree",
 } as const;
 export type Reason = (typeof REASON)[keyof typeof REASON];
 

@@ -81,5 +81,8 @@ export const FINAL_WRITE_SECONDS = 20;
  * directories from here into its own /usr/lib before it compiles (agent/host-kbuild.ts).
  */
 export const HOST_USR_LIB_MOUNT = "/host/usr/lib";
-/** Where the agent pod sees the host's /proc (read-only, no hostPID): each process's network namespace and cgroup, for attribution. */
+/**
+ * Where the agent sees the host's /proc (read-only, no hostPID): the node's own drop counters, through its pid 1, and each
+ * process's network namespace and cgroup, which name the pod behind a row.
+ */
 export const HOST_PROC_MOUNT = "/host/proc";

@@ -14,6 +14,7 @@ import {
 } from "./constants.js";
 import { KNOWN_DROP_REASONS } from "./drop-reasons.js";
 import { AttributionSchema, PodRefSchema, WorkloadRefSchema } from "./attribution.js";
+import { KERNEL_COUNTER_NAMES } from "./kernel-counters.js";
 import { DropClassSchema, MAX_EXPLAINED_REASONS, MAX_EXPLANATION_TEXT } from "./drop-explanations.js";
 import { DURATION_MAX_LENGTH, DURATION_MIN_LENGTH, DURATION_PATTERN, formatDuration, parseDurationSeconds } from "./duration.js";
 import { ConditionSchema, isQualifiedName, LabelValueSchema, ObjectMetaSchema, TolerationSchema } from "./kubernetes.js";
@@ -137,6 +138,19 @@ export const NodeSummarySchema = z.strictObject({
 });
 export type NodeSummary = z.infer<typeof NodeSummarySchema>;
 
+export const KernelCountersStatusSchema = z.strictObject({
+  /** Nodes whose counters were read. */
+  nodes: count,
+  /** Drops the kernel counted where the probe cannot see them, over all nodes. */
+  unseenDrops: count,
+  partlySeenDrops: count,
+  /** Each counter summed over nodes (and interfaces), with the nodes it moved on. */
+  counters: z.array(z.strictObject({ name: z.enum(KERNEL_COUNTER_NAMES), count, nodes: count })).max(KERNEL_COUNTER_NAMES.length),
+  /** Each check's verdicts, in nodes. */
+  checks: z.array(z.strictObject({ counter: z.enum(KERNEL_COUNTER_NAMES), agree: count, differ: count, notCompared: count })).max(16),
+});
+export type KernelCountersStatus = z.infer<typeof KernelCountersStatusSchema>;
+
 export const DropTraceStatusSchema = z.strictObject({
   phase: PhaseSchema.optional(),
   observedGeneration: z.number().int().min(0).optional(),
@@ -156,6 +170,8 @@ export const DropTraceStatusSchema = z.strictObject({
   nodeSummary: z.array(NodeSummarySchema).max(MAX_NODE_SUMMARY).optional(),
   /** Nodes left out of nodeSummary to keep the object small. */
   nodeSummaryOmitted: count.optional(),
+  /** The kernel's own drop counters over the trace, summed over the nodes that read them. */
+  kernelCounters: KernelCountersStatusSchema.optional(),
 });
 export type DropTraceStatus = z.infer<typeof DropTraceStatusSchema>;
 

@@ -5,6 +5,7 @@ import { API_VERSION, DROPTRACE_REPORT, IFNAME_MAX, MAX_REPORT_ROWS } from "./co
 import { ObjectMetaSchema } from "./kubernetes.js";
 import { PhaseSchema } from "./droptrace.js";
 import { RowAttributionShape } from "./attribution.js";
+import { KERNEL_COUNTER_NAMES } from "./kernel-counters.js";
 import { DropClassSchema } from "./drop-explanations.js";
 
 const count = z.number().int().min(0);
@@ -40,6 +41,36 @@ export const ProbeFactsSchema = z.strictObject({
 });
 export type ProbeFacts = z.infer<typeof ProbeFactsSchema>;
 
+export const KernelCounterSchema = z.strictObject({
+  name: z.enum(KERNEL_COUNTER_NAMES),
+  interface: z.string().max(IFNAME_MAX).optional(),
+  /** The change over the trace. */
+  count,
+});
+
+export const KernelCountersSchema = z.strictObject({
+  /** Inode of the network namespace the counters were read in: the node's own. */
+  netns: count,
+  /** Counters that changed, largest first (at most 64). */
+  counters: z.array(KernelCounterSchema).max(64),
+  /** Drops counted where the probe cannot see them (before the kernel made an skb). */
+  unseenDrops: count,
+  /** Drops counted by columns that mix such drops with traced ones. */
+  partlySeenDrops: count,
+  checks: z
+    .array(
+      z.strictObject({
+        counter: z.enum(KERNEL_COUNTER_NAMES),
+        kernel: count,
+        traced: count,
+        verdict: z.enum(["agree", "differ", "notCompared"]),
+        message: z.string().max(512),
+      }),
+    )
+    .max(16),
+});
+export type KernelCounters = z.infer<typeof KernelCountersSchema>;
+
 export const DropTraceReportSpecSchema = z.strictObject({
   trace: z.string().min(1).max(253),
   node: z.string().min(1).max(253),
@@ -62,6 +93,8 @@ export const DropTraceReportStatusSchema = z.strictObject({
   otherRows: count,
   otherDrops: count,
   rows: z.array(ReportRowSchema).max(MAX_REPORT_ROWS),
+  /** The kernel's own drop counters over the trace, in the node's namespace; absent when they could not be read. */
+  kernelCounters: KernelCountersSchema.optional(),
 });
 export type DropTraceReportStatus = z.infer<typeof DropTraceReportStatusSchema>;
 

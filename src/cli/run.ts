@@ -90,6 +90,7 @@ export async function runCommand(settings: RunSettings, runDeps: RunDeps = {}, i
       {
         host: realHost,
         modules: procModules,
+        procRoot: "/proc",
         // The outcome is printed for the user; logs only when asked for (DROPTRACE_LOG_LEVEL=debug).
         log: process.env["DROPTRACE_LOG_LEVEL"] === undefined ? silentLogger : createLogger(),
         ...deps,

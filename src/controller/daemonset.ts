@@ -95,8 +95,9 @@ const HOST_READ_ONLY = [
   { name: "usr-lib", path: "/usr/lib", mountPath: HOST_USR_LIB_MOUNT },
   { name: "tracefs", path: "/sys/kernel/tracing", mountPath: "/sys/kernel/tracing" },
   { name: "debugfs", path: "/sys/kernel/debug", mountPath: "/sys/kernel/debug" },
-  // Each host process's network namespace and cgroup, which name the pod behind a row's namespace;
-  // a read-only mount rather than hostPID, so the agent's own processes stay in their own PID namespace.
+  // The host's /proc, read-only rather than hostPID, so the agent's own processes stay in their own PID
+  // namespace: the node's own drop counters through its pid 1 (/host/proc/1/net), and each process's
+  // network namespace and cgroup, which name the pod behind a row's namespace.
   { name: "host-proc", path: "/proc", mountPath: HOST_PROC_MOUNT },
 ] as const;
 

@@ -27,5 +27,6 @@ export function reportStatus(state: TraceState): DropTraceReportStatus {
     otherRows: snapshot.otherRows,
     otherDrops: snapshot.otherCount,
     rows: [...snapshot.rows],
+    ...(state.kernelCounters === undefined ? {} : { kernelCounters: state.kernelCounters }),
   };
 }

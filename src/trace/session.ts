@@ -13,6 +13,8 @@ import { parseKfreeSkbFormat, UnknownDropReasonError } from "./kernel-reasons.js
 import { LoadedModuleRecord, removeLeftover, type ModuleTable } from "../probe/loaded-modules.js";
 import { preflight, type HostView, type PreflightProblem } from "./preflight.js";
 import { ProbeOutputReader } from "../probe/output.js";
+import { CounterWatch } from "./kernel-counters.js";
+import type { KernelCounters } from "../api/report.js";
 
 export interface TraceRequest {
   /** How long to count, from the moment the probe is armed. */
@@ -46,6 +48,8 @@ export interface TraceDeps {
   stopGraceMs?: number;
   /** Default ARM_TIMEOUT_MS. */
   armTimeoutMs?: number;
+  /** Where the node's own /proc is ("/proc" on one machine, the host's mounted into the agent): its drop counters are read there. Without it, none are. */
+  procRoot?: string;
 }
 
 /** Why a trace ended as it did; `cannotTrace` failures are the machine's, not the probe's. */
@@ -65,6 +69,8 @@ export interface TraceState {
   notes: string[];
   /** Probe hits SystemTap skipped (lock contention, reentrancy): drops that reached no row. */
   skippedProbes?: number;
+  /** The kernel's own drop counters since the probe was armed. */
+  kernelCounters?: KernelCounters;
 }
 
 export interface TraceHooks {
@@ -188,6 +194,26 @@ interface Ready {
 async function traceWith({ module, reasonNumbers, accumulator, record, request, deps, hooks, state, finish }: Ready): Promise<TraceState> {
   const log = deps.log.child({ owner: request.owner });
   const reader = new ProbeOutputReader();
+  const counters =
+    deps.procRoot === undefined
+      ? undefined
+      : new CounterWatch(
+          { procRoot: deps.procRoot, readText: (p) => deps.host.readText(p), readLink: (p) => deps.host.readLink(p) },
+          request.interfaces.length > 0 || request.reasons.length > 0,
+        );
+  /** Reads the counters and puts them, or why they are missing, into this state. */
+  const withCounters = async (at: TraceState) => {
+    if (counters === undefined) return;
+    await counters.read();
+    const result = counters.result(at.snapshot.rows);
+    if (result !== undefined) {
+      at.kernelCounters = result;
+      state.kernelCounters = result;
+    } else if (counters.problem !== undefined && !at.notes.includes(counters.problem)) {
+      at.notes.push(counters.problem);
+      if (!state.notes.includes(counters.problem)) state.notes.push(counters.problem);
+    }
+  };
   // Interval updates are chained so they never overlap and never outlive the trace.
   let updates: Promise<void> = Promise.resolve();
   const queueUpdate = () => {
@@ -196,6 +222,7 @@ async function traceWith({ module, reasonNumbers, accumulator, record, request, 
     // update still says what was true here (armed with no interval yet, say).
     const asOfNow: TraceState = { ...state, notes: [...state.notes] };
     updates = updates
+      .then(() => withCounters(asOfNow))
       .then(() => hooks.onUpdate?.(asOfNow))
       .catch((err: unknown) => {
         log.error({ err }, "an interval update failed; the next one carries the same cumulative counts");
@@ -280,6 +307,8 @@ async function traceWith({ module, reasonNumbers, accumulator, record, request, 
   consume(reader.end());
   await updates;
   state.snapshot = accumulator.snapshot(request.rowCap);
+  // The last reading, once the probe is gone: both sides then end at about the same moment.
+  if (state.startTime !== undefined) await withCounters(state);
   log.info({ stopReason, exitCode: exit.exitCode, total: state.snapshot.total }, "probe stopped");
 
   if (exit.skippedProbes > 0) {

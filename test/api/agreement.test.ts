@@ -8,6 +8,7 @@ import { describe, expect, it } from "vitest";
 import { DropTraceSchema, INTERFACE_PATTERN, specChanged, TOP_N_BOUNDS, TOP_N_DEFAULT } from "../../src/api/droptrace.js";
 import { DropTraceReportSchema, REASON_PATTERN } from "../../src/api/report.js";
 import { KNOWN_DROP_REASONS } from "../../src/api/drop-reasons.js";
+import { KERNEL_COUNTER_NAMES } from "../../src/api/kernel-counters.js";
 import { DROP_CLASSES, MAX_EXPLAINED_REASONS, MAX_EXPLANATION_TEXT } from "../../src/api/drop-explanations.js";
 import { DURATION_PATTERN } from "../../src/api/duration.js";
 import { fieldErrors } from "../../src/api/field-errors.js";
@@ -103,48 +104,49 @@ describe("the corpus covers what it must", () => {
   });
 });
 
+/** A report whose status is a Running one with no rows, changed by `status`. */
+function reportWith(status: Record<string, unknown>) {
+  return {
+    apiVersion: "droptrace.io/v1alpha1",
+    kind: "DropTraceReport",
+    metadata: { name: "t-n" },
+    spec: { trace: "t", node: "n" },
+    status: { phase: "Running", intervals: 1, totalDrops: 0, uncountedDrops: 0, otherRows: 0, otherDrops: 0, rows: [], ...status },
+  };
+}
+
 describe("cases too large for the corpus", () => {
   it("both refuse a report over the row cap", () => {
     const row = { symbol: "udp_rcv+0x452", interface: "lo", netns: 1, module: "kernel", reason: "NO_SOCKET", class: "depends", count: 1 };
-    const report = (rows: number) => ({
-      apiVersion: "droptrace.io/v1alpha1",
-      kind: "DropTraceReport",
-      metadata: { name: "t-n" },
-      spec: { trace: "t", node: "n" },
-      status: {
-        phase: "Running",
-        intervals: 1,
-        totalDrops: rows,
-        uncountedDrops: 0,
-        otherRows: 0,
-        otherDrops: 0,
-        rows: Array.from({ length: rows }, () => row),
-      },
-    });
+    const report = (rows: number) => reportWith({ totalDrops: rows, rows: Array.from({ length: rows }, () => row) });
     expect(throughCrd(DROPTRACE_REPORT.kind, report(MAX_REPORT_ROWS)).valid).toBe(true);
     expect(throughZod(DROPTRACE_REPORT.kind, report(MAX_REPORT_ROWS)).valid).toBe(true);
     expect(throughCrd(DROPTRACE_REPORT.kind, report(MAX_REPORT_ROWS + 1)).fields).toContain("status.rows");
     expect(throughZod(DROPTRACE_REPORT.kind, report(MAX_REPORT_ROWS + 1)).fields).toContain("status.rows");
   });
+
+  it("both take a report's kernel counters, and refuse a counter the catalogue does not name", () => {
+    const withCounters = (name: string) =>
+      reportWith({
+        phase: "Completed",
+        kernelCounters: {
+          netns: 4026531833,
+          counters: [{ name, interface: "eth0", count: 3 }],
+          unseenDrops: 3,
+          partlySeenDrops: 0,
+          checks: [{ counter: "UdpNoPorts", kernel: 0, traced: 0, verdict: "agree", message: "UdpNoPorts counted 0, the probe 0 as NO_SOCKET: they agree" }],
+        },
+      });
+    expect(throughCrd(DROPTRACE_REPORT.kind, withCounters("RxFifoErrors")).valid).toBe(true);
+    expect(throughZod(DROPTRACE_REPORT.kind, withCounters("RxFifoErrors")).valid).toBe(true);
+    expect(throughCrd(DROPTRACE_REPORT.kind, withCounters("RxBogus")).fields).toContain("status.kernelCounters.counters[0].name");
+    expect(throughZod(DROPTRACE_REPORT.kind, withCounters("RxBogus")).fields).toContain("status.kernelCounters.counters[0].name");
+  });
 });
 
 describe("reports of agents older than the class field", () => {
   it("both take rows without a class (a 0.1 agent's), which the controller classes itself", () => {
-    const old = {
-      apiVersion: "droptrace.io/v1alpha1",
-      kind: "DropTraceReport",
-      metadata: { name: "t-n" },
-      spec: { trace: "t", node: "n" },
-      status: {
-        phase: "Running",
-        intervals: 1,
-        totalDrops: 3,
-        uncountedDrops: 0,
-        otherRows: 0,
-        otherDrops: 0,
-        rows: [{ symbol: "udp_rcv+0x452", interface: "lo", netns: 1, module: "kernel", reason: "NO_SOCKET", count: 3 }],
-      },
-    };
+    const old = reportWith({ totalDrops: 3, rows: [{ symbol: "udp_rcv+0x452", interface: "lo", netns: 1, module: "kernel", reason: "NO_SOCKET", count: 3 }] });
     expect(throughCrd(DROPTRACE_REPORT.kind, old).valid).toBe(true);
     expect(throughZod(DROPTRACE_REPORT.kind, old).valid).toBe(true);
   });
@@ -155,6 +157,15 @@ describe("the constants the corpus cannot enumerate", () => {
 
   it("the CRD's reason enum is exactly the known drop reasons", () => {
     expect(specProps["filter"]?.properties?.["reasons"]?.items?.enum).toEqual([...KNOWN_DROP_REASONS]);
+  });
+
+  it("the CRDs' counter enums are exactly the counter catalogue", () => {
+    const counters = crdFor(DROPTRACE_REPORT.kind).storageVersion.schema.properties?.["status"]?.properties?.["kernelCounters"]?.properties ?? {};
+    expect(counters["counters"]?.items?.properties?.["name"]?.enum).toEqual([...KERNEL_COUNTER_NAMES]);
+    expect(counters["checks"]?.items?.properties?.["counter"]?.enum).toEqual([...KERNEL_COUNTER_NAMES]);
+    const status = crdFor(DROPTRACE.kind).storageVersion.schema.properties?.["status"]?.properties?.["kernelCounters"]?.properties ?? {};
+    expect(status["counters"]?.items?.properties?.["name"]?.enum).toEqual([...KERNEL_COUNTER_NAMES]);
+    expect(status["checks"]?.items?.properties?.["counter"]?.enum).toEqual([...KERNEL_COUNTER_NAMES]);
   });
 
   it("the CRD's patterns are the ones the schemas use", () => {

@@ -200,6 +200,20 @@ export interface HostOptions {
   kallsyms?: string;
   /** /proc/modules, when not the fixture's. */
   procModules?: string;
+  /**
+   * The node's /proc/<pid>/net files, read each time (so a test can move counters): by default
+   * test/fixtures/proc-net-6.18 as captured, unchanging. Served under /proc/1/net and /host/proc/1/net.
+   */
+  procNet?: (file: string) => string | undefined;
+  /** The node's network namespace inode (pid 1's), default the fixture rows' own namespace of lo. */
+  hostNetns?: number;
+}
+
+const PROC_NET_DIR = path.resolve(import.meta.dirname, "../fixtures/proc-net-6.18");
+/** The captured /proc/net files of test/fixtures/proc-net-6.18. */
+export function capturedProcNet(file: string): string | undefined {
+  const at = path.join(PROC_NET_DIR, file);
+  return existsSync(at) ? readFileSync(at, "utf8") : undefined;
 }
 
 export interface FakeModuleTable extends ModuleTable {
@@ -405,10 +419,13 @@ export function fixtureHost(options: HostOptions = {}): HostView {
   return {
     uid: () => options.uid ?? 0,
     kernelRelease: () => RELEASE,
-    readText: (p) => Promise.resolve(files[p]),
+    readText: (p) => {
+      const net = /^(?:\/host)?\/proc\/1\/net\/(\w+)$/.exec(p)?.[1];
+      return Promise.resolve(net === undefined ? files[p] : (options.procNet ?? capturedProcNet)(net));
+    },
     readBytes: (p) => Promise.resolve(files[p] === undefined ? undefined : Buffer.from(files[p], "utf8")),
     exists: (p) => Promise.resolve(dirs.includes(p) || p in files),
-    readLink: () => Promise.resolve(undefined),
+    readLink: (p) => Promise.resolve(/^(?:\/host)?\/proc\/1\/ns\/net$/.test(p) ? `net:[${String(options.hostNetns ?? 4026531833)}]` : undefined),
     // As the real host does: run the command (found "on PATH" here: the stand-ins), stdout and stderr when it exits 0.
     commandOutput: async (command, args) => {
       const file = path.isAbsolute(command) ? command : installed[command];

@@ -2,7 +2,8 @@
 // Reasons come from REASON and messages say what to do; lastTransitionTime moves only when a
 // condition's status flips, so an unchanged trace produces an unchanged status.
 import type { Condition } from "../../api/kubernetes.js";
-import type { DropRow, Phase } from "../../api/droptrace.js";
+import type { DropRow, KernelCountersStatus, Phase } from "../../api/droptrace.js";
+import { KERNEL_COUNTERS } from "../../api/kernel-counters.js";
 import { CONDITION, REASON, type Reason } from "../../api/conditions.js";
 import { explainDrop } from "../../api/drop-explanations.js";
 import { MAX_MESSAGE_LENGTH, MAX_NODES_NAMED } from "./limits.js";
@@ -31,6 +32,8 @@ export interface ConditionInput {
   agentStart?: readonly { reason: Reason; description: string; nodes: number }[];
   /** "namespace/name" of the trace's DaemonSet, for messages that send a person to its pods. */
   daemonSet: string;
+  /** The nodes' kernel counters summed (merge.ts). */
+  kernelCounters?: KernelCountersStatus;
 }
 
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`;
@@ -136,6 +139,50 @@ function degraded(input: ConditionInput): ConditionSpec {
   return { ...base, status: "True", reason: first.reason, message: problems.map((p) => p.message).join("; ") };
 }
 
+/**
+ * DropsVisible: True when the kernel's counters agree with the rows and counted nothing where the
+ * probe cannot see; False, saying what, when they do not; Unknown until a node's counters are read.
+ */
+function dropsVisible(input: ConditionInput): ConditionSpec {
+  const base = { type: CONDITION.dropsVisible };
+  const counters = input.kernelCounters;
+  if (counters === undefined) {
+    return {
+      ...base,
+      status: "Unknown",
+      reason: REASON.countersNotRead,
+      message: "no node has reported the kernel's own drop counters yet (or none could read them: see each node's report)",
+    };
+  }
+  const on = `on ${plural(counters.nodes, "node")}`;
+  const problems: { reason: Reason; message: string }[] = [];
+  if (counters.unseenDrops > 0) {
+    const unseen = counters.counters.filter((c) => KERNEL_COUNTERS[c.name].visibility === "unseen").map((c) => `${c.name} ${c.count}`);
+    problems.push({
+      reason: REASON.dropsUnseen,
+      message: `the kernel counted ${counters.unseenDrops} drops the probe cannot see (${unseen.join(", ")}: in the NIC or its driver, before an skb existed), so they are in no row`,
+    });
+  }
+  const differ = counters.checks.filter((c) => c.differ > 0);
+  if (differ.length > 0) {
+    problems.push({
+      reason: REASON.countersDiffer,
+      message: `the kernel's counters and the rows that count the same drops differ (${differ.map((c) => `${c.counter} on ${plural(c.differ, "node")}`).join(", ")}): see kernelCounters in the nodes' reports`,
+    });
+  }
+  const first = problems[0];
+  if (first !== undefined) return { ...base, status: "False", reason: first.reason, message: problems.map((p) => p.message).join("; ") };
+  const agree = counters.checks.filter((c) => c.agree > 0).map((c) => c.counter);
+  const partly =
+    counters.partlySeenDrops > 0 ? `; ${counters.partlySeenDrops} drops were counted by interface columns that mix NIC drops with traced ones` : "";
+  return {
+    ...base,
+    status: "True",
+    reason: REASON.countersAgree,
+    message: `${agree.length > 0 ? `${agree.join(", ")} agree with the rows` : "nothing to compare"} and no drop was counted out of the probe's sight ${on}${partly}`,
+  };
+}
+
 export function desiredConditions(input: ConditionInput): ConditionSpec[] {
   const message = readyMessage(input);
   const active = input.phase === "Pending" || input.phase === "Running";
@@ -143,6 +190,7 @@ export function desiredConditions(input: ConditionInput): ConditionSpec[] {
     { type: CONDITION.ready, status: input.phase === "Completed" ? "True" : "False", reason: input.reason, message },
     { type: CONDITION.progressing, status: active ? "True" : "False", reason: input.reason, message: active ? message : "the trace has ended" },
     degraded(input),
+    dropsVisible(input),
   ];
   return conditions.map((c) => ({ ...c, message: c.message.slice(0, MAX_MESSAGE_LENGTH) }));
 }

@@ -6,14 +6,16 @@
 import type { DropRow } from "../../api/droptrace.js";
 import { compareRows, rowKey } from "../../api/rows.js";
 import { dropClass, isActionable } from "../../api/drop-explanations.js";
-import type { ViewRow } from "./report-view.js";
+import type { ViewCounters, ViewRow } from "./report-view.js";
 import { agree, agreedOwner, type OwnerAgreement } from "./owner-agreement.js";
+import type { KernelCountersStatus } from "../../api/droptrace.js";
 
 export interface NodeDrops {
   /** Already one row per merge key (report-view.ts sums network namespaces). */
   rows: readonly ViewRow[];
   totalDrops: number;
   uncountedDrops: number;
+  counters?: ViewCounters;
 }
 
 export interface MergedDrops {
@@ -25,6 +27,8 @@ export interface MergedDrops {
   distinctRows: number;
   /** The first row, over all rows and not only the top N, whose reason is not usually normal. */
   topActionable: DropRow | undefined;
+  /** The nodes' kernel counters summed; absent while no node has reported any. */
+  kernelCounters?: KernelCountersStatus;
 }
 
 export function mergeReports(nodes: Iterable<NodeDrops>, topN: number): MergedDrops {
@@ -33,9 +37,11 @@ export function mergeReports(nodes: Iterable<NodeDrops>, topN: number): MergedDr
   const owners = new Map<string, OwnerAgreement>();
   let totalDrops = 0;
   let uncountedDrops = 0;
+  const counters = new CounterSums();
   for (const node of nodes) {
     totalDrops += node.totalDrops;
     uncountedDrops += node.uncountedDrops;
+    if (node.counters !== undefined) counters.add(node.counters);
     for (const row of node.rows) {
       const existing = merged.get(row.key);
       if (existing === undefined) {
@@ -67,7 +73,54 @@ export function mergeReports(nodes: Iterable<NodeDrops>, topN: number): MergedDr
     const owner = owners.get(rowKey(row));
     return owner === undefined ? row : { ...row, ...agreedOwner(owner) };
   });
-  return { drops, totalDrops, uncountedDrops, distinctRows: merged.size, topActionable };
+  const kernelCounters = counters.status();
+  return {
+    drops,
+    totalDrops,
+    uncountedDrops,
+    distinctRows: merged.size,
+    topActionable,
+    ...(kernelCounters === undefined ? {} : { kernelCounters }),
+  };
+}
+
+/** Kernel counters over nodes: each counter's sum and how many nodes counted it, each check's verdicts. */
+class CounterSums {
+  #nodes = 0;
+  #unseen = 0;
+  #partly = 0;
+  readonly #byName = new Map<string, { count: number; nodes: number }>();
+  readonly #checks = new Map<string, { agree: number; differ: number; notCompared: number }>();
+
+  add(node: ViewCounters): void {
+    this.#nodes += 1;
+    this.#unseen += node.unseenDrops;
+    this.#partly += node.partlySeenDrops;
+    for (const c of node.byName) {
+      const sum = this.#byName.get(c.name) ?? { count: 0, nodes: 0 };
+      sum.count += c.count;
+      sum.nodes += 1;
+      this.#byName.set(c.name, sum);
+    }
+    for (const c of node.checks) {
+      const verdicts = this.#checks.get(c.counter) ?? { agree: 0, differ: 0, notCompared: 0 };
+      verdicts[c.verdict] += 1;
+      this.#checks.set(c.counter, verdicts);
+    }
+  }
+
+  status(): KernelCountersStatus | undefined {
+    if (this.#nodes === 0) return undefined;
+    return {
+      nodes: this.#nodes,
+      unseenDrops: this.#unseen,
+      partlySeenDrops: this.#partly,
+      counters: [...this.#byName]
+        .map(([name, sum]) => ({ name, ...sum }) as KernelCountersStatus["counters"][number])
+        .sort((a, b) => b.count - a.count || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)),
+      checks: [...this.#checks].map(([counter, v]) => ({ counter, ...v }) as KernelCountersStatus["checks"][number]),
+    };
+  }
 }
 
 /** The first `n` rows in compareRows order, without sorting them all (there may be a million). */

@@ -6,7 +6,8 @@
 // copies of the same few hundred symbol names.
 import type { Phase } from "../../api/droptrace.js";
 import { describeFieldErrors, fieldErrors } from "../../api/field-errors.js";
-import { DropTraceReportSchema } from "../../api/report.js";
+import { DropTraceReportSchema, type KernelCounters } from "../../api/report.js";
+import type { KernelCounterName } from "../../api/kernel-counters.js";
 import { rowKey } from "../../api/rows.js";
 import { DROPTRACE } from "../../api/constants.js";
 import { INVALID_REPORT_REASON } from "../../api/conditions.js";
@@ -39,6 +40,26 @@ export interface ReportView {
   totalDrops: number;
   uncountedDrops: number;
   rows: ViewRow[];
+  /** The node's kernel counters, summed over interfaces: a few numbers, not the report's list. */
+  counters?: ViewCounters;
+}
+
+export interface ViewCounters {
+  byName: { name: KernelCounterName; count: number }[];
+  unseenDrops: number;
+  partlySeenDrops: number;
+  checks: { counter: KernelCounterName; verdict: "agree" | "differ" | "notCompared" }[];
+}
+
+function viewCounters(counters: KernelCounters): ViewCounters {
+  const byName = new Map<KernelCounterName, number>();
+  for (const c of counters.counters) byName.set(c.name, (byName.get(c.name) ?? 0) + c.count);
+  return {
+    byName: [...byName].map(([name, count]) => ({ name, count })),
+    unseenDrops: counters.unseenDrops,
+    partlySeenDrops: counters.partlySeenDrops,
+    checks: counters.checks.map((c) => ({ counter: c.counter, verdict: c.verdict })),
+  };
 }
 
 const optionalOwner = (owner: OwnerAgreement | undefined) => (owner === undefined ? {} : { owner });
@@ -142,6 +163,7 @@ export function toReportView(raw: unknown, pool: StringPool): { view: ReportView
       totalDrops: status?.totalDrops ?? 0,
       uncountedDrops: status?.uncountedDrops ?? 0,
       rows: [...rows.values()],
+      ...(status?.kernelCounters === undefined ? {} : { counters: viewCounters(status.kernelCounters) }),
     },
   };
 }

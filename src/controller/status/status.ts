@@ -56,6 +56,7 @@ export function buildStatus(input: StatusInput): DropTraceStatus {
       topRow: merged.drops[0],
       topActionable: merged.topActionable,
       daemonSet: input.daemonSet,
+      ...(merged.kernelCounters === undefined ? {} : { kernelCounters: merged.kernelCounters }),
       ...(input.detail === undefined ? {} : { detail: input.detail }),
       ...(input.agentStart === undefined ? {} : { agentStart: input.agentStart }),
     }),
@@ -83,6 +84,7 @@ export function buildStatus(input: StatusInput): DropTraceStatus {
     ...(explanations.length === 0 ? {} : { explanations }),
     nodeSummary,
     nodeSummaryOmitted: omitted,
+    ...(merged.kernelCounters === undefined ? {} : { kernelCounters: merged.kernelCounters }),
   };
 }
 

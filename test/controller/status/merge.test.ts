@@ -12,7 +12,7 @@ const pool = new StringPool();
 function node(
   name: string,
   rows: ({ symbol: string; interface?: string; netns?: number; module?: string; reason?: string; class?: DropClass; count: number } & RowOwner)[],
-  extra: { otherDrops?: number; uncountedDrops?: number } = {},
+  extra: { otherDrops?: number; uncountedDrops?: number; kernelCounters?: unknown } = {},
 ) {
   // Each row's class as the agent sets it, unless the test says otherwise.
   const full = rows.map((r) => ({ interface: "eth0", netns: 0, module: "kernel", reason: "NO_SOCKET", class: dropClass(r.reason ?? "NO_SOCKET"), ...r }));
@@ -31,6 +31,7 @@ function node(
         otherRows: extra.otherDrops === undefined ? 0 : 1,
         otherDrops: extra.otherDrops ?? 0,
         rows: full,
+        ...(extra.kernelCounters === undefined ? {} : { kernelCounters: extra.kernelCounters }),
       },
     },
     pool,
@@ -230,5 +231,44 @@ describe("merging whose rows are", () => {
       { symbol: "nft_do_chain+0x2d1", interface: "eth0", module: "kernel", reason: "NO_SOCKET", class: "depends", count: 5, nodes: 2 },
     ]);
     expect(merged.totalDrops).toBe(56);
+  });
+});
+
+describe("merging nodes' kernel counters", () => {
+  const counters = (fifo: number, noPorts: number, verdict: "agree" | "differ") => ({
+    netns: 4026531833,
+    counters: [
+      { name: "RxFifoErrors", interface: "eth0", count: fifo },
+      { name: "RxFifoErrors", interface: "eth1", count: 1 },
+      { name: "UdpNoPorts", count: noPorts },
+    ].filter((c) => c.count > 0),
+    unseenDrops: fifo + 1,
+    partlySeenDrops: 0,
+    checks: [{ counter: "UdpNoPorts", kernel: noPorts, traced: verdict === "agree" ? noPorts : 0, verdict, message: "m" }],
+  });
+
+  it("sums each counter over interfaces and nodes, counts the nodes it moved on, and tallies each check's verdicts", () => {
+    const merged = mergeReports(
+      [
+        node("a", [{ symbol: "udp_rcv+0x1", count: 5 }], { kernelCounters: counters(10, 5, "agree") }),
+        node("b", [{ symbol: "udp_rcv+0x1", count: 2 }], { kernelCounters: counters(0, 3, "differ") }),
+        node("c", [{ symbol: "udp_rcv+0x1", count: 1 }]),
+      ],
+      20,
+    );
+    expect(merged.kernelCounters).toEqual({
+      nodes: 2,
+      unseenDrops: 12,
+      partlySeenDrops: 0,
+      counters: [
+        { name: "RxFifoErrors", count: 12, nodes: 2 },
+        { name: "UdpNoPorts", count: 8, nodes: 2 },
+      ],
+      checks: [{ counter: "UdpNoPorts", agree: 1, differ: 1, notCompared: 0 }],
+    });
+  });
+
+  it("has no counters while no node has reported any", () => {
+    expect(mergeReports([node("a", [{ symbol: "udp_rcv+0x1", count: 5 }])], 20).kernelCounters).toBeUndefined();
   });
 });

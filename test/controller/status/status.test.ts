@@ -69,6 +69,58 @@ describe("conditions", () => {
   });
 });
 
+describe("DropsVisible", () => {
+  const visible = (kernelCounters: ConditionInput["kernelCounters"]) =>
+    desiredConditions({
+      phase: "Completed",
+      reason: REASON.allNodesDone,
+      counts: { desired: 2, pending: 0, running: 0, completed: 2, failed: 0 },
+      failures: new Map(),
+      notReporting: { count: 0, names: [] },
+      unfinished: [],
+      totalDrops: 10,
+      uncountedDrops: 0,
+      topRow: undefined,
+      topActionable: undefined,
+      daemonSet: "ns/ds",
+      ...(kernelCounters === undefined ? {} : { kernelCounters }),
+    }).find((c) => c.type === "DropsVisible");
+  const sums = (over: Partial<NonNullable<ConditionInput["kernelCounters"]>> = {}): NonNullable<ConditionInput["kernelCounters"]> => ({
+    nodes: 2,
+    unseenDrops: 0,
+    partlySeenDrops: 0,
+    counters: [{ name: "UdpNoPorts", count: 10, nodes: 2 }],
+    checks: [{ counter: "UdpNoPorts", agree: 2, differ: 0, notCompared: 0 }],
+    ...over,
+  });
+
+  it("is True when every check agrees and nothing was counted out of the probe's sight", () => {
+    expect(visible(sums())).toEqual({
+      type: "DropsVisible",
+      status: "True",
+      reason: "CountersAgree",
+      message: "UdpNoPorts agree with the rows and no drop was counted out of the probe's sight on 2 nodes",
+    });
+  });
+
+  it("is False and names the counters when the kernel counted drops the probe cannot see", () => {
+    const got = visible(sums({ unseenDrops: 7, counters: [{ name: "RxFifoErrors", count: 7, nodes: 1 }] }));
+    expect(got).toMatchObject({ status: "False", reason: "DropsUnseen" });
+    expect(got?.message).toBe(
+      "the kernel counted 7 drops the probe cannot see (RxFifoErrors 7: in the NIC or its driver, before an skb existed), so they are in no row",
+    );
+  });
+
+  it("is False when a check differs on a node, and Unknown before any node read its counters", () => {
+    expect(visible(sums({ checks: [{ counter: "UdpNoPorts", agree: 1, differ: 1, notCompared: 0 }] }))).toMatchObject({
+      status: "False",
+      reason: "CountersDiffer",
+      message: "the kernel's counters and the rows that count the same drops differ (UdpNoPorts on 1 node): see kernelCounters in the nodes' reports",
+    });
+    expect(visible(undefined)).toMatchObject({ status: "Unknown", reason: "CountersNotRead" });
+  });
+});
+
 describe("the status", () => {
   it("is equal to the one before when nothing changed, so nothing is written", () => {
     const first = buildStatus(input());
@@ -106,6 +158,14 @@ describe("the status", () => {
           lastTransitionTime: "2026-03-01T10:00:00Z",
           reason: "NodesHealthy",
           message: "no node has failed",
+        },
+        {
+          type: "DropsVisible",
+          status: "Unknown",
+          observedGeneration: 1,
+          lastTransitionTime: "2026-03-01T10:00:00Z",
+          reason: "CountersNotRead",
+          message: "no node has reported the kernel's own drop counters yet (or none could read them: see each node's report)",
         },
       ],
       nodes: { desired: 2, pending: 1, running: 1, completed: 0, failed: 0 },
