@@ -44,7 +44,7 @@ export class PodAttributor implements Attributor {
     else if (this.#scan?.hostNetns === undefined) notes.push(`the node's own network namespace is unknown: ${this.#procRoot}/1/ns/net could not be read`);
     const podProblem = this.#pods.problem();
     if (podProblem !== undefined) notes.push(`pod names unknown: ${podProblem}`);
-    else if (this.#unnamed.size > 0) notes.push(`${this.#unnamed.size} pods seen in /proc are not among this node's pods`);
+    else if (this.#unnamed.size > 0) notes.push(`pod UIDs in /proc but not among this node's pods: ${this.#unnamed.size}`);
     if ((this.#scan?.denied ?? 0) > 0) notes.push(`${this.#scan?.denied ?? 0} processes could not be read in ${this.#procRoot}`);
     return notes;
   }

@@ -123,7 +123,7 @@ describe("PodAttributor", () => {
     await attributor.refresh();
     const named = attributeStatus(status(ROWS), attributor);
     expect(named.rows[1]).toMatchObject({ netns: DB_NS, attribution: "unknown" });
-    expect(named.message).toBe("1 pods seen in /proc are not among this node's pods");
+    expect(named.message).toBe("pod UIDs in /proc but not among this node's pods: 1");
   });
 
   it("keeps the name of a pod that ended mid-trace", async () => {
