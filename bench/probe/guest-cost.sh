@@ -69,7 +69,7 @@ settled() {
 # run_flood: settle, then dropflood; its result line in FLOOD.
 run_flood() {
   local line
-  wait_for 60 settled || say "not idle after 60 s; flooding anyway"
+  wait_for 30 settled || say "not idle after 30 s, flooding anyway; busiest: $(ps -eo pcpu,comm --sort=-pcpu | sed -n '2,4p' | tr -s ' \n' ' ')"
   line=$(BENCH_MARK=1 /droptrace/dropflood "$COUNT" 9 2>/dev/console) || { say "dropflood failed: $line"; return 1; }
   FLOOD=$line
 }
