@@ -205,7 +205,8 @@ for v in "${variants[@]}"; do
   log "compiling variant $v"
   name=$(basename "$v" .stp)
   cp "$v" "$work/src/$name.stp"
-  modes+=$'\n'$(printf '%s\t%s\t%s' "variant-$name" stap-nocount "$(compile "$work/src/$name.stp")")
+  vmodule=$(compile "$work/src/$name.stp")
+  modes+=$'\n'$(printf '%s\t%s\t%s' "variant-$name" stap-nocount "$vmodule")
 done
 if [[ $issue_bpftrace == 1 ]]; then modes+=$'\n'$(printf '%s\t%s\t%s' bpftrace-issue bpftrace issue.bt); fi
 echo "$modes" >"$files/modes.tsv"
