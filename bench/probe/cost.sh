@@ -7,10 +7,12 @@
 #   --boots N        guest boots (default 3); every boot measures every mode
 #   --rounds N       rounds per boot (default 3); a round runs each mode once, each between two
 #                    no-probe baselines, in an order that rotates from round to round
-#   --count N        datagrams per flood (default 200000)
+#   --count N        datagrams per flood (default 100000)
+#   --floods N       floods per run (default 3): a tool stays loaded over all of them
 #   --kernel K       7.2 (default), 6.12, 6.1, or a full release in the guest tree
-#   --compare REV    also measure stap/droptrace.stp as it is at git revision REV (modes
-#                    droptrace@REV and droptrace@REV-nomatch), in the same boots: before/after
+#   --compare REV    also measure stap/droptrace.stp as it is at git revision REV (mode
+#                    droptrace@REV), in the same boots: before/after
+#   --compare-nomatch  with --compare, also REV with the filter that matches nothing
 #   --variant FILE   also measure another SystemTap script (repeatable; mode named after the file):
 #                    an ablation, e.g. variants/empty.stp; its counts are not checked
 #   --issue-bpftrace also measure the issue's literal bpftrace one-liner (location, reason only)
@@ -49,14 +51,16 @@ log() { echo "cost: $*" >&2; }
 
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
-boots=3 rounds=3 count=200000 kernel=7.2 compare="" issue_bpftrace=0 out="" summarize="" variants=()
+boots=3 rounds=3 count=100000 floods=3 kernel=7.2 compare="" compare_nomatch=0 issue_bpftrace=0 out="" summarize="" variants=()
 while [[ $# -gt 0 ]]; do
   case $1 in
     --boots) boots=$2; shift 2 ;;
     --rounds) rounds=$2; shift 2 ;;
     --count) count=$2; shift 2 ;;
+    --floods) floods=$2; shift 2 ;;
     --kernel) kernel=$2; shift 2 ;;
     --compare) compare=$2; shift 2 ;;
+    --compare-nomatch) compare_nomatch=1; shift ;;
     --issue-bpftrace) issue_bpftrace=1; shift ;;
     --variant) variants+=("$(realpath -e "$2")"); shift 2 ;;
     --out) out=$2; shift 2 ;;
@@ -199,7 +203,9 @@ if [[ -n $compare ]]; then
   log "compiling stap/droptrace.stp at $rev"
   old_module=$(compile "$work/src/droptrace_$rev.stp")
   modes+=$'\n'$(printf '%s\t%s\t%s' "droptrace@$rev" stap "$old_module")
-  modes+=$'\n'$(printf '%s\t%s\t%s\t%s' "droptrace@$rev-nomatch" stap "$old_module" interfaces=nomatch0)
+  if [[ $compare_nomatch == 1 ]]; then
+    modes+=$'\n'$(printf '%s\t%s\t%s\t%s' "droptrace@$rev-nomatch" stap "$old_module" interfaces=nomatch0)
+  fi
 fi
 for v in "${variants[@]}"; do
   log "compiling variant $v"
@@ -222,7 +228,7 @@ EOF
 cat >"$files/issue.bt" <<'EOF'
 tracepoint:skb:kfree_skb { @c[args->location, args->reason] = count(); }
 EOF
-printf 'ROUNDS=%d\nCOUNT=%d\nWARMUP=%d\n' "$rounds" "$count" $((count / 4)) >"$files/bench.env"
+printf 'ROUNDS=%d\nFLOODS=%d\nCOUNT=%d\nWARMUP=%d\n' "$rounds" "$floods" "$count" $((count / 4)) >"$files/bench.env"
 
 {
   echo "date: $(date -u +%FT%TZ)"
@@ -233,7 +239,7 @@ printf 'ROUNDS=%d\nCOUNT=%d\nWARMUP=%d\n' "$rounds" "$count" $((count / 4)) >"$f
   sed 's/^/  /' "$BENCH_TREE_VERSIONS"
   echo "probe: stap/droptrace.stp at $(git -C "$repo" rev-parse --short HEAD)$(git -C "$repo" diff --quiet HEAD -- stap/droptrace.stp || echo ' (with uncommitted changes)'), module $module"
   [[ -z $compare ]] || echo "compared with: stap/droptrace.stp at $rev, module $old_module"
-  echo "boots=$boots rounds=$rounds count=$count"
+  echo "boots=$boots rounds=$rounds floods per run=$floods count per flood=$count"
   echo "modes:"
   sed 's/^/  /' "$files/modes.tsv"
 } | tee "$out/machine.txt" >&2
@@ -251,7 +257,7 @@ find_vcpu() {
 }
 
 boot_once() { # BOOT
-  local b=$1 root="$work/root" img="$work/root.img" line vcpu="" t_begin=0 t_end=0 status="" fd
+  local b=$1 root="$work/root" img="$work/root.img" line vcpu="" t_begin=0 t_sum=0 status="" fd
   rm -rf "$root" "$img"
   cp -a -l -x "$tree" "$root"
   rm -rf "$root/droptrace"
@@ -283,14 +289,15 @@ boot_once() { # BOOT
       *"@@mark begin"*)
         [[ -n $vcpu ]] || vcpu=$(find_vcpu) || die "no 'CPU 0/TCG' thread in QEMU $qpid"
         t_begin=$(vcpu_ns "$vcpu") ;;
-      *"@@mark end"*) t_end=$(vcpu_ns "$vcpu") ;;
+      *"@@mark end"*) t_sum=$((t_sum + $(vcpu_ns "$vcpu") - t_begin)) ;;
       "@@run "*)
         local -A f=()
         local kv
         for kv in ${line#@@run }; do f[${kv%%=*}]=${kv#*=}; done
         printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$release" "$b" "${f[round]}" "${f[mode]}" "${f[sent]}" \
-          "${f[wall_ns]}" "${f[cpu_ns]}" $((t_end - t_begin)) "${f[counted]}" "${f[exact]}" "${f[note]}" >>"$runs"
-        log "boot $b round ${f[round]} ${f[mode]}: $((f[wall_ns] / f[sent])) ns/datagram wall, $(((t_end - t_begin) / f[sent])) vCPU; counted ${f[counted]} of ${f[sent]}$([[ ${f[exact]} == 1 ]] || echo " VOID: ${f[note]}")"
+          "${f[wall_ns]}" "${f[cpu_ns]}" "$t_sum" "${f[counted]}" "${f[exact]}" "${f[note]}" >>"$runs"
+        log "boot $b round ${f[round]} ${f[mode]}: $((f[wall_ns] / f[sent])) ns/datagram wall, $((t_sum / f[sent])) vCPU; counted ${f[counted]} of ${f[sent]}$([[ ${f[exact]} == 1 ]] || echo " VOID: ${f[note]}")"
+        t_sum=0
         unset f ;;
       "@@info "*) echo "boot $b ${line#@@info }" >>"$out/machine.txt" ;;
       "droptrace-guest: exit "*) status=${line#droptrace-guest: exit } ;;

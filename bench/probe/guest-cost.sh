@@ -1,14 +1,15 @@
 #!/bin/bash
 # Init (PID 1) of the probe-cost guest (see cost.sh, which boots it with -smp 1).
 #
-# /droptrace/ holds: dropflood (static sender), bench.env (ROUNDS, COUNT, WARMUP), modes.tsv
+# /droptrace/ holds: dropflood (static sender), bench.env (ROUNDS, FLOODS, COUNT, WARMUP), modes.tsv
 # (one probe mode a line: NAME<TAB>stap<TAB>MODULE.ko[<TAB>PARAM...],
 # NAME<TAB>stap-nocount<TAB>MODULE.ko (an ablation whose output is not checked) or
 # NAME<TAB>bpftrace<TAB>PROGRAM.bt), the modules and the bpftrace programs.
 #
 # Each round floods with no probe, then with one probe mode, then with none again, and so on
 # for every mode, so each probe run sits between two baselines; the modes' order rotates from
-# round to round. Every probe is started, armed (waited for: SystemTap's "probes: N" kernel
+# round to round. A run is FLOODS floods of COUNT datagrams (a tool stays loaded over all of
+# them: bpftrace alone takes minutes to start here). Every probe is started, armed (waited for: SystemTap's "probes: N" kernel
 # log line, bpftrace's "Attached N probes"), flooded, then stopped, and its output checked:
 # the datagrams counted on lo must equal the datagrams sent (no rows at all on lo for a
 # filter that matches nothing), with no skipped probes, else the run is void.
@@ -72,12 +73,16 @@ settled() {
   [[ $IDLE_PERCENT -ge 90 ]]
 }
 
-# run_flood: settle, then dropflood; its result line in FLOOD.
+# run_flood: FLOODS times settle, then dropflood; the sums in FLOOD (sent=N wall_ns=N cpu_ns=N).
 run_flood() {
-  local line
-  wait_for 30 settled || say "not idle after 30 s (last second ${IDLE_PERCENT}% idle), flooding anyway"
-  line=$(BENCH_MARK=1 /droptrace/dropflood "$COUNT" 9 2>/dev/console) || { say "dropflood failed: $line"; return 1; }
-  FLOOD=$line
+  local line f sent=0 wall=0 cpu=0
+  for ((f = 0; f < FLOODS; f++)); do
+    wait_for 30 settled || say "not idle after 30 s (last second ${IDLE_PERCENT}% idle), flooding anyway"
+    line=$(BENCH_MARK=1 /droptrace/dropflood "$COUNT" 9 2>/dev/console) || { say "dropflood failed: $line"; return 1; }
+    [[ $line =~ sent=([0-9]+)\ wall_ns=([0-9]+)\ cpu_ns=([0-9]+) ]] || { say "dropflood said '$line'"; return 1; }
+    sent=$((sent + BASH_REMATCH[1])) wall=$((wall + BASH_REMATCH[2])) cpu=$((cpu + BASH_REMATCH[3]))
+  done
+  FLOOD="sent=$sent wall_ns=$wall cpu_ns=$cpu"
 }
 
 report() { # ROUND MODE COUNTED EXACT NOTE
