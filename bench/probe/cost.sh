@@ -16,6 +16,7 @@
 #   --variant FILE   also measure another SystemTap script (repeatable; mode named after the file):
 #                    an ablation, e.g. variants/empty.stp; its counts are not checked
 #   --issue-bpftrace also measure the issue's literal bpftrace one-liner (location, reason only)
+#   --no-icount      run QEMU without -icount (see "Cost per drop" below)
 #   --out DIR        where results go (default /var/cache/droptrace-guest/bench-results/<time>)
 #   --summarize DIR  only print the tables of an earlier run's DIR/runs.tsv
 #
@@ -34,11 +35,14 @@
 #
 # Cost per drop, two ways, both printed:
 #   wall  the sender's wall time per datagram in the guest. With one vCPU and nothing else
-#         running, the receive path (softirq on the same CPU) is in it, probe included. Host
-#         load stretches it: a vCPU thread waiting for a host CPU is wall time in the guest.
+#         running, the receive path (softirq on the same CPU) is in it, probe included. QEMU
+#         runs with -icount shift=0: the guest's clock advances one nanosecond per guest
+#         instruction executed, so "wall" is guest instructions per datagram, the same
+#         however loaded the host is. (Without -icount, --no-icount, host load stretches it.)
 #   vcpu  the host CPU time of QEMU's vCPU thread between the sender's start and end marks
 #         (read from /proc/<qemu>/task/<vCPU>/schedstat when the marks reach the console):
-#         the emulated work itself, which host load does not stretch.
+#         the cost of emulating that work. Host load stretches it less than wall time, but
+#         still: another QEMU on the same cores made it vary by 15% or more between runs.
 # added = a probe run's cost minus the mean of the two baselines around it (same round).
 # Emulation inflates every absolute number (TCG): compare ratios, within a boot.
 #
@@ -51,7 +55,7 @@ log() { echo "cost: $*" >&2; }
 
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
-boots=3 rounds=3 count=100000 floods=3 kernel=7.2 compare="" compare_nomatch=0 issue_bpftrace=0 out="" summarize="" variants=()
+boots=3 rounds=3 count=100000 floods=3 kernel=7.2 compare="" compare_nomatch=0 issue_bpftrace=0 icount=(-icount shift=0,sleep=on) out="" summarize="" variants=()
 while [[ $# -gt 0 ]]; do
   case $1 in
     --boots) boots=$2; shift 2 ;;
@@ -62,6 +66,7 @@ while [[ $# -gt 0 ]]; do
     --compare) compare=$2; shift 2 ;;
     --compare-nomatch) compare_nomatch=1; shift ;;
     --issue-bpftrace) issue_bpftrace=1; shift ;;
+    --no-icount) icount=(); shift ;;
     --variant) variants+=("$(realpath -e "$2")"); shift 2 ;;
     --out) out=$2; shift 2 ;;
     --summarize) summarize=$2; shift 2 ;;
@@ -113,8 +118,8 @@ summarize() {
         printf "\n=== kernel %s: ns per drop (mean ± sd over rounds, min..max) ===\n", kernel
         nb = split(boots_of[kernel], bl, " "); nm = split(modes_of[kernel], ml, " ")
         for (mi = 1; mi <= 2; mi++) {
-          m = mi == 1 ? "vcpu" : "wall"
-          printf "\n-- %s: %s --\n", m, m == "vcpu" ? "host CPU time of the vCPU thread per datagram" : "guest wall time per datagram"
+          m = mi == 1 ? "wall" : "vcpu"
+          printf "\n-- %s: %s --\n", m, m == "vcpu" ? "host CPU time of the vCPU thread per datagram" : "guest wall time per datagram (with -icount shift=0: guest instructions)"
           for (b = 1; b <= nb; b++) {
             bk = kernel SUBSEP bl[b]
             printf "boot %s  baseline (no probe)        %s\n", bl[b], stat(bk SUBSEP "none" SUBSEP m)
@@ -233,7 +238,7 @@ printf 'ROUNDS=%d\nFLOODS=%d\nCOUNT=%d\nWARMUP=%d\n' "$rounds" "$floods" "$count
 {
   echo "date: $(date -u +%FT%TZ)"
   echo "host: $(uname -r), $(nproc) CPUs, $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -n1), $(. /etc/os-release && echo "$PRETTY_NAME")"
-  echo "qemu: $(qemu-system-x86_64 --version | head -n1), -accel tcg -smp 1 -m 2048"
+  echo "qemu: $(qemu-system-x86_64 --version | head -n1), -accel tcg ${icount[*]} -smp 1 -m 2048"
   echo "guest kernel: $release"
   echo "guest tree: $tree"
   sed 's/^/  /' "$BENCH_TREE_VERSIONS"
@@ -251,7 +256,8 @@ vcpu_ns() { local a _; read -r a _ <"/proc/$qpid/task/$1/schedstat"; echo "$a"; 
 find_vcpu() {
   local t
   for t in /proc/"$qpid"/task/*; do
-    if [[ $(cat "$t/comm" 2>/dev/null) == "CPU 0/TCG" ]]; then echo "${t##*/}"; return 0; fi
+    # "CPU 0/TCG", or "ALL CPUs/TCG" with -icount (one thread runs every vCPU).
+    if [[ $(cat "$t/comm" 2>/dev/null) == *"/TCG" ]]; then echo "${t##*/}"; return 0; fi
   done
   return 1
 }
@@ -273,7 +279,7 @@ boot_once() { # BOOT
   log "boot $b of $boots: $release; host loadavg at start: $(cat /proc/loadavg)"
   echo "boot $b loadavg-start $(cat /proc/loadavg)" >>"$out/machine.txt"
   mkfifo "$work/console"
-  qemu-system-x86_64 -name droptrace-bench,debug-threads=on -accel tcg -m 2048 -smp 1 \
+  qemu-system-x86_64 -name droptrace-bench,debug-threads=on -accel tcg "${icount[@]}" -m 2048 -smp 1 \
     -nographic -no-reboot -nic none \
     -kernel "$tree/boot/vmlinuz-$release" -initrd "$tree/boot/initrd.img-$release" \
     -drive "file=$img,format=raw,if=virtio" \
@@ -287,7 +293,7 @@ boot_once() { # BOOT
     printf '%s\n' "$line" >>"$out/boot$b.console"
     case $line in
       *"@@mark begin"*)
-        [[ -n $vcpu ]] || vcpu=$(find_vcpu) || die "no 'CPU 0/TCG' thread in QEMU $qpid"
+        [[ -n $vcpu ]] || vcpu=$(find_vcpu) || die "no vCPU thread (*/TCG) in QEMU $qpid"
         t_begin=$(vcpu_ns "$vcpu") ;;
       *"@@mark end"*) t_sum=$((t_sum + $(vcpu_ns "$vcpu") - t_begin)) ;;
       "@@run "*)
