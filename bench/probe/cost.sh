@@ -15,6 +15,7 @@
 #   --compare-nomatch  with --compare, also REV with the filter that matches nothing
 #   --variant FILE   also measure another SystemTap script (repeatable; mode named after the file):
 #                    an ablation, e.g. variants/empty.stp; its counts are not checked
+#   --no-bpftrace    leave bpftrace out (ablation boots: it takes minutes to start)
 #   --issue-bpftrace also measure the issue's literal bpftrace one-liner (location, reason only)
 #   --no-icount      run QEMU without -icount (see "Cost per drop" below)
 #   --out DIR        where results go (default /var/cache/droptrace-guest/bench-results/<time>)
@@ -55,7 +56,7 @@ log() { echo "cost: $*" >&2; }
 
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
-boots=3 rounds=3 count=100000 floods=3 kernel=7.2 compare="" compare_nomatch=0 issue_bpftrace=0 icount=(-icount shift=0,sleep=on) out="" summarize="" variants=()
+boots=3 rounds=3 count=100000 floods=3 kernel=7.2 compare="" compare_nomatch=0 bpftrace=1 issue_bpftrace=0 icount=(-icount shift=0,sleep=on) out="" summarize="" variants=()
 while [[ $# -gt 0 ]]; do
   case $1 in
     --boots) boots=$2; shift 2 ;;
@@ -67,6 +68,7 @@ while [[ $# -gt 0 ]]; do
     --compare-nomatch) compare_nomatch=1; shift ;;
     --issue-bpftrace) issue_bpftrace=1; shift ;;
     --no-icount) icount=(); shift ;;
+    --no-bpftrace) bpftrace=0; shift ;;
     --variant) variants+=("$(realpath -e "$2")"); shift 2 ;;
     --out) out=$2; shift 2 ;;
     --summarize) summarize=$2; shift 2 ;;
@@ -87,7 +89,8 @@ summarize() {
     {
       kernel = $1; boot = $2; round = $3; mode = $4; sent = $5
       metric["wall"] = $6 / sent; metric["vcpu"] = $8 / sent
-      if ($10 != 1) { voids[kernel] = voids[kernel] sprintf("  void: boot %s round %s %s (%s)\n", boot, round, mode, $11); if (mode != "none") next }
+      # An ablation variant prints nothing, so no E line; runs before that was allowed said so.
+      if ($10 != 1 && !(mode ~ /^variant-/ && $11 == "no-E-line")) { voids[kernel] = voids[kernel] sprintf("  void: boot %s round %s %s (%s)\n", boot, round, mode, $11); if (mode != "none") next }
       bk = kernel SUBSEP boot
       if (!(kernel in seen_kernel)) { seen_kernel[kernel] = 1; kernels[++nk] = kernel }
       if (!(bk in seen_boot)) { seen_boot[bk] = 1; boots_of[kernel] = boots_of[kernel] " " boot }
@@ -200,7 +203,8 @@ compile() { # SCRIPT -> module file name in $files
 }
 log "compiling stap/droptrace.stp for $release"
 module=$(compile "$repo/stap/droptrace.stp")
-modes=$(printf '%s\t%s\t%s\n' droptrace stap "$module" bpftrace bpftrace full.bt)
+modes=$(printf '%s\t%s\t%s' droptrace stap "$module")
+[[ $bpftrace == 0 ]] || modes+=$'\n'$(printf '%s\t%s\t%s' bpftrace bpftrace full.bt)
 modes+=$'\n'$(printf '%s\t%s\t%s\t%s' droptrace-nomatch stap "$module" interfaces=nomatch0)
 if [[ -n $compare ]]; then
   rev=$(git -C "$repo" rev-parse --short "$compare")
