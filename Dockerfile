@@ -9,7 +9,8 @@
 #   NODE_BASE   Node.js >= 20.5 on PATH as `node`        (Debian 13 + nodejs 20)
 #   AGENT_BASE  Node.js >= 20.5, SystemTap (stap, staprun) new enough for the nodes'
 #               kernels, make and the gcc the nodes' kernel headers name, kmod, elfutils
-#                                   (Debian sid + nodejs 24 + SystemTap 5.6 + gcc 16 and 14)
+#                                   (Debian sid + nodejs 24 + SystemTap 5.6 + gcc 16, 14 and 12:
+#                                   the compilers of sid's, Debian 13's and Debian 12's kernels)
 # Other images with those contents should work too (an official node:<version>-slim
 # for BUILD_BASE and NODE_BASE, say); only the defaults are tested here.
 # `npm run test:image` builds both targets and checks what they contain.

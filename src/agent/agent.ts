@@ -67,6 +67,8 @@ export async function runAgent(settings: AgentSettings, deps: AgentDeps): Promis
   const state = await runTrace(
     {
       durationSeconds: remaining,
+      // Continuing: the first start's deadline holds, however long the probe takes to arm again.
+      ...(earlier?.startTime === undefined ? {} : { notAfter: new Date(startedAt + settings.durationSeconds * 1000) }),
       intervalSeconds: settings.intervalSeconds,
       interfaces: settings.interfaces,
       reasons: settings.reasons,

@@ -3,9 +3,10 @@
 // SKB_DROP_REASON_ prefix). Only the names are fixed here: their numbers differ
 // between kernels, and each node's agent resolves names from its own kernel.
 //
-// The list is the union of the names known up to Linux 7.2, taken from a real
-// 7.2 format file (test fixture), so a typo is refused when the DropTrace is
-// applied instead of on every node. `MAX` is the enum's end marker, not a reason.
+// The list is the union of the names of the kernels the project is proven on
+// (Debian 12's 6.1, Debian 13's 6.12, sid's 7.2), taken from their real format
+// files (test/trace/lts-kernels.test.ts checks each fixture's names are here), so
+// a typo is refused when the DropTrace is applied instead of on every node. `MAX` is the enum's end marker, not a reason.
 // A kernel newer than this list may know more names; add them here and to the CRD
 // (a test keeps the two equal).
 
@@ -74,6 +75,10 @@ export const KNOWN_DROP_REASONS = [
   "SECURITY_HOOK",
   "QDISC_DROP",
   "QDISC_BURST_DROP",
+  // 6.12's fq qdisc reasons (Debian 13), folded into QDISC_DROP by later kernels.
+  "FQ_BAND_LIMIT",
+  "FQ_HORIZON_LIMIT",
+  "FQ_FLOW_LIMIT",
   "CPU_BACKLOG",
   "MACVLAN_BROADCAST_BACKLOG",
   "IPVLAN_MULTICAST_BACKLOG",

@@ -55,6 +55,7 @@ export async function runCommand(settings: RunSettings, deps: Partial<TraceDeps>
   process.on("SIGINT", stop);
   process.on("SIGTERM", stop);
   const started = Date.now();
+  let armedSaid = false;
   try {
     const state = await runTrace(
       {
@@ -77,8 +78,14 @@ export async function runCommand(settings: RunSettings, deps: Partial<TraceDeps>
         signal: controller.signal,
         onUpdate: (state) => {
           // Progress goes to stderr in both modes: stdout holds only the table or the JSON.
-          if (state.outcome !== undefined) return;
-          const elapsed = Math.round((Date.now() - started) / 1000);
+          if (state.outcome !== undefined || state.startTime === undefined) return;
+          if (state.snapshot.intervals === 0 && !armedSaid) {
+            armedSaid = true;
+            const loading = ((state.startTime.getTime() - started) / 1000).toFixed(1);
+            io.stderr(`armed: counting drops from now on, for ${formatDuration(settings.durationSeconds)} (the probe took ${loading}s to load and arm)\n`);
+            return;
+          }
+          const elapsed = Math.round((Date.now() - state.startTime.getTime()) / 1000);
           const left = Math.max(0, settings.durationSeconds - elapsed);
           io.stderr(`tracing: ${formatDuration(elapsed)} elapsed, ${formatDuration(left)} left, ${state.snapshot.total} drops so far\n`);
         },

@@ -5,7 +5,7 @@
 //   <cacheDir>/<kernel release>/droptrace_<key>.ko     the module
 //   <cacheDir>/<kernel release>/droptrace_<key>.json   how it was made
 import { createHash } from "node:crypto";
-import { copyFile, mkdir, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
+import { copyFile, mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { z } from "zod";
 
@@ -58,15 +58,35 @@ function modulePaths(cacheDir: string, key: ModuleKey) {
 export async function findCachedModule(cacheDir: string, key: ModuleKey): Promise<CachedModule | undefined> {
   const paths = modulePaths(cacheDir, key);
   let metaText: string;
+  let ko: Buffer;
   try {
     metaText = await readFile(paths.meta, "utf8");
-    if ((await stat(paths.ko)).size === 0) return undefined;
+    ko = await readFile(paths.ko);
   } catch {
     return undefined;
   }
   const meta = MetaSchema.safeParse(JSON.parse(metaText));
   if (!meta.success || meta.data.moduleName !== paths.name) return undefined;
+  // The module itself says which kernel it was built for: a module copied into the wrong
+  // release's directory is never handed to staprun (the kernel would refuse it, less clearly).
+  if (moduleKernelRelease(ko) !== key.kernelRelease) return undefined;
   return { path: paths.ko, meta: meta.data };
+}
+
+const VERMAGIC = Buffer.from("\0vermagic=");
+
+/**
+ * The kernel release a compiled module is for: the first word of its `vermagic` in .modinfo
+ * ("7.2.13+deb14-amd64 SMP preempt mod_unload modversions "), what the kernel checks before
+ * it loads a module. Undefined when the file has none (not a kernel module).
+ */
+export function moduleKernelRelease(ko: Uint8Array): string | undefined {
+  const bytes = Buffer.from(ko.buffer, ko.byteOffset, ko.byteLength);
+  const at = bytes.indexOf(VERMAGIC);
+  if (at === -1) return undefined;
+  const start = at + VERMAGIC.length;
+  const end = bytes.indexOf(0, start);
+  return bytes.toString("latin1", start, end === -1 ? bytes.length : end).split(" ")[0] || undefined;
 }
 
 /**

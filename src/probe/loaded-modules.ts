@@ -39,6 +39,16 @@ async function stopLoader(pid: number, name: string): Promise<void> {
   if (await isLoader(pid)) process.kill(pid, "SIGKILL");
 }
 
+/** Module names in /proc/modules' text: every line's first word, whatever its state (Loading, Live, Unloading). */
+export function parseProcModules(text: string): Set<string> {
+  return new Set(
+    text
+      .split("\n")
+      .map((line) => line.split(" ", 1)[0] ?? "")
+      .filter((name) => name !== ""),
+  );
+}
+
 export const procModules: ModuleTable = {
   loaded: async () => {
     let text = "";
@@ -47,12 +57,7 @@ export const procModules: ModuleTable = {
     } catch {
       return new Set();
     }
-    return new Set(
-      text
-        .split("\n")
-        .map((line) => line.split(" ", 1)[0] ?? "")
-        .filter((name) => name !== ""),
-    );
+    return parseProcModules(text);
   },
   remove: async (name, loaderPid) => {
     if (loaderPid !== undefined) {

@@ -1,5 +1,6 @@
 // The probe's stdout protocol: what stap/droptrace.stp prints, validated line by line.
 //
+//   A                                 (once, first: every probe is armed, drops from now on are seen)
 //   R \t <count> \t <location 0x hex> \t <ifname | -> \t <netns inode, 0 unknown> \t <reason, -1 none>
 //   I \t <interval seq from 1> \t <rows printed> \t <overflow events>
 //   E \t <seq of the last interval>   (after the end probe flushed; nothing follows it)
@@ -79,7 +80,11 @@ const ProbeEndSchema = z.object({
 
 /** One aggregated row of one interval; `interface` is NO_INTERFACE when the skb had no device. */
 export type ProbeRow = z.infer<typeof ProbeRowSchema>;
-export type ProbeRecord = ProbeRow | z.infer<typeof ProbeIntervalSchema> | z.infer<typeof ProbeEndSchema>;
+/** Every probe is armed: the first record, and the trace's start. */
+interface ProbeArmed {
+  kind: "armed";
+}
+export type ProbeRecord = ProbeRow | ProbeArmed | z.infer<typeof ProbeIntervalSchema> | z.infer<typeof ProbeEndSchema>;
 
 /** A line on the probe's stdout that is not a record: the error quotes it. */
 export class ProbeProtocolError extends Error {
@@ -129,11 +134,14 @@ export function parseProbeLine(line: string): ProbeRecord {
         rows: fields[2],
         overflow: fields[3],
       });
+    case "A":
+      expectFieldCount(line, fields, 1, "A");
+      return { kind: "armed" };
     case "E":
       expectFieldCount(line, fields, 2, "E\\t<seq>");
       return validate(line, ProbeEndSchema, { kind: "end", seq: fields[1] });
     default:
-      throw new ProbeProtocolError(line, "it does not start with a record tag (R, I or E) and a tab");
+      throw new ProbeProtocolError(line, "it does not start with a record tag (A, R, I or E)");
   }
 }
 

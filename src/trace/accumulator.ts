@@ -67,6 +67,7 @@ export class DropAccumulator {
   #intervals = 0;
   #rowsSinceInterval = 0;
   #finished = false;
+  #armed = false;
   #protocolErrors = 0;
   readonly #protocolErrorSamples: string[] = [];
 
@@ -110,6 +111,11 @@ export class DropAccumulator {
         return;
       case "end":
         this.#end(record.seq);
+        return;
+      case "armed":
+        // The session starts the trace's clock on it; here it only has to come once.
+        if (this.#armed) this.noteProtocolError("second armed record");
+        this.#armed = true;
         return;
     }
   }

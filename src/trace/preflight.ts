@@ -13,6 +13,7 @@ export type PreflightReason =
   | "KallsymsHidden"
   | "StaprunMissing"
   | "SystemTapMissing"
+  | "CompilerMissing"
   | "HeadersMissing";
 
 export interface PreflightProblem {
@@ -167,7 +168,7 @@ async function moduleLoadingProblems(host: HostView): Promise<PreflightProblem[]
       message: "module loading is switched off until the next boot (sysctl kernel.modules_disabled=1): reboot the node without that setting",
     });
   }
-  const lockdown = /\[(\w+)\]/.exec((await host.readText("/sys/kernel/security/lockdown")) ?? "")?.[1];
+  const lockdown = lockdownMode((await host.readText("/sys/kernel/security/lockdown")) ?? "");
   if (lockdown !== undefined && lockdown !== "none") {
     problems.push({
       reason: "KernelLockdown",
@@ -205,8 +206,28 @@ async function compileProblems(
       reason: "HeadersMissing",
       message: `no probe module for kernel ${release} in ${cacheDir}, and ${why}: ${await headersAdvice(host, paths, release)}, ${precompile}`,
     });
+  } else {
+    // Debian's headers name the exact compiler their kernel was built with; without it stap
+    // stops in pass 2 with a bare "semantic error: no match" that names nothing.
+    const compiler = headersCompiler((await host.readText(`${build}/.kernelvariables`)) ?? "");
+    if (compiler !== undefined && (await host.commandOutput(compiler, ["--version"])) === undefined) {
+      problems.push({
+        reason: "CompilerMissing",
+        message: `no probe module for kernel ${release} in ${cacheDir}, and its headers name the compiler ${compiler}, which is not installed: ${await installAdvice(host, paths, compiler)} (the agent image carries gcc-12, gcc-14 and gcc-16), ${precompile}`,
+      });
+    }
   }
   return systemtapVersion === undefined ? { problems } : { problems, systemtapVersion };
+}
+
+/** The compiler Debian's kernel headers name in .kernelvariables (`CC = ... gcc-12`), if they name one. */
+export function headersCompiler(kernelVariables: string): string | undefined {
+  return /^CC\s*=.*?\b((?:[\w-]+-)?gcc-\d+)\s*$/m.exec(kernelVariables)?.[1];
+}
+
+/** The selected mode of /sys/kernel/security/lockdown ("[none] integrity confidentiality"): the bracketed one. */
+export function lockdownMode(text: string): string | undefined {
+  return /\[(\w+)\]/.exec(text)?.[1];
 }
 
 type Family = "debian" | "rhel" | "suse";

@@ -15,7 +15,10 @@ import { preflight, type HostView, type PreflightProblem } from "./preflight.js"
 import { ProbeOutputReader } from "../probe/output.js";
 
 export interface TraceRequest {
+  /** How long to count, from the moment the probe is armed. */
   durationSeconds: number;
+  /** A deadline set earlier (an agent continuing a trace it had started): counting ends then at the latest. */
+  notAfter?: Date;
   intervalSeconds: number;
   interfaces: readonly string[];
   /** Drop reason names; resolved to this kernel's numbers here. */
@@ -27,6 +30,12 @@ export interface TraceRequest {
   rowCap: number;
 }
 
+/**
+ * How long the loaded probe may take to arm. Seconds are normal: SystemTap arms its probes only
+ * once the module is initialized (measured up to 12 s on 6.12 under emulation, kernel-notes.md).
+ */
+const ARM_TIMEOUT_MS = 120_000;
+
 export interface TraceDeps {
   host: HostView;
   modules: ModuleTable;
@@ -35,6 +44,8 @@ export interface TraceDeps {
   stapCommand?: string;
   staprunCommand?: string;
   stopGraceMs?: number;
+  /** Default ARM_TIMEOUT_MS. */
+  armTimeoutMs?: number;
 }
 
 /** Why a trace ended as it did; `cannotTrace` failures are the machine's, not the probe's. */
@@ -181,8 +192,11 @@ async function traceWith({ module, reasonNumbers, accumulator, record, request, 
   let updates: Promise<void> = Promise.resolve();
   const queueUpdate = () => {
     state.snapshot = accumulator.snapshot(request.rowCap);
+    // The state as of this record: when the next record comes in the same stdout chunk, this
+    // update still says what was true here (armed with no interval yet, say).
+    const asOfNow: TraceState = { ...state, notes: [...state.notes] };
     updates = updates
-      .then(() => hooks.onUpdate?.(state))
+      .then(() => hooks.onUpdate?.(asOfNow))
       .catch((err: unknown) => {
         log.error({ err }, "an interval update failed; the next one carries the same cumulative counts");
       });
@@ -194,10 +208,15 @@ async function traceWith({ module, reasonNumbers, accumulator, record, request, 
         continue;
       }
       accumulator.add(result.record);
-      if (result.record.kind === "interval") {
-        if (state.phase === "Pending") state.phase = "Running";
+      if (result.record.kind === "armed" && state.startTime === undefined) {
+        // The trace's clock starts here, not when staprun started: SystemTap arms its probes
+        // only after the whole module is initialized, seconds later under load or emulation.
+        state.startTime = new Date();
+        state.phase = "Running";
+        armed();
         queueUpdate();
       }
+      if (result.record.kind === "interval") queueUpdate();
     }
   };
 
@@ -211,7 +230,10 @@ async function traceWith({ module, reasonNumbers, accumulator, record, request, 
     );
     return finish({ phase: "Completed" });
   }
-  state.startTime = new Date();
+  let armed: () => void = () => undefined;
+  const armedOnce = new Promise<void>((resolve) => {
+    armed = resolve;
+  });
   const probe = ProbeProcess.start({
     modulePath: module.path,
     moduleName: module.meta.moduleName,
@@ -223,13 +245,26 @@ async function traceWith({ module, reasonNumbers, accumulator, record, request, 
     ...(deps.stopGraceMs === undefined ? {} : { stopGraceMs: deps.stopGraceMs }),
   });
   await record.write(probe.loadedName, probe.pid);
-  state.phase = "Running";
-  log.info({ module: probe.loadedName, durationSeconds: request.durationSeconds }, "probe started");
+  log.info({ module: probe.loadedName, durationSeconds: request.durationSeconds }, "probe loading; the trace starts once SystemTap has armed it");
 
-  const stopReason = await new Promise<"duration" | "signal" | "exited">((resolve) => {
-    const timer = setTimeout(() => {
-      resolve("duration");
-    }, request.durationSeconds * 1000);
+  const armTimeoutMs = deps.armTimeoutMs ?? ARM_TIMEOUT_MS;
+  const stopReason = await new Promise<"duration" | "signal" | "exited" | "notArmed">((resolve) => {
+    // Until the probe is armed, the arm timeout runs; from then on, the trace's duration.
+    let timer = setTimeout(() => {
+      resolve("notArmed");
+    }, armTimeoutMs);
+    void armedOnce.then(() => {
+      clearTimeout(timer);
+      log.info({ module: probe.loadedName }, "probe armed: counting");
+      const durationMs = request.durationSeconds * 1000;
+      const leftMs = request.notAfter === undefined ? durationMs : Math.min(durationMs, request.notAfter.getTime() - Date.now());
+      timer = setTimeout(
+        () => {
+          resolve("duration");
+        },
+        Math.max(0, leftMs),
+      );
+    });
     const onAbort = () => {
       resolve("signal");
     };
@@ -254,6 +289,18 @@ async function traceWith({ module, reasonNumbers, accumulator, record, request, 
   const unloadProblem = await ensureUnloaded(probe.loadedName, deps.modules);
   await record.clear();
 
+  // Stopped for not arming: that is the cause, however staprun took being stopped that early.
+  if (stopReason === "notArmed") {
+    const notArmed =
+      `the probe module loaded but SystemTap did not arm its probes within ${Math.round(armTimeoutMs / 1000)}s, so nothing was counted; ` +
+      "the node may be overloaded, or its kernel refuses the kfree_skb tracepoint (dmesg shows SystemTap's own messages)";
+    return finish({
+      phase: "Failed",
+      reason: "ProbeNotArmed",
+      message: unloadProblem === undefined ? notArmed : `${notArmed}; ${unloadProblem}`,
+      cannotTrace: true,
+    });
+  }
   if (exit.failure !== undefined) {
     const message = unloadProblem === undefined ? exit.failure.message : `${exit.failure.message}; ${unloadProblem}`;
     return finish({

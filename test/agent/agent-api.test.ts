@@ -148,14 +148,16 @@ describe("the agent's DropTraceReport", () => {
 
     const final = await finalReport("dt1-node-a");
 
+    // Pending while the probe loads; Running from the moment it is armed, with the trace's start.
     expect(written("dt1-node-a")).toEqual([
       { phase: "Pending", intervals: 0, total: 0 },
+      { phase: "Running", intervals: 0, total: 0 },
       { phase: "Running", intervals: 1, total: 309 },
       { phase: "Running", intervals: 2, total: 511 },
       { phase: "Running", intervals: 3, total: 551 },
       { phase: "Completed", intervals: 3, total: 551 },
     ]);
-    expect(history("dt1-node-a").map((e) => e.type)).toEqual(["ADDED", "MODIFIED", "MODIFIED", "MODIFIED", "MODIFIED"]);
+    expect(history("dt1-node-a").map((e) => e.type)).toEqual(["ADDED", "MODIFIED", "MODIFIED", "MODIFIED", "MODIFIED", "MODIFIED"]);
     expect(final.metadata.labels).toEqual({ "droptrace.io/trace": "dt1", "droptrace.io/node": "node-a", "app.kubernetes.io/managed-by": "droptrace" });
     expect(final.metadata["ownerReferences"]).toEqual([
       { apiVersion: "droptrace.io/v1alpha1", kind: "DropTrace", name: "dt1", uid, blockOwnerDeletion: false },

@@ -73,13 +73,10 @@ describe("droptrace run", () => {
     expect(lines.find((line) => line.includes("veth_xmit+0x1c3"))).toMatch(/│ 7 +│ veth_xmit\+0x1c3 +│ va +│ 4026532111 +│ veth +│ NOT_SPECIFIED +│/);
     expect(lines.find((line) => line.includes(" lo "))).toMatch(/│ 300 +│ udp_rcv\+0x452 +│ lo +│ 4026531833 +│ kernel +│ NO_SOCKET +│/);
     expect(io.out()).toContain("551 drops in 3 intervals\n");
-    // Progress goes to stderr, one line per interval.
-    expect(
-      io
-        .err()
-        .split("\n")
-        .map((l) => /^tracing: .* (\d+) drops so far$/.exec(l)?.[1]),
-    ).toEqual(["309", "511", "551", undefined]);
+    // Progress goes to stderr: when the probe is armed, then one line per interval.
+    const progress = io.err().split("\n");
+    expect(progress[0]).toMatch(/^armed: counting drops from now on, for 1s \(the probe took \d+\.\ds to load and arm\)$/);
+    expect(progress.slice(1).map((l) => /^tracing: .* (\d+) drops so far$/.exec(l)?.[1])).toEqual(["309", "511", "551", undefined]);
   });
 
   it("--output json prints the final report status, valid against the API's schema", async () => {

@@ -60,12 +60,13 @@ AGENT_SUITE=sid
 # compile the module against the host's headers. Debian's headers name the
 # compiler their kernel was built with (CC = x86_64-linux-gnu-gcc-NN in
 # .kernelvariables): gcc is 16 in sid (kernel 7.x), gcc-14 serves Debian 13's
-# 6.12 kernels; without it stap fails in pass 2 with a bare "no match".
+# 6.12 kernels and gcc-12 Debian 12's 6.1 (sid carries both, 14.4 and 12.5);
+# without the named one stap fails in pass 2 with a bare "no match".
 # kmod for the agent's rmmod/lsmod; elfutils for eu-readelf/eu-addr2line when a
 # module misbehaves. systemtap-runtime needs a sysusers implementation: the
 # standalone one instead of all of systemd (apt would take the first
 # alternative, systemd).
-AGENT_PACKAGES=(nodejs systemtap systemtap-runtime gcc gcc-14 make kmod elfutils systemd-standalone-sysusers)
+AGENT_PACKAGES=(nodejs systemtap systemtap-runtime gcc gcc-14 gcc-12 make kmod elfutils systemd-standalone-sysusers)
 
 [[ $(id -u) == 0 ]] || die "must run as root (debootstrap and chroot need it)"
 for tool in debootstrap curl sha256sum gzip tar "${podman[0]}"; do
@@ -279,12 +280,16 @@ if ! ensure "$AGENT_IMAGE" "$agent_key" "$agent_dir" droptrace-base-agent "$AGEN
   set_sources "$tree" "$AGENT_SUITE"
   apt_install "$tree" "$AGENT_SUITE" "${AGENT_PACKAGES[@]}" || die "installing ${AGENT_PACKAGES[*]} in the $AGENT_SUITE tree failed"
   slim "$tree"
-  for cmd in "node --version" "stap --version" "staprun -V" "gcc --version" "gcc-14 --version" "make --version" "modprobe --version" "eu-readelf --version"; do
+  for cmd in "node --version" "stap --version" "staprun -V" "gcc --version" "gcc-14 --version" "gcc-12 --version" "make --version" "modprobe --version" "eu-readelf --version"; do
     # shellcheck disable=SC2086 # the command is meant to split
     chroot "$tree" $cmd >/dev/null 2>&1 || die "'$cmd' does not run in the agent tree $tree"
   done
   { echo "# $AGENT_SUITE $MIRROR recipe=$RECIPE_VERSION built=$(date -u +%FT%TZ)"
-    versions_of "$tree" nodejs systemtap systemtap-runtime gcc gcc-14 make kmod elfutils libc6; } >"$agent_dir/versions.txt"
+    versions_of "$tree" nodejs systemtap systemtap-runtime gcc gcc-14 gcc-12 make kmod elfutils libc6; } >"$agent_dir/versions.txt"
+  # What each compiler costs the image (dpkg's installed sizes: the gcc-N package and its cc1, lto and backend packages).
+  for n in 16 14 12; do
+    printf 'gcc-%s installed KiB: %s\n' "$n" "$(chroot "$tree" dpkg-query -W -f '${Installed-Size}\n' "gcc-$n" "cpp-$n" "gcc-$n-x86-64-linux-gnu" "cpp-$n-x86-64-linux-gnu" "libgcc-$n-dev" 2>/dev/null | awk '{s+=$1} END {print s+0}')"
+  done >>"$agent_dir/versions.txt"
   pack "$tree" "$agent_dir" && rm -rf --one-file-system "$tree"
   touch "$agent_dir/complete"
   import "$agent_dir" "$AGENT_IMAGE" "$agent_key" droptrace-base-agent "$AGENT_DESC"

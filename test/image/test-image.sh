@@ -33,7 +33,7 @@
 #   DROPTRACE_GUEST_CACHE           where test/kernel/build-guest.sh keeps its tree (default /var/cache/droptrace-guest)
 #   DROPTRACE_IMAGE_CACHE           base-image and SystemTap cache (default /var/cache/droptrace-images)
 #   DROPTRACE_BUILD_CA              CA bundle npm must trust in the build (default: $NODE_EXTRA_CA_CERTS, npm's cafile)
-#   DROPTRACE_CONTROLLER_MAX_MB, DROPTRACE_AGENT_MAX_MB   size budgets (default 260, 720)
+#   DROPTRACE_CONTROLLER_MAX_MB, DROPTRACE_AGENT_MAX_MB   size budgets (default 260, 760)
 #   CONTAINERS_CONF                 podman configuration (default: a file with `default_ulimits = []`,
 #                                   without which runc cannot start containers here)
 set -uo pipefail
@@ -245,11 +245,11 @@ if is_built agent; then
     fail "agent: staprun -V failed" "$out"
   fi
 
-  out=$(run --entrypoint sh "$agent_image" -c 'id -u; for c in stap staprun gcc gcc-14 make modprobe rmmod lsmod eu-readelf node; do command -v "$c" >/dev/null || echo "missing $c"; done; node --version' 2>&1)
+  out=$(run --entrypoint sh "$agent_image" -c 'id -u; for c in stap staprun gcc gcc-14 gcc-12 make modprobe rmmod lsmod eu-readelf node; do command -v "$c" >/dev/null || echo "missing $c"; done; node --version' 2>&1)
   if [[ $(head -n1 <<<"$out") == 0 && $out != *missing* ]]; then
-    pass "agent: root, with stap, staprun, gcc (16 and 14), make, kmod, elfutils and node $(tail -n1 <<<"$out")"
+    pass "agent: root, with stap, staprun, gcc (16, 14 and 12), make, kmod, elfutils and node $(tail -n1 <<<"$out")"
   else
-    fail "agent: must run as root with stap, staprun, gcc, gcc-14, make, kmod (modprobe, rmmod, lsmod), elfutils (eu-readelf), node" "$out"
+    fail "agent: must run as root with stap, staprun, gcc, gcc-14, gcc-12, make, kmod (modprobe, rmmod, lsmod), elfutils (eu-readelf), node" "$out"
   fi
 
   # The real answer on this machine: privileged and with the host's kernel
@@ -286,17 +286,20 @@ if is_built agent; then
     [[ -n $marker ]] && trees=("$marker/tree")
   fi
   if ((${#trees[@]} == 0)); then
-    skip "agent: droptrace compile against real headers: no tree with kernel headers (run npm run test:kernel once, or set DROPTRACE_IMAGE_HEADERS_TREES)"
+    fail "agent: droptrace compile against real headers: no tree with kernel headers (npm run test:kernel builds it: run it first, or set DROPTRACE_IMAGE_HEADERS_TREES)"
   fi
+  compiled=()
   for tree in "${trees[@]}"; do
     # A debootstrapped tree has lib -> usr/lib; a tree of unpacked .debs only usr/lib.
     modules=$tree/lib/modules
     [[ -d $modules ]] || modules=$tree/usr/lib/modules
-    release=
-    for r in $(find "$modules" -mindepth 1 -maxdepth 1 -printf '%f\n' 2>/dev/null | sort -V -r); do
-      if [[ -L $modules/$r/build && -d $tree/usr/src/linux-headers-$r ]]; then release=$r; break; fi
+    # Every kernel the tree has headers for: the real-kernel suite's tree holds Debian 12's
+    # 6.1, Debian 13's 6.12 and sid's newest, each needing its own gcc from the image.
+    releases=()
+    for r in $(find "$modules" -mindepth 1 -maxdepth 1 -printf '%f\n' 2>/dev/null | sort -V); do
+      if [[ -L $modules/$r/build && -d $tree/usr/src/linux-headers-$r ]]; then releases+=("$r"); fi
     done
-    if [[ -z $release ]]; then
+    if ((${#releases[@]} == 0)); then
       fail "agent: droptrace compile: $tree has no lib/modules/<release>/build with headers in usr/src"
       continue
     fi
@@ -310,17 +313,25 @@ if is_built agent; then
     # compiler and SystemTap version); droptrace's module cache starts empty
     # every time, so droptrace always drives stap.
     mkdir -p "$cache_root/systemtap-cache"
-    t=$SECONDS
-    out=$(run "${hmounts[@]}" -v "$cache_root/systemtap-cache:/root/.systemtap" --entrypoint sh "$agent_image" -c \
-      "node $bundle compile --kernel-release '$release' --cache-dir /tmp/modules && modinfo -F vermagic /tmp/modules/'$release'/*.ko" 2>&1)
-    code=$?
-    # vermagic is what the kernel checks before it loads the module.
-    if [[ $code == 0 && $(tail -n1 <<<"$out") == "$release "* ]]; then
-      pass "agent: droptrace compile for $release with headers mounted read-only, in $((SECONDS - t))s: $(head -n1 <<<"$out"), vermagic $(tail -n1 <<<"$out")"
-    else
-      mapfile -t tail_lines < <(tail -n 20 <<<"$out")
-      fail "agent: droptrace compile for $release (headers from $tree) exited $code" "${tail_lines[@]}"
-    fi
+    for release in "${releases[@]}"; do
+      cc=$(sed -n 's/^CC = .*\(gcc-[0-9]*\)$/\1/p' "$tree/usr/src/linux-headers-$release/.kernelvariables" 2>/dev/null | head -n1)
+      t=$SECONDS
+      out=$(run "${hmounts[@]}" -v "$cache_root/systemtap-cache:/root/.systemtap" --entrypoint sh "$agent_image" -c \
+        "node $bundle compile --kernel-release '$release' --cache-dir /tmp/modules && modinfo -F vermagic /tmp/modules/'$release'/*.ko" 2>&1)
+      code=$?
+      # vermagic is what the kernel checks before it loads the module.
+      if [[ $code == 0 && $(tail -n1 <<<"$out") == "$release "* ]]; then
+        compiled+=("$release")
+        pass "agent: droptrace compile for $release (its headers name ${cc:-an unknown gcc}) with headers mounted read-only, in $((SECONDS - t))s: $(head -n1 <<<"$out"), vermagic $(tail -n1 <<<"$out")"
+      else
+        mapfile -t tail_lines < <(tail -n 20 <<<"$out")
+        fail "agent: droptrace compile for $release (headers from $tree, compiler ${cc:-unknown}) exited $code" "${tail_lines[@]}"
+      fi
+    done
+  done
+  # The kernels clusters run, and sid's: each must compile in the image, with its own gcc.
+  for family in '6\.1\.0-' '6\.12\.' '7\.'; do
+    grep -q "^$family" <(printf '%s\n' "${compiled[@]}") || fail "agent: no kernel matching ^$family compiled in the image (compiled: ${compiled[*]:-none})"
   done
 fi
 
@@ -343,7 +354,7 @@ for base in "$NODE_BASE" "$BUILD_BASE" "$AGENT_BASE"; do
   say "size   $(size_mb "$base") MB  $base"
 done
 # Budgets catch a compiler in the controller or a forgotten cache in a layer.
-declare -A budget=([controller]=${DROPTRACE_CONTROLLER_MAX_MB:-260} [agent]=${DROPTRACE_AGENT_MAX_MB:-720})
+declare -A budget=([controller]=${DROPTRACE_CONTROLLER_MAX_MB:-260} [agent]=${DROPTRACE_AGENT_MAX_MB:-760})
 for target in "${built[@]}"; do
   image=localhost/droptrace-$target:$tag
   mb=$(size_mb "$image")

@@ -11,6 +11,10 @@
 #   script must set it) and the script must end with
 #   `echo o > /proc/sysrq-trigger`; before that it should print
 #   "droptrace-guest: exit <status>" so this script can return its status;
+# - the kernel booted is DROPTRACE_GUEST_KERNEL (a release whose vmlinuz and initrd are in the
+#   tree's /boot), by default the newest; the image leaves out what only compiling needs (other
+#   kernels' modules, /usr/src's headers, the kbuild scripts, SystemTap's compile cache), so it
+#   stays small and quick to build however many kernels the tree holds;
 # - the serial console goes to stdout (and to OUT/console.log);
 # - QEMU runs under `timeout`, so a hung guest ends after
 #   DROPTRACE_GUEST_TIMEOUT seconds (default 900) with exit status 124;
@@ -38,8 +42,13 @@ PATH=$PATH:/usr/sbin:/sbin
 
 timeout_s=${DROPTRACE_GUEST_TIMEOUT:-900}
 out=${DROPTRACE_GUEST_OUT:-}
-kernel=$(ls "$tree"/boot/vmlinuz-* 2>/dev/null | sort -V | tail -n1)
-[[ -n $kernel ]] || die "no kernel in $tree/boot"
+if [[ -n ${DROPTRACE_GUEST_KERNEL:-} ]]; then
+  kernel="$tree/boot/vmlinuz-$DROPTRACE_GUEST_KERNEL"
+  [[ -f $kernel ]] || die "no kernel $DROPTRACE_GUEST_KERNEL in $tree/boot (there: $(ls "$tree"/boot | sed -n 's/^vmlinuz-//p' | tr '\n' ' '))"
+else
+  kernel=$(ls "$tree"/boot/vmlinuz-* 2>/dev/null | sort -V | tail -n1)
+  [[ -n $kernel ]] || die "no kernel in $tree/boot"
+fi
 release=${kernel##*/vmlinuz-}
 initrd="$tree/boot/initrd.img-$release"
 [[ -f $initrd ]] || die "no initrd for $release in $tree/boot"
@@ -64,6 +73,9 @@ cp -a -l -x "$tree" "$work/root"
 # New directory (cp -al makes directories, only files are links): writing here
 # never touches the tree.
 rm -rf "$work/root/droptrace"
+# Unlinking in the copy leaves the tree's own files alone (they are hard links).
+for dir in "$work/root/lib/modules/"*; do [[ ${dir##*/} == "$release" ]] || rm -rf "$dir"; done
+rm -rf "$work/root/usr/src/"* "$work/root/usr/lib/linux-kbuild-"* "$work/root/root/.systemtap"
 mkdir -p "$work/root/droptrace/out"
 cp "$guest_script" "$work/root/droptrace/guest.sh"
 chmod 0755 "$work/root/droptrace/guest.sh"

@@ -3,7 +3,7 @@
 # real-kernel scenario sends its drops through.
 
 # mount_guest_filesystems: proc, sys, tmpfs on /tmp and /run (with /run/netns for `ip netns`),
-# and tracefs and debugfs for the tracepoint's format file.
+# tracefs and debugfs for the tracepoint's format file, securityfs for the lockdown state.
 mount_guest_filesystems() {
   mount -t proc proc /proc
   mount -t sysfs sys /sys
@@ -12,6 +12,8 @@ mount_guest_filesystems() {
   mkdir -p /run/netns
   mount -t tracefs none /sys/kernel/tracing 2>/dev/null
   mount -t debugfs none /sys/kernel/debug 2>/dev/null
+  # securityfs: the lockdown file the agent's preflight reads.
+  mount -t securityfs none /sys/kernel/security 2>/dev/null
 }
 
 # The network:

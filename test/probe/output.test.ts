@@ -44,6 +44,9 @@ describe("parseProbeLine", () => {
     expect(parseProbeLine("I\t7\t1200\t35")).toEqual({ kind: "interval", seq: 7, rows: 1200, overflow: 35 });
     expect(parseProbeLine("E\t7")).toEqual({ kind: "end", seq: 7 });
     expect(parseProbeLine("E\t0")).toEqual({ kind: "end", seq: 0 });
+    // The armed record: every probe live, drops from now on are seen.
+    expect(parseProbeLine("A")).toEqual({ kind: "armed" });
+    expect(() => parseProbeLine("A\t1")).toThrow(ProbeProtocolError);
   });
 
   it("accepts 15-character interface names and refuses 16", () => {

@@ -2,11 +2,15 @@
 // one boot each): the agent must accept what these kernels publish and turn their drops into
 // the rows their READMEs give. Each kernel file the agent reads is read whole here, as the
 // agent reads it, so a check that looks at part of a file and concludes about all of it fails.
+import { readFileSync } from "node:fs";
+import path from "node:path";
 import { describe, expect, it } from "vitest";
+import { KNOWN_DROP_REASONS } from "../../src/api/drop-reasons.js";
 import { DropAccumulator } from "../../src/trace/accumulator.js";
 import { parseKfreeSkbFormat } from "../../src/trace/kernel-reasons.js";
 import { parseKallsyms } from "../../src/trace/kallsyms.js";
-import { preflight, type HostView } from "../../src/trace/preflight.js";
+import { lockdownMode, preflight, type HostView } from "../../src/trace/preflight.js";
+import { parseProcModules } from "../../src/probe/loaded-modules.js";
 import { ProbeOutputReader } from "../../src/probe/output.js";
 import { readFixture, readFixtureKallsymsBytes, type KernelFixture } from "./fixture.js";
 
@@ -121,10 +125,39 @@ describe.each(KERNELS)("$release ($fixture)", (kernel) => {
     expect(snapshot).toMatchObject({ total: 100, otherCount: 0, uncounted: 0, finished: true, protocolErrors: 0 });
   });
 
+  it("names only reasons a DropTrace may filter on (the CRD's enum)", () => {
+    const names = parseKfreeSkbFormat(readFixture("kfree_skb.format", kernel.fixture)).names.filter((n) => n !== "MAX");
+    expect(names.filter((n) => !(KNOWN_DROP_REASONS as readonly string[]).includes(n))).toEqual([]);
+  });
+
   it("symbolizes the same from the file's text as from its bytes", () => {
     const bytes = readFixtureKallsymsBytes(kernel.fixture);
     const [, , location] = readFixture("probe-output.tsv", kernel.fixture).split("\t");
     expect(location).toMatch(/^0xffffffff/);
     expect(parseKallsyms(bytes.toString("utf8")).symbolize(location ?? "")).toEqual(parseKallsyms(bytes).symbolize(location ?? ""));
+  });
+});
+
+describe.each([
+  ["6.1", "6.1.0-57-amd64"],
+  ["6.12", "6.12.118+deb13-amd64"],
+])("%s's /proc/modules (captured with the probe loaded)", (family) => {
+  const text = readFileSync(path.join(import.meta.dirname, "..", "fixtures", `kernel-${family}`, "proc-modules.txt"), "utf8");
+
+  it("is read whole: the probe's module and every other module, not only the first line", () => {
+    const names = parseProcModules(text);
+    expect(names.size).toBe(text.trim().split("\n").length);
+    expect([...names].filter((n) => /^droptrace_[0-9a-f]+_\d+$/.test(n))).toHaveLength(1);
+    expect(names.has("nf_tables")).toBe(true);
+  });
+});
+
+describe("the lockdown file", () => {
+  it.each([
+    ["[none] integrity confidentiality\n", "none"],
+    ["none [integrity] confidentiality\n", "integrity"],
+    ["none integrity [confidentiality]\n", "confidentiality"],
+  ])("%j is read for the selected mode, wherever it stands", (text, mode) => {
+    expect(lockdownMode(text)).toBe(mode);
   });
 });

@@ -161,6 +161,18 @@ describe("preflight", () => {
     expect(p?.message).toMatch(/^cannot read \/proc\/kallsyms: .*line 1/);
   });
 
+  it("names the compiler Debian's headers ask for when it is not installed, and the fix", async () => {
+    const kernelVariables = "CCACHE = ccache\nCC = $(if $(DEBIAN_KERNEL_USE_CCACHE),$(CCACHE)) $(CROSS_COMPILE)gcc-12\n";
+    const files = { [`/lib/modules/${RELEASE}/build/.kernelvariables`]: kernelVariables };
+    const [p] = await problems(host({ files }));
+    expect(p?.reason).toBe("CompilerMissing");
+    expect(p?.message).toContain(`kernel ${RELEASE}`);
+    expect(p?.message).toContain("its headers name the compiler gcc-12, which is not installed: `apt-get install gcc-12`");
+    expect(await reasons(host({ files, commands: { "gcc-12 --version": "gcc-12 (Debian 12.5.0-11) 12.5.0" } }))).toEqual([]);
+    // A cached module needs no compiler.
+    expect(await reasons(host({ files }), false)).toEqual([]);
+  });
+
   it("reports every problem, not just the first", async () => {
     expect(await reasons(host({ uid: 1000, dirs: [], commands: { "stap --version": "<missing>" } }))).toEqual([
       "NotRoot",

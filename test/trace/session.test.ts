@@ -104,8 +104,9 @@ describe("runTrace with the stand-in SystemTap", () => {
     expect(state.snapshot.protocolErrors).toBe(0);
     expect(state.probe).toMatchObject({ moduleName: MODULE, systemtapVersion: SYSTEMTAP_VERSION, cacheHit: false });
     expect(state.notes).toEqual([]);
-    // One update per interval as it arrives, then the final one.
+    // One update when the probe is armed (the trace's clock starts), one per interval as it arrives, then the final one.
     expect(updates).toEqual([
+      { phase: "Running", intervals: 0, total: 0 },
       { phase: "Running", intervals: 1, total: 309 },
       { phase: "Running", intervals: 2, total: 511 },
       { phase: "Running", intervals: 3, total: 551 },
@@ -116,6 +117,34 @@ describe("runTrace with the stand-in SystemTap", () => {
     expect(standIns.loadedModules()).toEqual([]);
     // The leftover-module record is gone once the module is.
     expect(await new LoadedModuleRecord(standIns.cacheDir, "run").read()).toBeUndefined();
+  });
+
+  it("starts the trace's clock when SystemTap has armed the probe, not when staprun started", async () => {
+    const { first, second, last } = fixtureIntervals();
+    await standIns.staprun({ armDelayMs: 1_500, steps: [{ out: first }, { out: second }], onSigint: [{ out: last }, { exit: 0 }] });
+    const started = Date.now();
+    let armedAt: number | undefined;
+    const state = await runTrace(standIns.request({ durationSeconds: 1 }), standIns.deps({ script }), {
+      onUpdate: (s) => {
+        if (s.phase === "Running" && s.snapshot.intervals === 0) armedAt = Date.now();
+      },
+    });
+    const stoppedAt = Date.now();
+    expect(state.outcome).toEqual({ phase: "Completed" });
+    // Pending for the whole arming delay; the full duration counted from the armed record on.
+    expect((state.startTime?.getTime() ?? 0) - started).toBeGreaterThanOrEqual(1_500);
+    expect(armedAt).toBeDefined();
+    expect(stoppedAt - (state.startTime?.getTime() ?? 0)).toBeGreaterThanOrEqual(1_000);
+    expect(state.snapshot.total).toBe(551);
+  });
+
+  it("fails ProbeNotArmed, unloading the module, when SystemTap never arms the probe", async () => {
+    await standIns.staprun({ neverArm: true, onSigint: [{ out: ["E\t0"] }, { exit: 0 }] });
+    const state = await runTrace(standIns.request({ durationSeconds: 60 }), standIns.deps({ script, armTimeoutMs: 300 }));
+    expect(state.outcome).toMatchObject({ phase: "Failed", reason: "ProbeNotArmed", cannotTrace: true });
+    expect(state.outcome?.phase === "Failed" && state.outcome.message).toMatch(/did not arm its probes within 0s, so nothing was counted/);
+    expect(state.startTime).toBeUndefined();
+    expect(standIns.loadedModules()).toEqual([]);
   });
 
   it("gives staprun only the validated module parameters, reasons as this kernel's numbers", async () => {

@@ -28,6 +28,9 @@ export type Step = { out: string[] } | { raw: string } | { err: string } | { sle
 
 export interface StaprunScenario {
   insertError?: { stderr: string; exitCode: number };
+  /** When the probe prints its armed record after inserting (default at once); never, with neverArm. */
+  armDelayMs?: number;
+  neverArm?: boolean;
   steps?: Step[];
   sigintDelayMs?: number;
   ignoreSigint?: boolean;

@@ -69,17 +69,21 @@ export function rewriteReadme(readme: string, transcript: Transcript): string {
  * seconds a compile took.
  */
 export function normalize(text: string): string {
-  return text
-    .replaceAll(/\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z/g, "<time>")
-    .replaceAll(/\w{3}, \d\d \w{3} \d{4} \d\d:\d\d:\d\d [+-]\d{4}/g, "<time>")
-    .replaceAll(/\w{3} \w{3} [ \d]\d \d\d:\d\d:\d\d \d{4}/g, "<time>")
-    .replaceAll(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g, "<uid>")
-    .replaceAll(/(Resource Version:\s+)\d+/g, "$1<rv>")
-    .replaceAll(/(resourceVersion: ")\d+/g, "$1<rv>")
-    .replaceAll(/\b\d+(\.\d+)?(ms|s|m|h|d)(\d+(s|m|h))?\b/g, "<age>")
-    .replaceAll(/(localhost|127\.0\.0\.1):\d+/g, "$1:<port>")
-    .replaceAll(/(droptrace_\w+_seconds\w*(\{[^}]*\})?) [\d.e+-]+/g, "$1 <seconds>")
-    .replaceAll(/(Compile Seconds:\s+)[\d.]+/g, "$1<seconds>")
-    .replaceAll(/[ \t]+$/gm, "")
-    .replaceAll(/ {2,}/g, "  ");
+  return (
+    text
+      .replaceAll(/\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z/g, "<time>")
+      .replaceAll(/\w{3}, \d\d \w{3} \d{4} \d\d:\d\d:\d\d [+-]\d{4}/g, "<time>")
+      .replaceAll(/\w{3} \w{3} [ \d]\d \d\d:\d\d:\d\d \d{4}/g, "<time>")
+      .replaceAll(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g, "<uid>")
+      .replaceAll(/(Resource Version:\s+)\d+/g, "$1<rv>")
+      .replaceAll(/(resourceVersion: ")\d+/g, "$1<rv>")
+      .replaceAll(/\b\d+(\.\d+)?(ms|s|m|h|d)(\d+(s|m|h))?\b/g, "<age>")
+      .replaceAll(/(localhost|127\.0\.0\.1):\d+/g, "$1:<port>")
+      .replaceAll(/(droptrace_\w+_seconds\w*(\{[^}]*\})?) [\d.e+-]+/g, "$1 <seconds>")
+      .replaceAll(/(Compile Seconds:\s+)[\d.]+/g, "$1<seconds>")
+      // Report writes coalesce while one is in flight, so how many it took depends on timing.
+      .replaceAll(/(droptrace_agent_report_writes_total\{[^}]*\}) \d+/g, "$1 <writes>")
+      .replaceAll(/[ \t]+$/gm, "")
+      .replaceAll(/ {2,}/g, "  ")
+  );
 }
