@@ -85,6 +85,7 @@ summarize() {
     function mean(key) { return s[key] / n[key] }
     function sd(key,  m) { if (n[key] < 2) return 0; m = mean(key); return sqrt((ss[key] - n[key] * m * m) / (n[key] - 1)) }
     function stat(key) { return (key in n) ? sprintf("%7.0f ± %5.0f  (%6.0f..%6.0f, n=%d)", mean(key), sd(key), lo[key], hi[key], n[key]) : "   void" }
+    function rstat(key) { return sprintf("%.2f ± %.2f  (%.2f..%.2f, n=%d)", mean(key), sd(key), lo[key], hi[key], n[key]) }
     FNR == 1 { next }
     {
       kernel = $1; boot = $2; round = $3; mode = $4; sent = $5
@@ -118,7 +119,7 @@ summarize() {
     END {
       for (k = 1; k <= nk; k++) {
         kernel = kernels[k]
-        printf "\n=== kernel %s: ns per drop (mean ± sd over rounds, min..max) ===\n", kernel
+        printf "\n=== kernel %s: cost per drop (mean ± sd over rounds, min..max) ===\n", kernel
         nb = split(boots_of[kernel], bl, " "); nm = split(modes_of[kernel], ml, " ")
         for (mi = 1; mi <= 2; mi++) {
           m = mi == 1 ? "wall" : "vcpu"
@@ -133,7 +134,11 @@ summarize() {
               r = mean(bk SUBSEP pm SUBSEP m) / mean(bk SUBSEP "bpftrace" SUBSEP m)
               rounds_txt = ""
               for (rr = 1; rr <= 100; rr++) if ((bk, pm, rr, m) in added && (bk, "bpftrace", rr, m) in added && added[bk, "bpftrace", rr, m] != 0)
-                rounds_txt = rounds_txt sprintf(" %.2f", added[bk, pm, rr, m] / added[bk, "bpftrace", rr, m])
+              {
+                v = added[bk, pm, rr, m] / added[bk, "bpftrace", rr, m]
+                rounds_txt = rounds_txt sprintf(" %.2f", v)
+                add(kernel SUBSEP "ratio" SUBSEP pm SUBSEP m, v)
+              }
               printf "boot %s  ratio %s/bpftrace = %.2f   (per round:%s)\n", bl[b], pm, r, rounds_txt
               ratio[kernel, pm, m, b] = r
             }
@@ -149,6 +154,8 @@ summarize() {
               if (rl == "" || v < rl) rl = v; if (rh == "" || v > rh) rh = v
             }
             if (cnt) printf "  ratio %s/bpftrace per boot:%s   mean %.2f, spread %.2f..%.2f\n", pm, txt, sum / cnt, rl, rh
+            if ((kernel SUBSEP "ratio" SUBSEP pm SUBSEP m) in n)
+              printf "  ratio %s/bpftrace per round (same round, every boot): %s\n", pm, rstat(kernel SUBSEP "ratio" SUBSEP pm SUBSEP m)
           }
         }
         if (voids[kernel] != "") printf "\nvoid runs (left out):\n%s", voids[kernel]
