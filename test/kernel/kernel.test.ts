@@ -123,6 +123,26 @@ describe.each(FAMILIES)("kernel %s", (family) => {
       expect(r.symbol).toMatch(symbolOf(expected.udpSymbol));
     });
 
+    it("reads the node's own UDP NoPorts counter, which agrees with the NO_SOCKET rows of the node's namespace", () => {
+      // The scenario's 300 datagrams to a closed port on lo are the only UDP NoPorts of the root
+      // namespace; the other namespaces' drops are in rows but not in the root namespace's counters.
+      const counters = k.report("scenarios").kernelCounters;
+      expect(counters?.netns).toBe(k.ns("root"));
+      expect(counters?.checks).toEqual([expect.objectContaining({ counter: "UdpNoPorts", verdict: "agree" })]);
+      expect(counters?.checks[0]?.kernel).toBe(counters?.checks[0]?.traced);
+      expect(counters?.checks[0]?.kernel).toBeGreaterThanOrEqual(300);
+      // Nothing was counted in the NIC out of the probe's sight: this guest's devices are virtual.
+      expect(counters?.unseenDrops).toBe(0);
+    });
+
+    it("attributes the node's own namespace to the host, and a namespace no pod owns to nobody, keeping its inode", () => {
+      const status = k.report("scenarios");
+      expect(row(status, { interface: "lo", reason: "NO_SOCKET", netns: k.ns("root") }).attribution).toBe("host");
+      const other = status.rows.filter((r) => r.netns !== k.ns("root") && r.netns !== 0);
+      expect(other.length).toBeGreaterThan(0);
+      for (const r of other) expect(r.attribution, `${r.symbol} ${r.interface} ${String(r.netns)}`).toBe("unknown");
+    });
+
     it("counts the firewall drop on the veth as NETFILTER_DROP at nft_do_chain in the nf_tables module", () => {
       const status = k.report("scenarios");
       const r = row(status, { interface: "vb", reason: "NETFILTER_DROP" });
