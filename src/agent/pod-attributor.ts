@@ -3,55 +3,36 @@
 // its name after its pod is gone; one that cannot be named is `unknown`, and the report's
 // message says why when something stood in the way.
 import type { RowAttribution } from "../api/attribution.js";
-import { RememberedOwners, type Attributor } from "../trace/attribution.js";
-import { scanNetworkNamespaces, type NetnsScan } from "../trace/netns-scan.js";
+import { ScanAttributor } from "../trace/attribution.js";
+import type { NetnsScan } from "../trace/netns-scan.js";
 import type { PodSource } from "./node-pods.js";
 
-export class PodAttributor implements Attributor {
-  readonly #procRoot: string;
+export class PodAttributor extends ScanAttributor {
   readonly #pods: PodSource;
-  readonly #remembered = new RememberedOwners();
-  #scan: NetnsScan | undefined;
-  #scanFailure: string | undefined;
-  /** Pod UIDs found in namespaces but not (yet) among the node's pods. */
+  /** Pod UIDs found in namespaces but not (yet) among the node's pods, since the last refresh. */
   #unnamed = new Set<string>();
 
   constructor(procRoot: string, pods: PodSource) {
-    this.#procRoot = procRoot;
+    super(procRoot);
     this.#pods = pods;
-  }
-
-  async refresh(): Promise<void> {
-    try {
-      this.#scan = await scanNetworkNamespaces(this.#procRoot);
-      this.#scanFailure = undefined;
-    } catch (err) {
-      const cause = err instanceof Error && err.cause instanceof Error ? `: ${err.cause.message}` : "";
-      this.#scanFailure = `${err instanceof Error ? err.message : String(err)}${cause}`;
-    }
-    this.#unnamed = new Set();
-    for (const netns of this.#scan?.owners.keys() ?? []) this.#remembered.remember(netns, this.#fromScan(netns));
-  }
-
-  owner(netns: number): RowAttribution {
-    const now = this.#fromScan(netns);
-    return now.attribution === "unknown" ? (this.#remembered.get(netns) ?? now) : now;
   }
 
   notes(): readonly string[] {
     const notes: string[] = [];
-    if (this.#scanFailure !== undefined) notes.push(`pods not attributed: ${this.#scanFailure}`);
-    else if (this.#scan?.hostNetns === undefined) notes.push(`the node's own network namespace is unknown: ${this.#procRoot}/1/ns/net could not be read`);
+    if (this.failure !== undefined) notes.push(`pods not attributed: ${this.failure}`);
+    else if (this.scan?.hostNetns === undefined) notes.push(`the node's own network namespace is unknown: ${this.procRoot}/1/ns/net could not be read`);
     const podProblem = this.#pods.problem();
     if (podProblem !== undefined) notes.push(`pod names unknown: ${podProblem}`);
     else if (this.#unnamed.size > 0) notes.push(`pod UIDs in /proc but not among this node's pods: ${this.#unnamed.size}`);
-    if ((this.#scan?.denied ?? 0) > 0) notes.push(`${this.#scan?.denied ?? 0} processes could not be read in ${this.#procRoot}`);
+    if ((this.scan?.denied ?? 0) > 0) notes.push(`${this.scan?.denied ?? 0} processes could not be read in ${this.procRoot}`);
     return notes;
   }
 
-  #fromScan(netns: number): RowAttribution {
-    const scan = this.#scan;
-    if (scan === undefined) return { attribution: "unknown" };
+  protected override startRefresh(): void {
+    this.#unnamed = new Set();
+  }
+
+  protected name(scan: NetnsScan, netns: number): RowAttribution {
     // The node's own namespace is `host`, even though host-network pods run in it: only the
     // packet's socket could tell them apart, and the probe does not report sockets yet.
     if (netns === scan.hostNetns) return { attribution: "host" };

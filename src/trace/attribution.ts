@@ -4,6 +4,7 @@
 // never held back or lost waiting for a name.
 import type { RowAttribution } from "../api/attribution.js";
 import type { DropTraceReportStatus, ReportRow } from "../api/report.js";
+import { scanNetworkNamespaces, type NetnsScan } from "./netns-scan.js";
 
 export interface Attributor {
   /** Re-reads who owns which namespace. Never throws: what went wrong shows in notes(). */
@@ -61,4 +62,46 @@ export class RememberedOwners {
   get(netns: number): RowAttribution | undefined {
     return this.#owners.get(netns);
   }
+}
+
+/**
+ * An Attributor over a scan of a /proc (netns-scan.ts): each refresh scans it again and
+ * remembers every namespace it can name; a namespace it cannot name now keeps the name it had.
+ * Subclasses say how a namespace of the scan is named, and what stood in the way.
+ */
+export abstract class ScanAttributor implements Attributor {
+  protected scan: NetnsScan | undefined;
+  /** Why the last scan failed; the scan before it, if any, stays in use. */
+  protected failure: string | undefined;
+  readonly #remembered = new RememberedOwners();
+
+  constructor(protected readonly procRoot: string) {}
+
+  async refresh(): Promise<void> {
+    this.startRefresh();
+    try {
+      this.scan = await scanNetworkNamespaces(this.procRoot);
+      this.failure = undefined;
+    } catch (err) {
+      const cause = err instanceof Error && err.cause instanceof Error ? `: ${err.cause.message}` : "";
+      this.failure = `${err instanceof Error ? err.message : String(err)}${cause}`;
+      return;
+    }
+    for (const netns of this.scan.owners.keys()) this.#remembered.remember(netns, this.name(this.scan, netns));
+  }
+
+  owner(netns: number): RowAttribution {
+    const now = this.scan === undefined ? UNKNOWN : this.name(this.scan, netns);
+    return now.attribution === "unknown" ? (this.#remembered.get(netns) ?? now) : now;
+  }
+
+  abstract notes(): readonly string[];
+
+  /** Before each scan: state that holds for one refresh only is reset here. */
+  protected startRefresh(): void {
+    // Nothing by default.
+  }
+
+  /** The namespace's owner by this scan: `unknown` when the scan cannot tell. */
+  protected abstract name(scan: NetnsScan, netns: number): RowAttribution;
 }
