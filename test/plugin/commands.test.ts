@@ -271,7 +271,8 @@ describe("kubectl droptrace get and nodes, in every phase", () => {
     await untilPhase(cluster, "all-failed", "Failed");
     const out = await dt("get", "all-failed");
     expect(out.code).toBe(EXIT.ok);
-    expect(out.stdout.split("\n")[0]).toBe("all-failed: Failed, 2/2 nodes done (2 failed), 0 drops");
+    // The trace's start and end are the controller's clock: a second may pass between them on a slow machine.
+    expect(out.stdout.split("\n")[0]).toMatch(/^all-failed: Failed, 2\/2 nodes done \(2 failed\), 0 drops( in \ds \(0\/s\))?$/);
     expect(out.stdout).toContain("\nno drops counted\n");
     expect(out.stdout).toMatch(/Ready +False +AllNodesFailed +/);
     expect((await dt("get", "all-failed", "-w")).code).toBe(EXIT.traceFailed);
