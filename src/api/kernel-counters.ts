@@ -28,6 +28,12 @@ export const KERNEL_COUNTERS = {
     visibility: "unseen",
     about: "receive FIFO overruns in the NIC: the frame was lost before the kernel had an skb for it",
   },
+  RxFrameErrors: {
+    source: "dev: receive frame column (rx_length_errors + rx_over_errors + rx_crc_errors + rx_frame_errors)",
+    perInterface: true,
+    visibility: "unseen",
+    about: "frames the NIC refused as malformed or too long (bad CRC or alignment, longer than its MTU allows): dropped before the kernel had an skb for them",
+  },
   TxDropped: {
     source: "dev: transmit drop column (tx_dropped)",
     perInterface: true,

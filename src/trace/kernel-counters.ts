@@ -10,9 +10,9 @@ export type CounterSample = Map<string, number>;
 
 const key = (name: KernelCounterName, iface?: string) => (iface === undefined ? name : `${name}\t${iface}`);
 
-/** /proc/net/dev: per interface, receive drop and fifo, transmit drop. */
-export function parseProcNetDev(text: string): Map<string, { rxDrop: number; rxFifo: number; txDrop: number }> {
-  const out = new Map<string, { rxDrop: number; rxFifo: number; txDrop: number }>();
+/** /proc/net/dev: per interface, receive drop, fifo and frame, transmit drop. */
+export function parseProcNetDev(text: string): Map<string, { rxDrop: number; rxFifo: number; rxFrame: number; txDrop: number }> {
+  const out = new Map<string, { rxDrop: number; rxFifo: number; rxFrame: number; txDrop: number }>();
   for (const line of text.split("\n")) {
     const colon = line.indexOf(":");
     if (colon < 0 || line.includes("|")) continue;
@@ -23,7 +23,7 @@ export function parseProcNetDev(text: string): Map<string, { rxDrop: number; rxF
       .map(Number);
     // receive: bytes packets errs drop fifo frame compressed multicast; transmit: bytes packets errs drop fifo ...
     if (fields.length < 16 || fields.some((n) => !Number.isFinite(n))) continue;
-    out.set(line.slice(0, colon).trim(), { rxDrop: fields[3] ?? 0, rxFifo: fields[4] ?? 0, txDrop: fields[11] ?? 0 });
+    out.set(line.slice(0, colon).trim(), { rxDrop: fields[3] ?? 0, rxFifo: fields[4] ?? 0, rxFrame: fields[5] ?? 0, txDrop: fields[11] ?? 0 });
   }
   return out;
 }
@@ -87,6 +87,7 @@ export async function readCounters(readText: ReadText, netDir: string): Promise<
   for (const [iface, c] of parseProcNetDev(dev ?? "")) {
     sample.set(key("RxDropped", iface), c.rxDrop);
     sample.set(key("RxFifoErrors", iface), c.rxFifo);
+    sample.set(key("RxFrameErrors", iface), c.rxFrame);
     sample.set(key("TxDropped", iface), c.txDrop);
   }
   if (softnet !== undefined) sample.set(key("BacklogDrops"), parseSoftnetDrops(softnet));

@@ -16,6 +16,10 @@
 #   kernels' modules, /usr/src's headers, the kbuild scripts, SystemTap's compile cache), so it
 #   stays small and quick to build however many kernels the tree holds;
 # - the serial console goes to stdout (and to OUT/console.log);
+# - DROPTRACE_GUEST_NIC_LOOP=1 adds two NICs wired to each other through QEMU (socket
+#   netdevs over UDP on 127.0.0.1): a virtio-net (MAC 52:54:00:00:00:0a) and an emulated
+#   Intel e1000 (MAC 52:54:00:00:00:0b), so a guest can make drops in a NIC (the e1000
+#   discards frames longer than its MTU allows before the kernel sees them, and counts them);
 # - QEMU runs under `timeout`, so a hung guest ends after
 #   DROPTRACE_GUEST_TIMEOUT seconds (default 900) with exit status 124;
 # - if DROPTRACE_GUEST_OUT is set, the guest's /droptrace/out directory is
@@ -87,10 +91,17 @@ mkfs.ext4 -q -F -d "$work/root" "$work/root.img"
 t1=$(date +%s.%N)
 log "image ready in $(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.1f", b-a}')s; booting $release (timeout ${timeout_s}s)"
 
+nics=(-nic none)
+if [[ ${DROPTRACE_GUEST_NIC_LOOP:-0} == 1 ]]; then
+  # Two ports no other guest of this run uses: from this script's PID.
+  port_a=$((20000 + ($$ % 20000) * 2)) port_b=$((20001 + ($$ % 20000) * 2))
+  nics=(-netdev "socket,id=nica,udp=127.0.0.1:$port_b,localaddr=127.0.0.1:$port_a" -device virtio-net-pci,netdev=nica,mac=52:54:00:00:00:0a
+    -netdev "socket,id=nicb,udp=127.0.0.1:$port_a,localaddr=127.0.0.1:$port_b" -device e1000,netdev=nicb,mac=52:54:00:00:00:0b)
+fi
 console="$work/console.log"
 set +e
 timeout -k 10 "$timeout_s" qemu-system-x86_64 -accel tcg -m 2048 -smp 2 \
-  -nographic -no-reboot -nic none \
+  -nographic -no-reboot "${nics[@]}" \
   -kernel "$kernel" -initrd "$initrd" \
   -drive "file=$work/root.img,format=raw,if=virtio" \
   -append "console=ttyS0 root=/dev/vda rw init=/droptrace/guest.sh panic=-1 quiet" \

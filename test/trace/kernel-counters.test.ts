@@ -26,10 +26,10 @@ describe("parsing /proc/net (captured on this project's CI host, Linux 6.18)", (
   it("reads every interface's drop columns from dev", () => {
     const dev = parseProcNetDev(capturedProcNet("dev") ?? "");
     expect([...dev.keys()]).toContain("lo");
-    expect(dev.get("lo")).toEqual({ rxDrop: 0, rxFifo: 0, txDrop: 0 });
-    // Columns by position: receive drop is the 4th, fifo the 5th, transmit drop the 12th.
-    const line = "  eth0: 100 10 1 7 3 0 0 0 200 20 2 5 0 0 0 0";
-    expect(parseProcNetDev(`h|\nh|\n${line}\n`).get("eth0")).toEqual({ rxDrop: 7, rxFifo: 3, txDrop: 5 });
+    expect(dev.get("lo")).toEqual({ rxDrop: 0, rxFifo: 0, rxFrame: 0, txDrop: 0 });
+    // Columns by position: receive drop is the 4th, fifo the 5th, frame the 6th, transmit drop the 12th.
+    const line = "  eth0: 100 10 1 7 3 4 0 0 200 20 2 5 0 0 0 0";
+    expect(parseProcNetDev(`h|\nh|\n${line}\n`).get("eth0")).toEqual({ rxDrop: 7, rxFifo: 3, rxFrame: 4, txDrop: 5 });
   });
 
   it("pairs snmp's and netstat's header and value lines", () => {
