@@ -6,8 +6,9 @@
 # it loads the module compiled on the host, or says it cannot.
 #
 # /droptrace/cases.env says which cases this boot runs (CASES):
-#   full:   every scenario; agents killed and restarted; filters; no module and no compiler
-#   matrix: every scenario; filters; a cache holding only other kernels' modules
+#   full:   every scenario; agents killed and restarted; filters; stacks, a normal drop and
+#           drops in a NIC; the CPU guard; no module and no compiler
+#   matrix: the same but for the agents killed; a cache holding only other kernels' modules
 # Every wait is for a condition (the run's "armed:" line, a counter, a link's carrier), never a
 # fixed sleep: under emulation the same step takes 0.4 s on one boot and 12 s on another.
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root
@@ -143,13 +144,72 @@ udp 10 10.9.0.2 7777 a      # vb, NETFILTER_DROP: another reason
 udp 15 10.9.1.2 6000        # eth0, NO_SOCKET: another interface
 finish_case filtered
 
-# ---- case 4: no module for this kernel, and no compiler ------------------------------------
+# ---- case 4: what drops mean, their code path, and drops the probe cannot see --------------
+#   25 OTHERHOST on eth0@c: datagrams to 10.9.1.2 sent to a MAC that is not eth0's (a static
+#      neighbour entry with a wrong address): a normal drop;
+#   30 NOT_SPECIFIED at ip6_mc_input on eth0@c: IPv6 multicast to a group nothing in c joined;
+#   20 frames longer than the e1000's MTU from the virtio-net in netns n (MTU 9000): the NIC
+#      refuses them before the kernel has an skb (boot-guest.sh DROPTRACE_GUEST_NIC_LOOP=1), so
+#      no row holds them and the root namespace's RxFrameErrors counts them;
+# with --stacks. The run is stopped (SIGTERM) once the kernel has counted all of it.
+say "case 4: --stacks; OTHERHOST, ip6_mc_input, drops in a NIC"
+nic_by_mac() { grep -l "$1" /sys/class/net/*/address 2>/dev/null | head -n1 | cut -d/ -f5; }
+modprobe virtio_net; modprobe e1000
+nic_a=$(nic_by_mac 52:54:00:00:00:0a) nic_b=$(nic_by_mac 52:54:00:00:00:0b)
+if [[ -z $nic_a || -z $nic_b ]]; then
+  say "FAIL: the NIC loop's devices are missing (a: '$nic_a', b: '$nic_b')"; status=1
+else
+  ip link set "$nic_b" down; ip link set "$nic_b" name nic1
+  ip netns add n; ip link set "$nic_a" netns n; ip -n n link set "$nic_a" name nic0
+  ip addr add 10.9.5.2/24 dev nic1; ip link set nic1 up
+  ip -n n addr add 10.9.5.1/24 dev nic0; ip -n n link set nic0 mtu 9000 up
+  ip -n n neigh replace 10.9.5.2 lladdr 52:54:00:00:00:0b dev nic0 nud permanent
+  wait_for 60 "the NIC loop's carrier" carrier nic1 || status=1
+fi
+rx_packets() { ip -n "$2" -s link show "$1" | awk '/RX:/ { getline; print $2; exit }'; }
+frame_errors() { tr ':' ' ' </proc/net/dev | awk -v d="$1" '$1 == d { print $7 }'; }
+at_least() { [[ $($1 "${@:3}") -ge $2 ]]; }
+c_rx0=$(rx_packets eth0 c) frames0=$(frame_errors nic1)
+run_case explained --output json --duration 300s --interval 5s --stacks
+wait_armed || status=1
+ip neigh replace 10.9.1.2 lladdr 02:00:00:00:00:99 dev hc nud permanent
+udp 25 10.9.1.2 6000
+ip neigh del 10.9.1.2 dev hc
+node -e 'const s = require("node:dgram").createSocket("udp6"); let n = 0;
+  const next = (err) => { if (err) throw err; if (n++ < 30) s.send("x", 9, "ff02::1234%hc", next); else s.close(); }; next();'
+ip netns exec n bash -c 'for i in $(seq 1 20); do head -c 4000 /dev/zero > /dev/udp/10.9.5.2/9; done' 2>/dev/null
+wait_for 60 "eth0 in c to receive the 55 datagrams" at_least rx_packets $((c_rx0 + 55)) eth0 c || status=1
+# The e1000's driver reads its statistics registers every two seconds.
+wait_for 60 "nic1 to count 20 frame errors" at_least frame_errors $((frames0 + 20)) nic1 || status=1
+echo "c_rx_before=$c_rx0 c_rx_after=$(rx_packets eth0 c) nic1_frame_before=$frames0 nic1_frame_after=$(frame_errors nic1)" >"$OUT/explained.kernel.txt"
+kill -TERM "$(pgrep -f 'cli/main.js run' | head -n1)"
+finish_case explained
+
+# ---- case 5: the probe's CPU guard ----------------------------------------------------------
+# A limit of 1% of the CPUs and two senders flooding a closed port on lo: the probe stops itself
+# (ProbeOverload) long before its 120 s, with what it counted so far.
+say "case 5: --max-probe-cpu-percent 1 under a flood"
+cat >/tmp/flood.js <<'JS'
+const s = require("node:dgram").createSocket("udp4");
+let sent = 0;
+const next = (err) => { if (err) process.exit(1); if (sent++ >= Number(process.argv[2])) { s.close(); return; } s.send("x", 9, "127.0.0.1", next); };
+next();
+JS
+run_case overload --output json --duration 120s --interval 5s --max-probe-cpu-percent 1
+wait_armed || status=1
+node /tmp/flood.js 200000 & flood_a=$!
+node /tmp/flood.js 200000 & flood_b=$!
+finish_case overload
+echo "$(up)" >"$OUT/overload.ended"
+kill "$flood_a" "$flood_b" 2>/dev/null; wait "$flood_a" "$flood_b" 2>/dev/null
+
+# ---- case 6: no module for this kernel, and no compiler ------------------------------------
 if [[ $CASES == full ]]; then
-  say "case 4: empty module cache, no stap"
+  say "case 6: empty module cache, no stap"
   mkdir -p /tmp/nocache
 else
   # The cache holds the probe compiled for the other kernels, never to be loaded on this one.
-  say "case 4: a cache with only other kernels' modules, no stap"
+  say "case 6: a cache with only other kernels' modules, no stap"
   mkdir -p /tmp/nocache
   for dir in /var/cache/droptrace/*/; do
     [[ $(basename "$dir") == "$(uname -r)" || $(basename "$dir") == loaded ]] || cp -a "$dir" /tmp/nocache/

@@ -90,7 +90,7 @@ for r in "${kernels[@]}"; do
   log "booting $r ($cases cases)"
   t3=$(now)
   set +e
-  DROPTRACE_GUEST_KERNEL=$r DROPTRACE_GUEST_OUT="$out/$r/guest" "$here/boot-guest.sh" "$GUEST_TREE" "$here/guest-droptrace-cases.sh" \
+  DROPTRACE_GUEST_NIC_LOOP=1 DROPTRACE_GUEST_KERNEL=$r DROPTRACE_GUEST_OUT="$out/$r/guest" "$here/boot-guest.sh" "$GUEST_TREE" "$here/guest-droptrace-cases.sh" \
     "$here/guest-common.sh" "$work/droptrace.tgz" "$work/module-cache.tgz" "$work/cases.env" >"$out/$r/console.txt" 2>"$out/$r/boot.txt"
   rc=$?
   set -e
