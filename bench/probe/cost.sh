@@ -204,9 +204,9 @@ chroot "$tree" gcc -O2 -Wall -Wextra -static -o /run/droptrace-bench/dropflood /
 cp "$tree/run/droptrace-bench/dropflood" "$files/"
 rm -rf "$tree/run/droptrace-bench"
 
-compile() { # SCRIPT -> module file name in $files
+compile() { # SCRIPT [SCRIPT ARGS] -> module file name in $files
   local vars
-  vars=$(DROPTRACE_STAP_SCRIPT=$1 DROPTRACE_KERNEL_RELEASE=$release "$repo/test/kernel/compile-in-chroot.sh" "$tree" "$files")
+  vars=$(DROPTRACE_STAP_SCRIPT=$1 DROPTRACE_STAP_SCRIPT_ARGS=${2:-} DROPTRACE_KERNEL_RELEASE=$release "$repo/test/kernel/compile-in-chroot.sh" "$tree" "$files")
   eval "$vars"
   basename "$MODULE"
 }
@@ -218,8 +218,12 @@ guard=max_cpu_pct=50
 modes=$(printf '%s\t%s\t%s\t%s' droptrace stap "$module" "$guard")
 [[ $bpftrace == 0 ]] || modes+=$'\n'$(printf '%s\t%s\t%s' bpftrace bpftrace full.bt)
 modes+=$'\n'$(printf '%s\t%s\t%s\t%s\t%s' droptrace-nomatch stap "$module" "$guard" interfaces=nomatch0)
-# With stacks the handlers may use more than half the one CPU: the guard off (max_cpu_pct=0).
-[[ $stacks == 0 ]] || modes+=$'\n'$(printf '%s\t%s\t%s\t%s\t%s' droptrace-stacks stap "$module" max_cpu_pct=0 stacks=1)
+if [[ $stacks == 1 ]]; then
+  # The module with the stacks handler is another build (the script argument `stacks`).
+  log "compiling stap/droptrace.stp with stacks for $release"
+  stacks_module=$(compile "$repo/stap/droptrace.stp" stacks)
+  modes+=$'\n'$(printf '%s\t%s\t%s\t%s\t%s' droptrace-stacks stap "$stacks_module" "$guard" stacks=1)
+fi
 if [[ -n $compare ]]; then
   rev=$(git -C "$repo" rev-parse --short "$compare")
   git -C "$repo" show "$rev:stap/droptrace.stp" >"$work/src/droptrace_$rev.stp"

@@ -17,7 +17,7 @@
 #
 # stdout: MODULE=<path of the copied .ko>, MODULE_NAME=..., KERNEL_RELEASE=...,
 #         COMPILE_SECONDS=... (eval-able). stap's own messages go to stderr.
-# Environment: DROPTRACE_STAP_SCRIPT (see below); DROPTRACE_KERNEL_RELEASE overrides the release (default: the
+# Environment: DROPTRACE_STAP_SCRIPT (see below); DROPTRACE_STAP_SCRIPT_ARGS; DROPTRACE_KERNEL_RELEASE overrides the release (default: the
 # tree's only/newest kernel with headers); DROPTRACE_STAP_CACHE overrides the
 # SystemTap cache directory (default: <dir of TREE>/systemtap).
 set -euo pipefail
@@ -58,7 +58,10 @@ read -r -a script_flags <<<"$(sed -n 's|^// stap-flags: ||p' "$script" | head -n
 set -- "${script_flags[@]}" "$@"
 
 stap_version=$(chroot "$tree" stap -V 2>&1 | head -n1)
-hash=$( { cat "$script"; printf '%s\n' "$release" "$stap_version" "$@"; } | sha256sum | cut -c1-12)
+# DROPTRACE_STAP_SCRIPT_ARGS: the script's own arguments, after the script (`stacks` builds
+# droptrace.stp's module with its stacks handler).
+read -r -a script_args <<<"${DROPTRACE_STAP_SCRIPT_ARGS:-}"
+hash=$( { cat "$script"; printf '%s\n' "$release" "$stap_version" "$@" "${script_args[@]}"; } | sha256sum | cut -c1-12)
 name="${prefix}_$hash"
 
 stap_cache=${DROPTRACE_STAP_CACHE:-$(dirname "$tree")/systemtap}
@@ -94,12 +97,12 @@ chroot "$tree" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root \
   /bin/sh -c "cd \"\$1\" && shift && exec stap \"\$@\"" sh "$build" "$@"
 '
 
-log "stap -r $release -p4 -m $name $* $(basename "$script") ($stap_version)"
+log "stap -r $release -p4 -m $name $* $(basename "$script") ${script_args[*]} ($stap_version)"
 start=$(date +%s.%N)
 set +e
 unshare --mount --propagation private -- bash -c "$inner" inner \
   "$tree" "$(dirname "$script")" "$stap_cache" "$build_rel" \
-  -r "$release" -p4 -m "$name" "$@" "/run/droptrace-src/$(basename "$script")" >&2
+  -r "$release" -p4 -m "$name" "$@" "/run/droptrace-src/$(basename "$script")" "${script_args[@]}" >&2
 rc=$?
 set -e
 end=$(date +%s.%N)
