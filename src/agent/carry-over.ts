@@ -3,7 +3,7 @@
 // report stays cumulative for the whole trace and nothing counted before is lost.
 import type { DropTraceReportStatus, ReportRow } from "../api/report.js";
 import { compareRows, nodeRowKey } from "../api/rows.js";
-import { mergeStacks, stacksOnTopRows } from "../api/stacks.js";
+import { MAX_REPORT_STACK_BYTES, mergeStacks, stacksOnTopRows } from "../api/stacks.js";
 import { cpuPercent, nanosecondsPerHit, type ProbeCost } from "../api/probe-cost.js";
 
 export function carryOver(earlier: DropTraceReportStatus, now: DropTraceReportStatus, rowCap: number): DropTraceReportStatus {
@@ -19,7 +19,7 @@ export function carryOver(earlier: DropTraceReportStatus, now: DropTraceReportSt
     merged.set(key, { ...existing, count: existing.count + row.count, ...(stacks === undefined ? {} : { stacks }) });
   }
   const sorted = [...merged.values()].sort(compareRows);
-  const kept = stacksOnTopRows(sorted.slice(0, rowCap));
+  const kept = stacksOnTopRows(sorted.slice(0, rowCap), MAX_REPORT_STACK_BYTES);
   const cut = sorted.slice(rowCap);
   const probeCost = addCosts(earlier.probeCost, now.probeCost);
   return {

@@ -58,13 +58,33 @@ export function mergeStacks(lists: Iterable<readonly Stack[]>, max: number = MAX
 }
 
 /**
- * `rows` with stacks kept on the first MAX_STACK_ROWS only (rows are in their order already): what
- * keeps a report or a status small however many rows carry stacks before the cut.
+ * Bytes of frames a DropTrace's status may hold (goal: the whole status under 256 KiB at 5,000 nodes;
+ * 10 rows of 3 stacks of 16 frames at their longest would be 288 KiB alone) and a report (etcd
+ * refuses objects over about 1.5 MiB). Real frames are about 40 bytes, so real stacks never reach
+ * either: the budget only bounds the worst case, by leaving the later rows' stacks out.
  */
-export function stacksOnTopRows<R extends { stacks?: Stack[] | undefined }>(rows: readonly R[]): R[] {
+export const MAX_STATUS_STACK_BYTES = 64 * 1024;
+export const MAX_REPORT_STACK_BYTES = 256 * 1024;
+
+const stackBytes = (stack: Stack): number => stack.frames.reduce((sum, frame) => sum + Buffer.byteLength(frame) + 3, 16);
+
+/**
+ * `rows` (in their order already) with stacks on the first MAX_STACK_ROWS only, and only as many
+ * as fit in `maxBytes`, the top rows' first: what keeps a report or a status small however many
+ * rows carried stacks before the cut, and however long their frames.
+ */
+export function stacksOnTopRows<R extends { stacks?: Stack[] | undefined }>(rows: readonly R[], maxBytes: number): R[] {
+  let left = maxBytes;
   return rows.map((row, index) => {
-    if (index < MAX_STACK_ROWS || row.stacks === undefined) return row;
-    const { stacks: _dropped, ...rest } = row;
-    return rest as R;
+    if (row.stacks === undefined) return row;
+    const { stacks, ...rest } = row;
+    const kept: Stack[] = [];
+    for (const stack of index < MAX_STACK_ROWS ? stacks : []) {
+      const size = stackBytes(stack);
+      if (size > left) continue;
+      kept.push(stack);
+      left -= size;
+    }
+    return (kept.length === 0 ? rest : { ...rest, stacks: kept }) as R;
   });
 }

@@ -13,7 +13,7 @@ import type { SymbolizedLocation } from "./kallsyms.js";
 import type { ReportRow } from "../api/report.js";
 import { compareRows } from "../api/rows.js";
 import { dropClass } from "../api/drop-explanations.js";
-import { compareStacks, MAX_STACK_ROWS, MAX_STACKS_PER_ROW, stackKey, type Stack } from "../api/stacks.js";
+import { compareStacks, MAX_REPORT_STACK_BYTES, MAX_STACK_ROWS, MAX_STACKS_PER_ROW, stackKey, stacksOnTopRows, type Stack } from "../api/stacks.js";
 import { StackFrames } from "./stack-frames.js";
 import { detached } from "./detached.js";
 
@@ -252,7 +252,7 @@ export class DropAccumulator {
       });
     }
     all.sort((a, b) => compareRows(a.row, b.row));
-    const rows = all.slice(0, cap).map(({ row, site }, index) => {
+    const withStacks = all.slice(0, cap).map(({ row, site }, index) => {
       const stacks = index < MAX_STACK_ROWS ? this.#stacks.get(site) : undefined;
       if (stacks === undefined) return row;
       return {
@@ -263,6 +263,7 @@ export class DropAccumulator {
           .map((s) => ({ count: s.count, frames: [...s.frames] })),
       };
     });
+    const rows = stacksOnTopRows(withStacks, MAX_REPORT_STACK_BYTES);
     let otherCount = 0;
     for (let i = cap; i < all.length; i += 1) otherCount += all[i]?.row.count ?? 0;
     return {
