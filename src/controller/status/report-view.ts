@@ -13,7 +13,7 @@ import { DROPTRACE } from "../../api/constants.js";
 import { INVALID_REPORT_REASON } from "../../api/conditions.js";
 import { MAX_MESSAGE_LENGTH } from "./limits.js";
 import { agree, ownerOf, type OwnerAgreement } from "./owner-agreement.js";
-import { stackKey, type Stack } from "../../api/stacks.js";
+import { MAX_STACK_ROWS, stackKey, type Stack } from "../../api/stacks.js";
 import type { NotCounted, ProbeCost } from "../../api/probe-cost.js";
 
 /** One (symbol, interface, module, reason) on one node. */
@@ -149,7 +149,9 @@ export function toReportView(raw: unknown, pool: StringPool): { view: ReportView
   const report = parsed.data;
   const status = report.status;
   const rows = new Map<string, ViewRow>();
-  for (const row of status?.rows ?? []) {
+  for (const [index, row] of (status?.rows ?? []).entries()) {
+    // Only the report's top rows' stacks (its rows come largest first): the status shows no more, and the cache stays small whatever a report holds.
+    const rowStacks = index < MAX_STACK_ROWS ? row.stacks : undefined;
     const key = pool.intern(rowKey(row));
     const existing = rows.get(key);
     if (existing !== undefined) {
@@ -157,7 +159,7 @@ export function toReportView(raw: unknown, pool: StringPool): { view: ReportView
       const owner = agree(existing.owner, ownerOf(row));
       if (owner !== undefined) existing.owner = owner;
       // Rows that differ only in netns share one drop site and reason, so their stacks are the same ones: kept once.
-      if (existing.stacks === undefined) Object.assign(existing, viewStacks(row.stacks, pool));
+      if (existing.stacks === undefined) Object.assign(existing, viewStacks(rowStacks, pool));
     } else {
       rows.set(key, {
         key,
@@ -167,7 +169,7 @@ export function toReportView(raw: unknown, pool: StringPool): { view: ReportView
         reason: pool.intern(row.reason),
         count: row.count,
         ...optionalOwner(ownerOf(row)),
-        ...viewStacks(row.stacks, pool),
+        ...viewStacks(rowStacks, pool),
       });
     }
   }
