@@ -4,7 +4,7 @@
 import type { DropTraceReportStatus, ReportRow } from "../api/report.js";
 import { compareRows, nodeRowKey } from "../api/rows.js";
 import { MAX_REPORT_STACK_BYTES, mergeStacks, stacksOnTopRows } from "../api/stacks.js";
-import { cpuPercent, nanosecondsPerHit, type ProbeCost } from "../api/probe-cost.js";
+import { addNotCounted, cpuPercent, nanosecondsPerHit, type ProbeCost } from "../api/probe-cost.js";
 
 export function carryOver(earlier: DropTraceReportStatus, now: DropTraceReportStatus, rowCap: number): DropTraceReportStatus {
   const merged = new Map<string, ReportRow>();
@@ -49,10 +49,6 @@ function addCosts(a: ProbeCost | undefined, b: ProbeCost | undefined): ProbeCost
     nanosecondsPerHit: nanosecondsPerHit(handlerNanoseconds, hits),
     cpuPercent: cpuPercent(handlerNanoseconds, elapsedNanoseconds, b.cpus),
     peakIntervalCPUPercent: Math.max(a.peakIntervalCPUPercent, b.peakIntervalCPUPercent),
-    notCounted: {
-      mapFull: a.notCounted.mapFull + b.notCounted.mapFull,
-      skipped: a.notCounted.skipped + b.notCounted.skipped,
-      stackTableFull: a.notCounted.stackTableFull + b.notCounted.stackTableFull,
-    },
+    notCounted: addNotCounted(a.notCounted, b.notCounted),
   };
 }

@@ -57,6 +57,11 @@ export const ProbeCostStatusSchema = z.strictObject({
 });
 export type ProbeCostStatus = z.infer<typeof ProbeCostStatusSchema>;
 
+/** Both sides' uncounted events, summed (two runs of one node's agent, or several nodes). */
+export function addNotCounted(a: NotCounted, b: NotCounted): NotCounted {
+  return { mapFull: a.mapFull + b.mapFull, skipped: a.skipped + b.skipped, stackTableFull: a.stackTableFull + b.stackTableFull };
+}
+
 /** Handler nanoseconds per hit, to a tenth; 0 without hits. */
 export function nanosecondsPerHit(handlerNanoseconds: number, hits: number): number {
   return hits === 0 ? 0 : Math.round((handlerNanoseconds / hits) * 10) / 10;

@@ -10,7 +10,7 @@ import type { ViewCounters, ViewProbeCost, ViewRow } from "./report-view.js";
 import { agree, agreedOwner, type OwnerAgreement } from "./owner-agreement.js";
 import type { KernelCountersStatus } from "../../api/droptrace.js";
 import { compareStacks, MAX_STACK_ROWS, MAX_STACKS_PER_ROW, MAX_STATUS_STACK_BYTES, stacksOnTopRows, type Stack } from "../../api/stacks.js";
-import { nanosecondsPerHit, type ProbeCostStatus } from "../../api/probe-cost.js";
+import { addNotCounted, nanosecondsPerHit, type NotCounted, type ProbeCostStatus } from "../../api/probe-cost.js";
 
 export interface NodeDrops {
   /** Already one row per merge key (report-view.ts sums network namespaces). */
@@ -124,15 +124,13 @@ class CostSums {
   #hits = 0;
   #ns = 0;
   #busiest: { node: string; cpuPercent: number } | undefined;
-  readonly #notCounted = { mapFull: 0, skipped: 0, stackTableFull: 0 };
+  #notCounted: NotCounted = { mapFull: 0, skipped: 0, stackTableFull: 0 };
 
   add(node: string, cost: ViewProbeCost): void {
     this.#nodes += 1;
     this.#hits += cost.hits;
     this.#ns += cost.handlerNanoseconds;
-    this.#notCounted.mapFull += cost.notCounted.mapFull;
-    this.#notCounted.skipped += cost.notCounted.skipped;
-    this.#notCounted.stackTableFull += cost.notCounted.stackTableFull;
+    this.#notCounted = addNotCounted(this.#notCounted, cost.notCounted);
     // Ties go to the node whose name sorts first, so the answer never depends on which report came first.
     const busiest = this.#busiest;
     if (busiest === undefined || cost.cpuPercent > busiest.cpuPercent || (cost.cpuPercent === busiest.cpuPercent && node < busiest.node)) {
