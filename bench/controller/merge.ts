@@ -11,7 +11,9 @@
 //    write followed by a reconcile (the worst case: the queue usually folds several into one).
 //
 // The rows look like a real cluster's: a few thousand distinct (symbol, interface, module,
-// reason) keys shared between nodes, counts skewed towards a few hot drop sites.
+// reason) keys shared between nodes, counts skewed towards a few hot drop sites. Every row
+// carries 3 stacks of 8 to 16 frames (spec.stacks; a real agent sends them on its top rows only,
+// so this is the worst case for the controller), and every report its probe's cost.
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { DropTraceSpecSchema } from "../../src/api/droptrace.js";
@@ -88,6 +90,32 @@ const REASONS = [
   "PKT_TOO_SMALL",
 ];
 
+const CALLERS = [
+  "ip_protocol_deliver_rcu+0xab",
+  "ip_local_deliver_finish+0x7c",
+  "__netif_receive_skb_one_core+0x8d",
+  "process_backlog+0x87",
+  "__napi_poll+0x2e",
+  "net_rx_action+0x33a",
+  "handle_softirqs+0xe1",
+  "do_softirq+0x46",
+  "__local_bh_enable_ip+0x62",
+  "__dev_queue_xmit+0x2c7",
+  "ip_finish_output2+0x1d0",
+  "ip_output+0x6d",
+  "udp_send_skb+0x1b3",
+  "udp_sendmsg+0x8f0",
+  "__sys_sendto+0x1d2",
+  "veth_poll+0x2c1 [veth]",
+  "br_handle_frame_finish+0x1a4 [bridge]",
+];
+
+/** A stack from the drop site outwards: 8 to 16 frames, callers picked with the same skew as rows, so nodes share most stacks. */
+function stackFrames(symbol: string, next: () => number): string[] {
+  const depth = 8 + Math.floor(next() * 9);
+  return [symbol, ...Array.from({ length: depth - 1 }, () => CALLERS[Math.floor(next() ** 3 * CALLERS.length)] ?? "")];
+}
+
 /** One node's report as the API server would send it. */
 function report(node: number, next: () => number, scale: number): DropTraceReport {
   const rows = new Map<string, DropTraceReport["status"] extends infer S ? (S extends { rows: (infer R)[] } ? R : never) : never>();
@@ -109,6 +137,7 @@ function report(node: number, next: () => number, scale: number): DropTraceRepor
       reason,
       class: dropClass(reason),
       count: Math.max(1, Math.floor((1 - next()) ** 6 * 10_000 * scale)),
+      stacks: [3, 2, 1].map((weight) => ({ count: weight * 10, frames: stackFrames(symbol, next) })),
     });
   }
   const list = [...rows.values()].sort((a, b) => b.count - a.count);
@@ -132,6 +161,16 @@ function report(node: number, next: () => number, scale: number): DropTraceRepor
       otherRows: 3,
       otherDrops: 1234,
       rows: list,
+      probeCost: {
+        hits: counted * 3,
+        handlerNanoseconds: counted * 3 * 310,
+        elapsedNanoseconds: 60e9,
+        cpus: 16,
+        nanosecondsPerHit: 310,
+        cpuPercent: Math.round(next() * 10_000) / 10_000,
+        peakIntervalCPUPercent: 1,
+        notCounted: { mapFull: 0, skipped: 0, stackTableFull: 0 },
+      },
     },
   };
 }
@@ -164,6 +203,7 @@ const nodes: NodeState[] = views.map((v) => ({ node: v.node, phase: v.phase, tot
 const mergeTimes: number[] = [];
 let distinct = 0;
 let statusBytes5000 = 0;
+let stackBytes5000 = 0;
 for (let r = 0; r < ROUNDS; r += 1) {
   const start = performance.now();
   const merged = mergeReports(views, TOP_N);
@@ -180,6 +220,7 @@ for (let r = 0; r < ROUNDS; r += 1) {
     daemonSet: "droptrace-system/droptrace-bench",
   });
   statusBytes5000 = Buffer.byteLength(JSON.stringify(status));
+  stackBytes5000 = Buffer.byteLength(JSON.stringify(status.drops?.map((d) => d.stacks ?? []) ?? []));
   mergeTimes.push(performance.now() - start);
   distinct = merged.distinctRows;
 }
@@ -270,7 +311,7 @@ console.log(
 console.log(
   `merge + status for one update, ${fmt(NODES)} nodes, ${fmt(distinct)} distinct rows, top ${TOP_N}: ${mergeTimes.map(fmt).join(", ")} ms (median ${fmt(median(mergeTimes))} ms)`,
 );
-console.log(`status size at ${fmt(NODES)} nodes, all running: ${fmt(statusBytes5000)} bytes`);
+console.log(`status size at ${fmt(NODES)} nodes, all running: ${fmt(statusBytes5000)} bytes, of which the top rows' stacks ${fmt(stackBytes5000)}`);
 for (const s of sizes) console.log(`status size, ${fmt(s.nodes)} nodes (1 in 4 failing, 1 KiB messages): ${fmt(s.bytes)} bytes (${fmt(s.bytes / 1024)} KiB)`);
 for (const w of writeRuns) {
   console.log(

@@ -12,6 +12,7 @@ import { BackoffTimer, type Backoff } from "../kube/backoff.js";
 import { DEFAULT_BACKOFF, ReportWriter } from "./report-writer.js";
 import type { AgentSettings } from "./settings.js";
 import { runTrace, type TraceDeps, type TraceState } from "../trace/session.js";
+import { EMPTY_SNAPSHOT } from "../trace/accumulator.js";
 import { agentMetrics, type AgentMetrics } from "../api/metrics.js";
 import type { DropTraceReportStatus } from "../api/report.js";
 import { EXIT } from "../api/exit-codes.js";
@@ -74,7 +75,7 @@ export async function runAgent(settings: AgentSettings, deps: AgentDeps): Promis
     writer.submit(attributeStatus(status, deps.attributor));
   };
 
-  writer.submit(toStatus({ phase: "Pending", kernelRelease: realHostRelease(deps), snapshot: emptySnapshot(), notes: [] }));
+  writer.submit(toStatus({ phase: "Pending", kernelRelease: realHostRelease(deps), snapshot: EMPTY_SNAPSHOT, notes: [] }));
   const state = await runTrace(
     {
       durationSeconds: remaining,
@@ -83,6 +84,8 @@ export async function runAgent(settings: AgentSettings, deps: AgentDeps): Promis
       intervalSeconds: settings.intervalSeconds,
       interfaces: settings.interfaces,
       reasons: settings.reasons,
+      stacks: settings.stacks,
+      maxProbeCPUPercent: settings.maxProbeCPUPercent,
       cacheDir: settings.cacheDir,
       owner: settings.trace,
       rowCap: settings.rowCap,
@@ -100,10 +103,6 @@ export async function runAgent(settings: AgentSettings, deps: AgentDeps): Promis
 
 function realHostRelease(deps: AgentDeps): string {
   return (deps.trace?.host ?? realHost).kernelRelease();
-}
-
-function emptySnapshot(): TraceState["snapshot"] {
-  return { rows: [], otherCount: 0, otherRows: 0, total: 0, uncounted: 0, intervals: 0, finished: false, protocolErrors: 0, protocolErrorSamples: [] };
 }
 
 async function readWithRetry(writer: ReportWriter, log: Logger, signal: AbortSignal, backoff: Backoff) {

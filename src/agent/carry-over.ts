@@ -3,17 +3,25 @@
 // report stays cumulative for the whole trace and nothing counted before is lost.
 import type { DropTraceReportStatus, ReportRow } from "../api/report.js";
 import { compareRows, nodeRowKey } from "../api/rows.js";
+import { MAX_REPORT_STACK_BYTES, mergeStacks, stacksOnTopRows } from "../api/stacks.js";
+import { addNotCounted, cpuPercent, nanosecondsPerHit, type ProbeCost } from "../api/probe-cost.js";
 
 export function carryOver(earlier: DropTraceReportStatus, now: DropTraceReportStatus, rowCap: number): DropTraceReportStatus {
   const merged = new Map<string, ReportRow>();
   for (const row of [...earlier.rows, ...now.rows]) {
     const key = nodeRowKey(row);
     const existing = merged.get(key);
-    merged.set(key, existing === undefined ? { ...row } : { ...existing, count: existing.count + row.count });
+    if (existing === undefined) {
+      merged.set(key, { ...row });
+      continue;
+    }
+    const stacks = existing.stacks === undefined && row.stacks === undefined ? undefined : mergeStacks([existing.stacks ?? [], row.stacks ?? []]);
+    merged.set(key, { ...existing, count: existing.count + row.count, ...(stacks === undefined ? {} : { stacks }) });
   }
   const sorted = [...merged.values()].sort(compareRows);
-  const kept = sorted.slice(0, rowCap);
+  const kept = stacksOnTopRows(sorted.slice(0, rowCap), MAX_REPORT_STACK_BYTES);
   const cut = sorted.slice(rowCap);
+  const probeCost = addCosts(earlier.probeCost, now.probeCost);
   return {
     ...now,
     ...(earlier.startTime === undefined ? {} : { startTime: earlier.startTime }),
@@ -23,5 +31,24 @@ export function carryOver(earlier: DropTraceReportStatus, now: DropTraceReportSt
     otherRows: earlier.otherRows + now.otherRows + cut.length,
     otherDrops: earlier.otherDrops + now.otherDrops + cut.reduce((sum, r) => sum + r.count, 0),
     rows: kept,
+    ...(probeCost === undefined ? {} : { probeCost }),
+  };
+}
+
+/** Both runs' cost: sums, and the shares recomputed over the whole time. */
+function addCosts(a: ProbeCost | undefined, b: ProbeCost | undefined): ProbeCost | undefined {
+  if (a === undefined || b === undefined) return b ?? a;
+  const hits = a.hits + b.hits;
+  const handlerNanoseconds = a.handlerNanoseconds + b.handlerNanoseconds;
+  const elapsedNanoseconds = a.elapsedNanoseconds + b.elapsedNanoseconds;
+  return {
+    hits,
+    handlerNanoseconds,
+    elapsedNanoseconds,
+    cpus: b.cpus,
+    nanosecondsPerHit: nanosecondsPerHit(handlerNanoseconds, hits),
+    cpuPercent: cpuPercent(handlerNanoseconds, elapsedNanoseconds, b.cpus),
+    peakIntervalCPUPercent: Math.max(a.peakIntervalCPUPercent, b.peakIntervalCPUPercent),
+    notCounted: addNotCounted(a.notCounted, b.notCounted),
   };
 }

@@ -18,6 +18,12 @@ const EnvSchema = z.object({
   [AGENT_ENV.reportInterval]: z.string().optional(),
   [AGENT_ENV.interfaces]: z.string().optional(),
   [AGENT_ENV.reasons]: z.string().optional(),
+  [AGENT_ENV.stacks]: z.enum(["true", "false"]).optional(),
+  [AGENT_ENV.maxProbeCPUPercent]: z
+    .string()
+    .regex(/^\d{1,3}$/, "must be a whole number")
+    .transform(Number)
+    .optional(),
   [AGENT_ENV.cacheDir]: z.string().min(1).default(AGENT_ENV_DEFAULTS.cacheDir),
   [AGENT_ENV.metricsPort]: z.coerce.number().int().min(0).max(65535).default(AGENT_ENV_DEFAULTS.metricsPort),
   [AGENT_ENV.rowCap]: z.coerce.number().int().min(1).max(MAX_REPORT_ROWS).default(AGENT_ENV_DEFAULTS.rowCap),
@@ -32,6 +38,8 @@ export interface AgentSettings {
   intervalSeconds: number;
   interfaces: string[];
   reasons: string[];
+  stacks: boolean;
+  maxProbeCPUPercent: number;
   cacheDir: string;
   metricsPort: number;
   rowCap: number;
@@ -65,6 +73,8 @@ export function agentSettingsFromEnv(env: NodeJS.ProcessEnv): AgentSettings {
     duration: e[AGENT_ENV.duration],
     ...(e[AGENT_ENV.reportInterval] === undefined ? {} : { reportInterval: e[AGENT_ENV.reportInterval] }),
     filter: { ...(interfaces.length > 0 ? { interfaces } : {}), ...(reasons.length > 0 ? { reasons } : {}) },
+    ...(e[AGENT_ENV.stacks] === undefined ? {} : { stacks: e[AGENT_ENV.stacks] === "true" }),
+    ...(e[AGENT_ENV.maxProbeCPUPercent] === undefined ? {} : { maxProbeCPUPercent: e[AGENT_ENV.maxProbeCPUPercent] }),
   });
   if (!spec.success) throw new AgentSettingsError(`the agent's trace settings are invalid: ${describeFieldErrors(fieldErrors(spec.error, "spec"))}`);
   return {
@@ -75,6 +85,8 @@ export function agentSettingsFromEnv(env: NodeJS.ProcessEnv): AgentSettings {
     intervalSeconds: effectiveReportIntervalSeconds(spec.data),
     interfaces,
     reasons,
+    stacks: spec.data.stacks,
+    maxProbeCPUPercent: spec.data.maxProbeCPUPercent,
     cacheDir: e[AGENT_ENV.cacheDir],
     metricsPort: e[AGENT_ENV.metricsPort],
     rowCap: e[AGENT_ENV.rowCap],

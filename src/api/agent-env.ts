@@ -12,6 +12,10 @@ export const AGENT_ENV = {
   reportInterval: "DROPTRACE_REPORT_INTERVAL",
   interfaces: "DROPTRACE_INTERFACES",
   reasons: "DROPTRACE_REASONS",
+  /** "true" or "false": spec.stacks. */
+  stacks: "DROPTRACE_STACKS",
+  /** spec.maxProbeCPUPercent. */
+  maxProbeCPUPercent: "DROPTRACE_MAX_PROBE_CPU_PERCENT",
   cacheDir: "DROPTRACE_CACHE_DIR",
   metricsPort: "DROPTRACE_METRICS_PORT",
   rowCap: "DROPTRACE_ROW_CAP",

@@ -44,6 +44,11 @@ export const REASON = {
   dropsUnseen: "DropsUnseen",
   /** DropsVisible: a counter and the rows that count the same drops disagree on a node. */
   countersDiffer: "CountersDiffer",
+  /**
+   * A node's probe stopped itself early because its handler time passed spec.maxProbeCPUPercent (or
+   * SystemTap's own overload threshold): the node completed with its counts so far. Degraded says so.
+   */
+  probeOverload: "ProbeOverload",
   /** DropsVisible: every check agrees and nothing was counted out of the probe's sight. */
   countersAgree: "CountersAgree",
 } as const;

@@ -17,6 +17,8 @@ import { AttributionSchema, PodRefSchema, WorkloadRefSchema } from "./attributio
 import { KERNEL_COUNTER_NAMES } from "./kernel-counters.js";
 import { DropClassSchema, MAX_EXPLAINED_REASONS, MAX_EXPLANATION_TEXT } from "./drop-explanations.js";
 import { DURATION_MAX_LENGTH, DURATION_MIN_LENGTH, DURATION_PATTERN, formatDuration, parseDurationSeconds } from "./duration.js";
+import { StacksSchema } from "./stacks.js";
+import { MAX_PROBE_CPU_PERCENT_BOUNDS, MAX_PROBE_CPU_PERCENT_DEFAULT, ProbeCostStatusSchema } from "./probe-cost.js";
 import { ConditionSchema, isQualifiedName, LabelValueSchema, ObjectMetaSchema, TolerationSchema } from "./kubernetes.js";
 
 export const DURATION_DEFAULT = "60s";
@@ -89,6 +91,10 @@ export const DropTraceSpecSchema = z
     reportInterval: durationIn(REPORT_INTERVAL_BOUNDS, "reportInterval").optional(),
     filter: DropFilterSchema.optional(),
     topN: z.number().int().min(TOP_N_BOUNDS.min).max(TOP_N_BOUNDS.max).default(TOP_N_DEFAULT),
+    /** Record the kernel call stacks behind the top rows; off by default (the probe then takes no stack). */
+    stacks: z.boolean().default(false),
+    /** The probe stops itself on a node (ProbeOverload) once its handler time passes this share of the node's CPU. */
+    maxProbeCPUPercent: z.number().int().min(MAX_PROBE_CPU_PERCENT_BOUNDS.min).max(MAX_PROBE_CPU_PERCENT_BOUNDS.max).default(MAX_PROBE_CPU_PERCENT_DEFAULT),
     ttlSecondsAfterFinished: z.number().int().min(0).optional(),
   })
   // Mirrors the CRD rule on spec: reportInterval is never longer than duration.
@@ -118,6 +124,8 @@ export const DropRowSchema = z.strictObject({
   attribution: AttributionSchema.optional(),
   pod: PodRefSchema.optional(),
   workload: WorkloadRefSchema.optional(),
+  /** On the top rows only (stacks.ts): the nodes' stacks of this symbol and reason, summed by identical frames. */
+  stacks: StacksSchema.optional(),
 });
 export type DropRow = z.infer<typeof DropRowSchema>;
 
@@ -172,6 +180,8 @@ export const DropTraceStatusSchema = z.strictObject({
   nodeSummaryOmitted: count.optional(),
   /** The kernel's own drop counters over the trace, summed over the nodes that read them. */
   kernelCounters: KernelCountersStatusSchema.optional(),
+  /** What the probes cost, over the nodes that reported it. */
+  probeCost: ProbeCostStatusSchema.optional(),
 });
 export type DropTraceStatus = z.infer<typeof DropTraceStatusSchema>;
 

@@ -7,6 +7,8 @@ import { PhaseSchema } from "./droptrace.js";
 import { RowAttributionShape } from "./attribution.js";
 import { KERNEL_COUNTER_NAMES } from "./kernel-counters.js";
 import { DropClassSchema } from "./drop-explanations.js";
+import { StacksSchema } from "./stacks.js";
+import { ProbeCostSchema } from "./probe-cost.js";
 
 const count = z.number().int().min(0);
 const time = z.iso.datetime({ offset: true });
@@ -30,6 +32,11 @@ export const ReportRowSchema = z.strictObject({
   count,
   /** Whose the row's network namespace is, applied when the report is written (attribution.ts). */
   ...RowAttributionShape,
+  /**
+   * With spec.stacks, on the top rows only (stacks.ts MAX_STACK_ROWS): the most frequent kernel call stacks of
+   * the drops at this symbol with this reason, on any interface (the probe records stacks by drop site and reason).
+   */
+  stacks: StacksSchema.optional(),
 });
 export type ReportRow = z.infer<typeof ReportRowSchema>;
 
@@ -95,6 +102,8 @@ export const DropTraceReportStatusSchema = z.strictObject({
   rows: z.array(ReportRowSchema).max(MAX_REPORT_ROWS),
   /** The kernel's own drop counters over the trace, in the node's namespace; absent when they could not be read. */
   kernelCounters: KernelCountersSchema.optional(),
+  /** What the probe cost on this node, once it has reported an interval (probe-cost.ts). */
+  probeCost: ProbeCostSchema.optional(),
 });
 export type DropTraceReportStatus = z.infer<typeof DropTraceReportStatusSchema>;
 

@@ -8,6 +8,7 @@ import { EXIT, UsageError } from "../api/exit-codes.js";
 import { parseRunFlags } from "./run-options.js";
 import { DURATION_DEFAULT } from "../api/droptrace.js";
 import { KNOWN_DROP_REASONS } from "../api/drop-reasons.js";
+import { MAX_PROBE_CPU_PERCENT_BOUNDS, MAX_PROBE_CPU_PERCENT_DEFAULT } from "../api/probe-cost.js";
 import { AGENT_ENV } from "../api/agent-env.js";
 import { DEFAULT_CACHE_DIR } from "../api/constants.js";
 import { createLogger } from "./log.js";
@@ -39,6 +40,8 @@ const RunFlagsSchema = z.object({
   interval: z.string().optional(),
   interface: z.array(z.string()),
   reason: z.array(z.string()),
+  stacks: z.boolean().optional(),
+  maxProbeCpuPercent: z.string().optional(),
   output: z.string(),
   cacheDir: z.string().optional(),
 });
@@ -82,9 +85,17 @@ function buildProgram(actions: Actions, setExitCode: (code: number) => void): Co
     .option("--interval <duration>", "how often to print progress (5s..5m; default 10s or the duration if shorter)")
     .option("--interface <name>", "count only this interface; a trailing * matches a prefix (repeatable)", collect, [])
     .option("--reason <name>", `count only this drop reason, such as NO_SOCKET (repeatable; ${KNOWN_DROP_REASONS.length} names known)`, collect, [])
+    .option("--stacks", "also record the kernel call stacks behind the top rows (up to 3 a row, 16 frames each)")
+    .option(
+      "--max-probe-cpu-percent <n>",
+      `stop the probe once its handler time passes this share of the machine's CPU (${MAX_PROBE_CPU_PERCENT_BOUNDS.min}..${MAX_PROBE_CPU_PERCENT_BOUNDS.max}; default ${MAX_PROBE_CPU_PERCENT_DEFAULT}); the counts so far are kept`,
+    )
     .option("--output <format>", "table or json", "table")
     .addOption(new Option("--cache-dir <dir>", "where compiled probe modules are kept").env(AGENT_ENV.cacheDir))
-    .addHelpText("after", "\nExit codes: 0 traced, 2 bad arguments, 3 this machine cannot trace (the message says why).")
+    .addHelpText(
+      "after",
+      "\nExit codes: 0 traced, 1 the probe failed or stopped itself early (ProbeOverload: what it counted is printed), 2 bad arguments, 3 this machine cannot trace (the message says why).",
+    )
     .action(async (raw: unknown) => {
       finish(await actions.run(parseRunFlags(RunFlagsSchema.parse(raw))));
     });

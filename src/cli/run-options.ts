@@ -11,6 +11,8 @@ export interface RunFlags {
   interval?: string | undefined;
   interface: string[];
   reason: string[];
+  stacks?: boolean | undefined;
+  maxProbeCpuPercent?: string | undefined;
   output: string;
   cacheDir?: string | undefined;
 }
@@ -30,6 +32,8 @@ const FLAG_FOR_FIELD: [RegExp, string][] = [
   [/^reportInterval$/, "--interval"],
   [/^filter\.interfaces/, "--interface"],
   [/^filter\.reasons/, "--reason"],
+  [/^stacks$/, "--stacks"],
+  [/^maxProbeCPUPercent$/, "--max-probe-cpu-percent"],
 ];
 
 function flagFor(field: string): string {
@@ -43,10 +47,16 @@ export function parseRunFlags(flags: RunFlags): RunSettings {
     ...(flags.interface.length > 0 ? { interfaces: flags.interface } : {}),
     ...(flags.reason.length > 0 ? { reasons: flags.reason } : {}),
   };
+  const cpuLimit = flags.maxProbeCpuPercent;
+  if (cpuLimit !== undefined && !/^\d+$/.test(cpuLimit)) {
+    throw new UsageError(`--max-probe-cpu-percent must be a whole number of percent, not ${JSON.stringify(cpuLimit)}`);
+  }
   const parsed = DropTraceSpecSchema.safeParse({
     duration: flags.duration,
     ...(flags.interval === undefined ? {} : { reportInterval: flags.interval }),
     ...(Object.keys(filter).length > 0 ? { filter } : {}),
+    ...(flags.stacks === true ? { stacks: true } : {}),
+    ...(cpuLimit === undefined ? {} : { maxProbeCPUPercent: Number(cpuLimit) }),
   });
   if (!parsed.success) {
     const lines = fieldErrors(parsed.error).map((e) => `${flagFor(e.field)}: ${e.message}`);

@@ -1,7 +1,9 @@
 // `droptrace run`: the agent's trace on this machine, printed instead of reported.
 import Table from "cli-table3";
 import { formatDuration } from "../api/duration.js";
-import { reportStatus } from "../trace/report-status.js";
+import { probeCost, reportStatus } from "../trace/report-status.js";
+import { probeCostLine } from "../api/probe-cost.js";
+import { stackLines } from "./stacks-text.js";
 import { realHost } from "../trace/host.js";
 import { procModules } from "../probe/loaded-modules.js";
 import { runTrace, type TraceDeps, type TraceState } from "../trace/session.js";
@@ -26,7 +28,9 @@ const processIo: RunIo = {
 
 function exitCodeFor(state: TraceState): number {
   const outcome = state.outcome;
-  if (outcome === undefined || outcome.phase === "Completed") return EXIT.ok;
+  if (outcome === undefined) return EXIT.ok;
+  // Stopped early (ProbeOverload): what it counted is printed, but not over the time asked for.
+  if (outcome.phase === "Completed") return outcome.stoppedEarly === undefined ? EXIT.ok : EXIT.failed;
   if (outcome.badRequest === true) return EXIT.badArguments;
   return outcome.cannotTrace ? EXIT.cannotTrace : EXIT.failed;
 }
@@ -49,6 +53,9 @@ function dropTable(state: TraceState, attributor: Attributor): string {
   lines.push(
     `${snapshot.total} drops in ${snapshot.intervals} intervals${snapshot.uncounted > 0 ? `, ${snapshot.uncounted} more not counted (probe map full)` : ""}`,
   );
+  const cost = probeCost(snapshot, state.cpus, state.skippedProbes ?? 0);
+  if (cost !== undefined) lines.push(probeCostLine(cost));
+  lines.push(...stackLines(snapshot.rows));
   lines.push(...explanationLines(snapshot.rows));
   for (const note of state.notes) lines.push(`note: ${note}`);
   return `${lines.join("\n")}\n`;
@@ -83,6 +90,8 @@ export async function runCommand(settings: RunSettings, runDeps: RunDeps = {}, i
         intervalSeconds: settings.intervalSeconds,
         interfaces: settings.spec.filter?.interfaces ?? [],
         reasons: settings.spec.filter?.reasons ?? [],
+        stacks: settings.spec.stacks,
+        maxProbeCPUPercent: settings.spec.maxProbeCPUPercent,
         cacheDir: settings.cacheDir ?? DEFAULT_CACHE_DIR,
         owner: "run",
         rowCap: MAX_REPORT_ROWS,
@@ -118,6 +127,8 @@ export async function runCommand(settings: RunSettings, runDeps: RunDeps = {}, i
     if (settings.output === "json") io.stdout(`${JSON.stringify(attributeStatus(reportStatus(state), attributor), null, 2)}\n`);
     else if (state.outcome?.phase === "Completed" || state.snapshot.intervals > 0) io.stdout(dropTable(state, attributor));
     if (state.outcome?.phase === "Failed") io.stderr(failureText(state.outcome));
+    const stoppedEarly = state.outcome?.phase === "Completed" ? state.outcome.stoppedEarly : undefined;
+    if (stoppedEarly !== undefined) io.stderr(`droptrace run: ${stoppedEarly.reason}: ${stoppedEarly.message}\n`);
     return exitCodeFor(state);
   } finally {
     process.off("SIGINT", stop);

@@ -45,6 +45,12 @@ export function nodeFailureEvent(node: NodeState): EventSpec {
   return { key: `node-failed/${node.node}`, type: "Warning", reason: REASON.nodesFailing, message: `node ${node.node} failed${why === "" ? "" : `: ${why}`}` };
 }
 
+/** A node whose probe stopped itself early for its CPU cost (ProbeOverload): its counts are kept, its time is short. */
+export function nodeStoppedEarlyEvent(node: NodeState): EventSpec {
+  const why = node.message === undefined || node.message === "" ? "" : `: ${node.message}`;
+  return { key: `node-stopped/${node.node}`, type: "Warning", reason: REASON.probeOverload, message: `node ${node.node} stopped tracing early${why}` };
+}
+
 /** Agents of this trace that do not start, for one cause: announced once per cause, when first seen. */
 export function agentStartEvent(problem: { reason: string; description: string }): EventSpec {
   return { key: `agents/${problem.reason}`, type: "Warning", reason: problem.reason, message: problem.description };

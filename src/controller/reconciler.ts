@@ -19,7 +19,7 @@ import type { ControllerTimings } from "./defaults.js";
 import { desiredDaemonSet, OWNED_DAEMONSET_SELECTOR, type AgentPodSettings } from "./daemonset.js";
 import { appliedSpecOf, desiredScheduledOf, ownership, templateHashOf } from "./daemonset-state.js";
 import { EventRecorder } from "./event-recorder.js";
-import { agentStartEvent, nodeFailureEvent, phaseEvent } from "./events.js";
+import { agentStartEvent, nodeFailureEvent, nodeStoppedEarlyEvent, phaseEvent } from "./events.js";
 import { apiMessageIn, apiStatusIn, timeMs, rfc3339, type Clock } from "../kube/api.js";
 import { agentStartProblems, describeAgentStartProblem, type AgentPodView, type DaemonSetEventView } from "./status/agent-start.js";
 import { mergeReports } from "./status/merge.js";
@@ -233,7 +233,11 @@ export class Reconciler {
     });
     await this.#write(trace, status, written, memory, log);
     await this.#announce(trace, outcome, written, log);
-    for (const node of nodes) if (node.phase === "Failed") await this.#events.nodeFailure(trace, nodeFailureEvent(node), log);
+    for (const node of nodes) {
+      // Node failures and early stops share one budget of Events per trace: Degraded counts them all.
+      if (node.phase === "Failed") await this.#events.nodeFailure(trace, nodeFailureEvent(node), log);
+      else if (node.phase === "Completed" && node.reason === REASON.probeOverload) await this.#events.nodeFailure(trace, nodeStoppedEarlyEvent(node), log);
+    }
     if (!isFinal(outcome.phase)) for (const problem of agentStart) await this.#events.phase(trace, agentStartEvent(problem), log);
 
     if (isFinal(outcome.phase)) return this.#finished(trace, written, log);

@@ -67,6 +67,11 @@ function buildProgram(io: PluginIo, setExitCode: (code: number) => void): Comman
       [],
     )
     .option("--top <n>", "rows the trace keeps (spec.topN, 1..200; default 20)")
+    .option("--stacks", "also record the kernel call stacks behind the top rows (spec.stacks)")
+    .option(
+      "--max-probe-cpu-percent <n>",
+      "a node's probe stops itself once its handler time passes this share of the node's CPU, its counts kept (spec.maxProbeCPUPercent, 1..50; default 5)",
+    )
     .option("--ttl <duration>", "delete the DropTrace this long after it ends (spec.ttlSecondsAfterFinished; default: keep it)")
     .option("--rm", "delete the DropTrace when it has ended and its table is printed", false)
     .addOption(outputOption())

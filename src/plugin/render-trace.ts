@@ -3,6 +3,7 @@
 import { formatDuration } from "../api/duration.js";
 import { formatRate, kubectlTable, type Cell } from "./table.js";
 import { hasEnded, type RatedRow, type TraceView } from "./view.js";
+import { probeCostLine } from "../api/probe-cost.js";
 
 /**
  * Row fields other parts of droptrace add (the pod and workload a drop belongs to; whether the
@@ -60,11 +61,12 @@ function times(view: TraceView): string {
 }
 
 function rowsSection(view: TraceView): string[] {
-  if (view.rows.length === 0) return [hasEnded(view.phase) ? "no drops counted" : "no drops counted yet"];
+  const cost = view.probeCost === undefined ? [] : [probeCostLine(view.probeCost, view.probeCost.nodes)];
+  if (view.rows.length === 0) return [hasEnded(view.phase) ? "no drops counted" : "no drops counted yet", ...cost];
   const lines = [rowsTable(view.rows, { withRate: true })];
   if (view.rows.length >= view.topN) lines.push(`(the top ${view.topN} rows: the trace keeps no more, see spec.topN)`);
   if (view.uncountedDrops > 0) lines.push(`${view.uncountedDrops} more drops not counted in any row: a node's probe map was full`);
-  return lines;
+  return [...lines, ...cost];
 }
 
 export function nodesSection(view: TraceView): string[] {

@@ -16,6 +16,8 @@ export interface TraceFlags {
   interface: string[];
   reason: string[];
   top?: string | undefined;
+  stacks?: boolean | undefined;
+  maxProbeCpuPercent?: string | undefined;
   ttl?: string | undefined;
 }
 
@@ -59,6 +61,8 @@ export function traceSpec(flags: TraceFlags): Record<string, unknown> {
     ...(flags.reportInterval === undefined ? {} : { reportInterval: flags.reportInterval }),
     ...(Object.keys(filter).length > 0 ? { filter } : {}),
     ...(flags.top === undefined ? {} : { topN: wholeNumber("--top", flags.top) }),
+    ...(flags.stacks === true ? { stacks: true } : {}),
+    ...(flags.maxProbeCpuPercent === undefined ? {} : { maxProbeCPUPercent: wholeNumber("--max-probe-cpu-percent", flags.maxProbeCpuPercent) }),
     ...(ttl === undefined ? {} : { ttlSecondsAfterFinished: ttl }),
   };
 }

@@ -1,6 +1,7 @@
 // A DropTrace as `kubectl droptrace` shows it: its status, and each row's rate per second, so
 // traces of different lengths compare (diff.ts). The table, JSON and YAML outputs all print this.
 import type { DropRow, NodeSummary, Phase } from "../api/droptrace.js";
+import type { ProbeCostStatus } from "../api/probe-cost.js";
 import type { Condition } from "../api/kubernetes.js";
 import { parseDurationSeconds } from "../api/duration.js";
 import type { Trace } from "./client.js";
@@ -29,6 +30,8 @@ export interface TraceView {
   /** nodes left out of nodeSummary */
   nodeSummaryOmitted: number;
   conditions: Condition[];
+  /** What the probes cost, once a node reported it. */
+  probeCost?: ProbeCostStatus;
 }
 
 /** How rates are computed, for --help. */
@@ -81,5 +84,6 @@ export function traceView(trace: Trace, nowMs: number): TraceView {
     nodeSummary: status.nodeSummary ?? [],
     nodeSummaryOmitted: status.nodeSummaryOmitted ?? 0,
     conditions: status.conditions ?? [],
+    ...(status.probeCost === undefined ? {} : { probeCost: status.probeCost }),
   };
 }

@@ -1,8 +1,17 @@
 // What SystemTap's messages mean for a user. staprun and the module write errors to
 // stderr; each known text maps to a reason code and advice. The texts are SystemTap's
 // own (see test/fixtures/kernel-guest for the ones captured on a real kernel).
+import { REASON } from "../api/conditions.js";
 
-export type ProbeFailureReason = "ModuleRejected" | "ModuleInUse" | "ProbeOverhead" | "ProbeError" | "ProbeExited" | "ProbeKilled";
+export type ProbeFailureReason = "ModuleRejected" | "ModuleInUse" | typeof REASON.probeOverload | "ProbeError" | "ProbeExited" | "ProbeKilled";
+
+/**
+ * SystemTap's own overload stop (its STP_OVERLOAD check, in the code translate.cxx generates
+ * around every handler): `ERROR: probe overhead (1504130 cycles) exceeded threshold (200000 cycles)
+ * in last 1000000 cycles` from SystemTap 5 (test/fixtures/kernel-guest/dt_overload.err, on 5.6),
+ * `ERROR: probe overhead exceeded threshold` from older ones.
+ */
+const SYSTEMTAP_OVERLOAD = /probe overhead(?: \((\d+) cycles\))? exceeded threshold(?: \((\d+) cycles\) in last (\d+) cycles)?/;
 
 export interface ProbeFailure {
   reason: ProbeFailureReason;
@@ -26,9 +35,9 @@ const RULES: { pattern: RegExp; reason: ProbeFailureReason; advice: string }[] =
     advice: "a module of the same name is loaded: remove it with `staprun -d NAME` or `rmmod NAME`",
   },
   {
-    pattern: /overhead/i,
-    reason: "ProbeOverhead",
-    advice: "SystemTap stopped the probe because it used too much CPU on this node: trace for less time or filter by interface or reason",
+    pattern: SYSTEMTAP_OVERLOAD,
+    reason: REASON.probeOverload,
+    advice: "SystemTap stopped the probe because it used too much CPU on this node: filter by interface or reason, or trace when the node is less busy",
   },
   {
     pattern: /^ERROR:|^semantic error|MAXACTION|MAXMAPENTRIES/m,
@@ -54,4 +63,13 @@ export function classifyProbeFailure(stderr: string, fallback: ProbeFailure): Pr
 export function skippedProbes(stderr: string): number {
   const match = /skipped probes: (\d+)/.exec(stderr);
   return match ? Number.parseInt(match[1] ?? "0", 10) : 0;
+}
+
+/** What SystemTap's overload stop measured, from its stderr: cycles in its handlers of the last `interval` cycles on one CPU; undefined when it did not stop for that, {} when it did without saying the numbers. */
+export function systemTapOverload(stderr: string): { cycles?: number; threshold?: number; interval?: number } | undefined {
+  const match = SYSTEMTAP_OVERLOAD.exec(stderr);
+  if (match === null) return undefined;
+  const [, cycles, threshold, interval] = match;
+  if (cycles === undefined || threshold === undefined || interval === undefined) return {};
+  return { cycles: Number(cycles), threshold: Number(threshold), interval: Number(interval) };
 }

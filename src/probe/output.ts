@@ -2,8 +2,24 @@
 //
 //   A                                 (once, first: every probe is armed, drops from now on are seen)
 //   R \t <count> \t <location 0x hex> \t <ifname | -> \t <netns inode, 0 unknown> \t <reason, -1 none>
-//   I \t <interval seq from 1> \t <rows printed> \t <overflow events>
+//   S \t <count> \t <location 0x hex> \t <reason, -1 none> \t <frames>
+//                                     (only with stacks=1: one call stack seen with drops at that location and
+//                                     reason this interval, after the interval's R lines; frames are 1 to 24
+//                                     return addresses, comma-separated, innermost first, as callers() gave them)
+//   I \t <seq from 1> \t <rows> \t <overflow> \t <stacks> \t <stack overflow> \t <hits> \t <probe ns> \t <elapsed ns>
+//                                     (stacks: S lines this interval; stack overflow: stack samples the full
+//                                     stack table did not store; hits: handler runs; probe ns: time inside the
+//                                     handler bodies, local_clock, SystemTap's own entry and exit not included;
+//                                     elapsed ns: the interval's length as the module measured it)
+//   O \t <share ppm> \t <limit percent>
+//                                     (once: the probe's guard stopped the trace, its handler time over the last
+//                                     second being share ppm of all CPUs, over the limit; the last interval's
+//                                     R, S and I lines and E still follow)
 //   E \t <seq of the last interval>   (after the end probe flushed; nothing follows it)
+//
+// The probe before stacks and cost printed `I \t <seq> \t <rows> \t <overflow>`; the real captures in
+// test/fixtures and ../shared/fixtures were made with it. That form still parses, as an interval
+// that reports no stacks and no cost, so those captures keep testing the parser and the pipeline.
 //
 // Every line that is not one of these becomes a ProbeProtocolError for the caller to count
 // and report: a probe that prints something else is broken, and dropping its output quietly
@@ -56,6 +72,23 @@ const SeqSchema = z
   .regex(/^[1-9]\d{0,14}$/, "must be a positive decimal integer")
   .transform(Number);
 
+const PercentSchema = z
+  .string()
+  .regex(/^\d{1,2}$/, "must be a decimal integer")
+  .transform(Number)
+  .pipe(z.number().min(1, "must be at least 1").max(50, "must be at most 50"));
+
+/** Return addresses of one stack, innermost first, as SystemTap's callers() prints them. */
+export const MAX_PROBE_STACK_FRAMES = 24;
+
+const FramesSchema = z
+  .string()
+  .regex(
+    new RegExp(`^0x[0-9a-fA-F]{1,16}(?:,0x[0-9a-fA-F]{1,16}){0,${MAX_PROBE_STACK_FRAMES - 1}}$`),
+    `must be 1 to ${MAX_PROBE_STACK_FRAMES} comma-separated addresses, each 0x followed by 1 to 16 hex digits`,
+  )
+  .transform((text) => text.split(",").map(normalizeHexAddress));
+
 const ProbeRowSchema = z.object({
   kind: z.literal("row"),
   count: CountSchema,
@@ -65,11 +98,42 @@ const ProbeRowSchema = z.object({
   reason: ReasonSchema,
 });
 
+const ProbeStackSchema = z.object({
+  kind: z.literal("stack"),
+  count: CountSchema,
+  location: LocationSchema,
+  reason: ReasonSchema,
+  frames: FramesSchema,
+});
+
+const IntervalCostSchema = z.object({
+  /** Times the kfree_skb handler ran: counted, filtered out, or past the map. */
+  hits: CountSchema,
+  /** Nanoseconds inside the handler bodies (local_clock); SystemTap's own entry and exit are not in it. */
+  probeNs: CountSchema,
+  /** The interval's wall-clock length as the module measured it. */
+  elapsedNs: CountSchema,
+});
+
 const ProbeIntervalSchema = z.object({
   kind: z.literal("interval"),
   seq: SeqSchema,
   rows: CountSchema,
   overflow: CountSchema,
+  /** S lines printed for this interval (0 from a probe without stacks). */
+  stacks: CountSchema,
+  /** Stack samples the probe's full stack table did not store; their drops are still in the rows. */
+  stackOverflow: CountSchema,
+  /** Absent from the probe before cost accounting (the 4-field interval record). */
+  cost: IntervalCostSchema.optional(),
+});
+
+const ProbeOverloadSchema = z.object({
+  kind: z.literal("overload"),
+  /** The probe's handler time over the last second, in parts per million of all the node's CPUs. */
+  sharePpm: CountSchema,
+  /** The limit it passed, in percent (the max_cpu_pct module parameter). */
+  limitPercent: PercentSchema,
 });
 
 const ProbeEndSchema = z.object({
@@ -80,11 +144,17 @@ const ProbeEndSchema = z.object({
 
 /** One aggregated row of one interval; `interface` is NO_INTERFACE when the skb had no device. */
 export type ProbeRow = z.infer<typeof ProbeRowSchema>;
+/** One kernel call stack behind some of an interval's drops at `location` with `reason`; frames normalized like locations. */
+export type ProbeStack = z.infer<typeof ProbeStackSchema>;
+export type ProbeInterval = z.infer<typeof ProbeIntervalSchema>;
+export type IntervalCost = z.infer<typeof IntervalCostSchema>;
+/** The probe's own guard stopped the trace: its CPU share passed the limit. */
+export type ProbeOverload = z.infer<typeof ProbeOverloadSchema>;
 /** Every probe is armed: the first record, and the trace's start. */
 interface ProbeArmed {
   kind: "armed";
 }
-export type ProbeRecord = ProbeRow | ProbeArmed | z.infer<typeof ProbeIntervalSchema> | z.infer<typeof ProbeEndSchema>;
+export type ProbeRecord = ProbeRow | ProbeStack | ProbeArmed | ProbeInterval | ProbeOverload | z.infer<typeof ProbeEndSchema>;
 
 /** A line on the probe's stdout that is not a record: the error quotes it. */
 export class ProbeProtocolError extends Error {
@@ -126,14 +196,32 @@ export function parseProbeLine(line: string): ProbeRecord {
         netns: fields[4],
         reason: fields[5],
       });
+    case "S":
+      expectFieldCount(line, fields, 5, "S\\t<count>\\t<location>\\t<reason>\\t<frames>");
+      return validate(line, ProbeStackSchema, {
+        kind: "stack",
+        count: fields[1],
+        location: fields[2],
+        reason: fields[3],
+        frames: fields[4],
+      });
     case "I":
-      expectFieldCount(line, fields, 4, "I\\t<seq>\\t<rows>\\t<overflow>");
+      if (fields.length === LEGACY_INTERVAL_FIELDS) {
+        return validate(line, ProbeIntervalSchema, { kind: "interval", seq: fields[1], rows: fields[2], overflow: fields[3], stacks: "0", stackOverflow: "0" });
+      }
+      expectFieldCount(line, fields, 9, "I\\t<seq>\\t<rows>\\t<overflow>\\t<stacks>\\t<stack overflow>\\t<hits>\\t<probe ns>\\t<elapsed ns>");
       return validate(line, ProbeIntervalSchema, {
         kind: "interval",
         seq: fields[1],
         rows: fields[2],
         overflow: fields[3],
+        stacks: fields[4],
+        stackOverflow: fields[5],
+        cost: { hits: fields[6], probeNs: fields[7], elapsedNs: fields[8] },
       });
+    case "O":
+      expectFieldCount(line, fields, 3, "O\\t<share ppm>\\t<limit percent>");
+      return validate(line, ProbeOverloadSchema, { kind: "overload", sharePpm: fields[1], limitPercent: fields[2] });
     case "A":
       expectFieldCount(line, fields, 1, "A");
       return { kind: "armed" };
@@ -141,9 +229,12 @@ export function parseProbeLine(line: string): ProbeRecord {
       expectFieldCount(line, fields, 2, "E\\t<seq>");
       return validate(line, ProbeEndSchema, { kind: "end", seq: fields[1] });
     default:
-      throw new ProbeProtocolError(line, "it does not start with a record tag (A, R, I or E)");
+      throw new ProbeProtocolError(line, "it does not start with a record tag (A, R, S, I, O or E)");
   }
 }
+
+/** `I\t<seq>\t<rows>\t<overflow>`: the interval record of the probe before stacks and cost. */
+const LEGACY_INTERVAL_FIELDS = 4;
 
 function expectFieldCount(line: string, fields: readonly string[], expected: number, shape: string): void {
   if (fields.length !== expected) {

@@ -4,11 +4,18 @@
 // after interval and counts are summed here. Every drop ends up in `total` (a row) or in
 // `uncounted` (the probe's map was full); every inconsistency in the record stream is counted
 // in `protocolErrors`, so a report can say how far it is to be trusted.
-import type { ProbeRecord, ProbeRow } from "../probe/output.js";
+//
+// With stacks on, the call stacks behind the drops are summed the same way, by drop site (the
+// row's symbol) and reason, symbolized and trimmed to start at the dropping function (stack-frames.ts);
+// the handler's cost is summed from the interval records.
+import type { IntervalCost, ProbeInterval, ProbeOverload, ProbeRecord, ProbeRow, ProbeStack } from "../probe/output.js";
 import type { SymbolizedLocation } from "./kallsyms.js";
 import type { ReportRow } from "../api/report.js";
 import { compareRows } from "../api/rows.js";
 import { dropClass } from "../api/drop-explanations.js";
+import { compareStacks, MAX_REPORT_STACK_BYTES, MAX_STACK_ROWS, MAX_STACKS_PER_ROW, stackKey, stacksOnTopRows, type Stack } from "../api/stacks.js";
+import { StackFrames } from "./stack-frames.js";
+import { detached } from "./detached.js";
 
 export interface Symbolizer {
   symbolize(address: string): SymbolizedLocation;
@@ -36,7 +43,39 @@ export interface DropSnapshot {
   readonly protocolErrors: number;
   /** The first few protocol error messages, for a report or a log. */
   readonly protocolErrorSamples: readonly string[];
+  /** Stack samples the probe's full stack table did not store (their drops are in the rows). */
+  readonly stackOverflow: number;
+  /** Stack samples the probe printed that this accumulator did not keep (more distinct stacks than it holds). */
+  readonly stackSamplesNotKept: number;
+  /** The handler's cost summed over the intervals that reported one; absent until one did. */
+  readonly cost?: CostTotals;
+  /** Set once the probe's guard said it stopped the trace for its CPU share. */
+  readonly overload?: Omit<ProbeOverload, "kind">;
 }
+
+export interface CostTotals extends IntervalCost {
+  /** Handler nanoseconds per elapsed nanosecond in the busiest interval: its share of one CPU. */
+  readonly peakShareOfOneCpu: number;
+}
+
+/** The snapshot of a trace that has counted nothing yet. */
+export const EMPTY_SNAPSHOT: DropSnapshot = {
+  rows: [],
+  otherCount: 0,
+  otherRows: 0,
+  total: 0,
+  uncounted: 0,
+  intervals: 0,
+  finished: false,
+  protocolErrors: 0,
+  protocolErrorSamples: [],
+  stackOverflow: 0,
+  stackSamplesNotKept: 0,
+};
+
+/** Distinct stacks kept per drop site and reason, and over all: beyond them a stack's samples are only counted. */
+export const MAX_STACKS_PER_SITE = 32;
+export const MAX_DISTINCT_STACKS = 2048;
 
 /** How many protocol error messages are kept verbatim; the rest are only counted. */
 export const PROTOCOL_ERROR_SAMPLES = 5;
@@ -63,6 +102,15 @@ export class DropAccumulator {
   // Distinct (symbol, module) pairs, so that two addresses symbolized alike share one key.
   readonly #symbolIds = new Map<string, number>();
   readonly #entries = new Map<string, Entry>();
+  readonly #frames: StackFrames;
+  /** By `${symbolId}\t${reason}`: the stacks of that drop site and reason, by stackKey. */
+  readonly #stacks = new Map<string, Map<string, Stack>>();
+  #distinctStacks = 0;
+  #stacksSinceInterval = 0;
+  #stackOverflow = 0;
+  #stackSamplesNotKept = 0;
+  #cost: { hits: number; probeNs: number; elapsedNs: number; peakShareOfOneCpu: number } | undefined;
+  #overload: Omit<ProbeOverload, "kind"> | undefined;
   #total = 0;
   #uncounted = 0;
   #intervals = 0;
@@ -75,6 +123,7 @@ export class DropAccumulator {
   constructor(symbols: Symbolizer, reasons: ReasonNamer) {
     this.#symbols = symbols;
     this.#reasons = reasons;
+    this.#frames = new StackFrames(symbols);
   }
 
   get total(): number {
@@ -107,8 +156,15 @@ export class DropAccumulator {
       case "row":
         this.addRow(record);
         return;
+      case "stack":
+        this.addStack(record);
+        return;
       case "interval":
-        this.#endInterval(record.seq, record.rows, record.overflow);
+        this.#endInterval(record);
+        return;
+      case "overload":
+        if (this.#overload !== undefined) this.noteProtocolError("second overload record");
+        this.#overload = { sharePpm: record.sharePpm, limitPercent: record.limitPercent };
         return;
       case "end":
         this.#end(record.seq);
@@ -142,6 +198,31 @@ export class DropAccumulator {
     this.#rowsSinceInterval += 1;
   }
 
+  /** One stack seen this interval with `count` drops at its location and reason, kept by drop site and reason. */
+  addStack(stack: ProbeStack): void {
+    if (this.#finished) this.noteProtocolError(`stack after the probe's end record: ${stack.location}`);
+    this.#stacksSinceInterval += 1;
+    const site = `${this.#locate(stack.location).symbolId}\t${stack.reason}`;
+    const frames = this.#frames.shown(stack.frames, stack.location);
+    const key = stackKey(frames);
+    let stacks = this.#stacks.get(site);
+    const known = stacks?.get(key);
+    if (known !== undefined) {
+      known.count += stack.count;
+      return;
+    }
+    if ((stacks?.size ?? 0) >= MAX_STACKS_PER_SITE || this.#distinctStacks >= MAX_DISTINCT_STACKS) {
+      this.#stackSamplesNotKept += stack.count;
+      return;
+    }
+    if (stacks === undefined) {
+      stacks = new Map();
+      this.#stacks.set(site, stacks);
+    }
+    stacks.set(key, { count: stack.count, frames });
+    this.#distinctStacks += 1;
+  }
+
   /** Counts a problem with the probe's output (a malformed line, a sequence gap) and keeps a sample of it. */
   noteProtocolError(message: string): void {
     this.#protocolErrors += 1;
@@ -154,23 +235,37 @@ export class DropAccumulator {
    */
   snapshot(cap: number): DropSnapshot {
     if (!Number.isSafeInteger(cap) || cap < 0) throw new RangeError(`row cap must be a non-negative integer, got ${cap}`);
-    const all: ReportRow[] = [];
+    const all: { row: ReportRow; site: string }[] = [];
     for (const entry of this.#entries.values()) {
       const reason = this.#reasons.reasonName(entry.reason);
       all.push({
-        symbol: entry.location.symbol,
-        interface: entry.interface,
-        netns: entry.netns,
-        module: entry.location.module,
-        reason,
-        class: dropClass(reason),
-        count: entry.count,
+        row: {
+          symbol: entry.location.symbol,
+          interface: entry.interface,
+          netns: entry.netns,
+          module: entry.location.module,
+          reason,
+          class: dropClass(reason),
+          count: entry.count,
+        },
+        site: `${entry.location.symbolId}\t${entry.reason}`,
       });
     }
-    all.sort(compareRows);
-    const rows = all.slice(0, cap);
+    all.sort((a, b) => compareRows(a.row, b.row));
+    const withStacks = all.slice(0, cap).map(({ row, site }, index) => {
+      const stacks = index < MAX_STACK_ROWS ? this.#stacks.get(site) : undefined;
+      if (stacks === undefined) return row;
+      return {
+        ...row,
+        stacks: [...stacks.values()]
+          .sort(compareStacks)
+          .slice(0, MAX_STACKS_PER_ROW)
+          .map((s) => ({ count: s.count, frames: [...s.frames] })),
+      };
+    });
+    const rows = stacksOnTopRows(withStacks, MAX_REPORT_STACK_BYTES);
     let otherCount = 0;
-    for (let i = cap; i < all.length; i += 1) otherCount += all[i]?.count ?? 0;
+    for (let i = cap; i < all.length; i += 1) otherCount += all[i]?.row.count ?? 0;
     return {
       rows,
       otherCount,
@@ -181,6 +276,10 @@ export class DropAccumulator {
       finished: this.#finished,
       protocolErrors: this.#protocolErrors,
       protocolErrorSamples: [...this.#protocolErrorSamples],
+      stackOverflow: this.#stackOverflow,
+      stackSamplesNotKept: this.#stackSamplesNotKept,
+      ...(this.#cost === undefined ? {} : { cost: { ...this.#cost } }),
+      ...(this.#overload === undefined ? {} : { overload: { ...this.#overload } }),
     };
   }
 
@@ -199,7 +298,7 @@ export class DropAccumulator {
     return location;
   }
 
-  #endInterval(seq: number, rows: number, overflow: number): void {
+  #endInterval({ seq, rows, overflow, stacks, stackOverflow, cost }: ProbeInterval): void {
     if (this.#finished) this.noteProtocolError(`interval ${seq} after the probe's end record`);
     if (seq !== this.#intervals + 1) {
       this.noteProtocolError(`interval ${seq} followed interval ${this.#intervals}: intervals were lost or repeated`);
@@ -207,9 +306,24 @@ export class DropAccumulator {
     if (rows !== this.#rowsSinceInterval) {
       this.noteProtocolError(`interval ${seq} announced ${rows} rows but ${this.#rowsSinceInterval} arrived`);
     }
+    if (stacks !== this.#stacksSinceInterval) {
+      this.noteProtocolError(`interval ${seq} announced ${stacks} stacks but ${this.#stacksSinceInterval} arrived`);
+    }
     this.#uncounted += overflow;
+    this.#stackOverflow += stackOverflow;
+    if (cost !== undefined) {
+      const share = cost.elapsedNs > 0 ? cost.probeNs / cost.elapsedNs : 0;
+      const sum = this.#cost ?? { hits: 0, probeNs: 0, elapsedNs: 0, peakShareOfOneCpu: 0 };
+      this.#cost = {
+        hits: sum.hits + cost.hits,
+        probeNs: sum.probeNs + cost.probeNs,
+        elapsedNs: sum.elapsedNs + cost.elapsedNs,
+        peakShareOfOneCpu: Math.max(sum.peakShareOfOneCpu, share),
+      };
+    }
     this.#intervals += 1;
     this.#rowsSinceInterval = 0;
+    this.#stacksSinceInterval = 0;
   }
 
   #end(seq: number): void {
@@ -220,15 +334,9 @@ export class DropAccumulator {
     if (this.#rowsSinceInterval > 0) {
       this.noteProtocolError(`${this.#rowsSinceInterval} rows arrived after the last interval record`);
     }
+    if (this.#stacksSinceInterval > 0) {
+      this.noteProtocolError(`${this.#stacksSinceInterval} stacks arrived after the last interval record`);
+    }
     this.#finished = true;
   }
-}
-
-/**
- * A copy of `text` that does not share memory with the string it was cut from. V8 keeps
- * substrings of 13 characters or more as views into their parent, so a key kept for the whole
- * trace would otherwise pin the entire stdout chunk its line came from.
- */
-function detached(text: string): string {
-  return text.length < 13 ? text : Buffer.from(text, "utf8").toString("utf8");
 }

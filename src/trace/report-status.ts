@@ -1,20 +1,51 @@
 // A trace's state as a DropTraceReport's status: what the agent writes, and what
 // `droptrace run --output json` prints.
 import type { DropTraceReportStatus } from "../api/report.js";
+import { cpuPercent, nanosecondsPerHit, type ProbeCost } from "../api/probe-cost.js";
+import { MAX_DISTINCT_STACKS, MAX_STACKS_PER_SITE, type DropSnapshot } from "./accumulator.js";
 import type { TraceState } from "./session.js";
+
+/** The probe's cost as a report says it, once an interval reported it; undefined before (or without the node's CPU count). */
+export function probeCost(snapshot: DropSnapshot, cpus: number | undefined, skippedProbes: number): ProbeCost | undefined {
+  const cost = snapshot.cost;
+  if (cost === undefined || cpus === undefined) return undefined;
+  return {
+    hits: cost.hits,
+    handlerNanoseconds: cost.probeNs,
+    elapsedNanoseconds: cost.elapsedNs,
+    cpus,
+    nanosecondsPerHit: nanosecondsPerHit(cost.probeNs, cost.hits),
+    cpuPercent: cpuPercent(cost.probeNs, cost.elapsedNs, cpus),
+    // The busiest interval's share of one CPU, spread over all of them: cpuPercent's per-interval form.
+    peakIntervalCPUPercent: cpuPercent(cost.peakShareOfOneCpu * 1e9, 1e9, cpus),
+    notCounted: { mapFull: snapshot.uncounted, skipped: skippedProbes, stackTableFull: snapshot.stackOverflow },
+  };
+}
 
 export function reportStatus(state: TraceState): DropTraceReportStatus {
   const { snapshot, outcome } = state;
+  const stoppedEarly = outcome?.phase === "Completed" ? outcome.stoppedEarly : undefined;
+  const reason = outcome?.phase === "Failed" ? outcome.reason : stoppedEarly?.reason;
   const problems = [
     ...(outcome?.phase === "Failed" ? [outcome.message] : []),
+    ...(stoppedEarly === undefined ? [] : [stoppedEarly.message]),
     ...state.notes,
     ...(snapshot.uncounted > 0 ? [`${snapshot.uncounted} drops not counted: the probe's map was full`] : []),
+    ...(snapshot.stackOverflow > 0
+      ? [`${snapshot.stackOverflow} stack samples not stored: the probe's stack table was full (their drops are in the rows)`]
+      : []),
+    ...(snapshot.stackSamplesNotKept > 0
+      ? [
+          `${snapshot.stackSamplesNotKept} stack samples not kept: more distinct stacks than the agent keeps (${MAX_STACKS_PER_SITE} per drop site and reason, ${MAX_DISTINCT_STACKS} in all; their drops are in the rows)`,
+        ]
+      : []),
     ...(snapshot.protocolErrors > 0 ? [`${snapshot.protocolErrors} malformed probe output lines, first: ${snapshot.protocolErrorSamples[0] ?? ""}`] : []),
   ];
   const message = problems.join("; ").slice(0, 4096);
+  const cost = probeCost(snapshot, state.cpus, state.skippedProbes ?? 0);
   return {
     phase: state.phase,
-    ...(outcome?.phase === "Failed" ? { reason: outcome.reason } : {}),
+    ...(reason === undefined ? {} : { reason }),
     ...(message === "" ? {} : { message }),
     kernelRelease: state.kernelRelease,
     ...(state.startTime === undefined ? {} : { startTime: state.startTime.toISOString() }),
@@ -28,5 +59,6 @@ export function reportStatus(state: TraceState): DropTraceReportStatus {
     otherDrops: snapshot.otherCount,
     rows: [...snapshot.rows],
     ...(state.kernelCounters === undefined ? {} : { kernelCounters: state.kernelCounters }),
+    ...(cost === undefined ? {} : { probeCost: cost }),
   };
 }

@@ -8,13 +8,16 @@ import { CompileError, compileProbe } from "../probe/compile.js";
 import { moduleParams } from "../probe/module-params.js";
 import { loadProbeScript, type ProbeScript } from "../probe/script.js";
 import { ProbeProcess, type ProbeExit } from "../probe/staprun.js";
-import { DropAccumulator, type DropSnapshot } from "./accumulator.js";
+import { DropAccumulator, EMPTY_SNAPSHOT, type DropSnapshot } from "./accumulator.js";
 import { parseKfreeSkbFormat, UnknownDropReasonError } from "./kernel-reasons.js";
 import { LoadedModuleRecord, removeLeftover, type ModuleTable } from "../probe/loaded-modules.js";
 import { preflight, type HostView, type PreflightProblem } from "./preflight.js";
 import { ProbeOutputReader } from "../probe/output.js";
 import { CounterWatch } from "./kernel-counters.js";
 import type { KernelCounters } from "../api/report.js";
+import { REASON } from "../api/conditions.js";
+import { onlineCpus } from "./cpu-count.js";
+import { overloadMessage } from "./overload.js";
 
 export interface TraceRequest {
   /** How long to count, from the moment the probe is armed. */
@@ -25,6 +28,10 @@ export interface TraceRequest {
   interfaces: readonly string[];
   /** Drop reason names; resolved to this kernel's numbers here. */
   reasons: readonly string[];
+  /** Record the call stacks behind the drops (spec.stacks). */
+  stacks: boolean;
+  /** The probe's guard: it stops itself past this share of the node's CPU (spec.maxProbeCPUPercent). */
+  maxProbeCPUPercent: number;
   cacheDir: string;
   /** Whose trace this is ("run", or the DropTrace's name): names the leftover-module record. */
   owner: string;
@@ -50,11 +57,18 @@ export interface TraceDeps {
   armTimeoutMs?: number;
   /** Where the node's own /proc is ("/proc" on one machine, the host's mounted into the agent): its drop counters are read there. Without it, none are. */
   procRoot?: string;
+  /** The node's online CPUs; default: counted in `<procRoot>/stat` (cpu-count.ts). */
+  cpuCount?: number;
 }
 
-/** Why a trace ended as it did; `cannotTrace` failures are the machine's, not the probe's. */
+/**
+ * Why a trace ended as it did; `cannotTrace` failures are the machine's, not the probe's. A trace
+ * that `stoppedEarly` (ProbeOverload: the probe stopped itself for its CPU share) completed: its
+ * counts so far are real and kept, it only covers less time than asked.
+ */
 export type Outcome =
-  { phase: "Completed" } | { phase: "Failed"; reason: string; message: string; cannotTrace: boolean; badRequest?: boolean; details?: string[] };
+  | { phase: "Completed"; stoppedEarly?: { reason: string; message: string } }
+  | { phase: "Failed"; reason: string; message: string; cannotTrace: boolean; badRequest?: boolean; details?: string[] };
 
 export interface TraceState {
   phase: "Pending" | "Running" | "Completed" | "Failed";
@@ -71,6 +85,8 @@ export interface TraceState {
   skippedProbes?: number;
   /** The kernel's own drop counters since the probe was armed. */
   kernelCounters?: KernelCounters;
+  /** The node's online CPUs, which the probe's cost is a share of; set once the probe is started. */
+  cpus?: number;
 }
 
 export interface TraceHooks {
@@ -80,25 +96,13 @@ export interface TraceHooks {
   signal?: AbortSignal;
 }
 
-const EMPTY: DropSnapshot = {
-  rows: [],
-  otherCount: 0,
-  otherRows: 0,
-  total: 0,
-  uncounted: 0,
-  intervals: 0,
-  finished: false,
-  protocolErrors: 0,
-  protocolErrorSamples: [],
-};
-
 function describeProblems(problems: readonly PreflightProblem[]): string {
   return problems.map((p) => p.message).join("; ");
 }
 
 export async function runTrace(request: TraceRequest, deps: TraceDeps, hooks: TraceHooks = {}): Promise<TraceState> {
   const log = deps.log.child({ owner: request.owner });
-  const state: TraceState = { phase: "Pending", kernelRelease: deps.host.kernelRelease(), snapshot: EMPTY, notes: [] };
+  const state: TraceState = { phase: "Pending", kernelRelease: deps.host.kernelRelease(), snapshot: EMPTY_SNAPSHOT, notes: [] };
   const finish = async (outcome: Outcome): Promise<TraceState> => {
     state.outcome = outcome;
     state.phase = outcome.phase;
@@ -235,6 +239,7 @@ async function traceWith({ module, reasonNumbers, accumulator, record, request, 
         continue;
       }
       accumulator.add(result.record);
+      if (result.record.kind === "overload") overloadAt ??= new Date();
       if (result.record.kind === "armed" && state.startTime === undefined) {
         // The trace's clock starts here, not when staprun started: SystemTap arms its probes
         // only after the whole module is initialized, seconds later under load or emulation.
@@ -257,6 +262,8 @@ async function traceWith({ module, reasonNumbers, accumulator, record, request, 
     );
     return finish({ phase: "Completed" });
   }
+  let overloadAt: Date | undefined;
+  state.cpus = deps.cpuCount ?? (await onlineCpus((p) => deps.host.readText(p), deps.procRoot ?? "/proc"));
   let armed: () => void = () => undefined;
   const armedOnce = new Promise<void>((resolve) => {
     armed = resolve;
@@ -264,7 +271,14 @@ async function traceWith({ module, reasonNumbers, accumulator, record, request, 
   const probe = ProbeProcess.start({
     modulePath: module.path,
     moduleName: module.meta.moduleName,
-    params: moduleParams({ intervalSeconds: request.intervalSeconds, interfaces: [...request.interfaces], reasons: reasonNumbers }),
+    params: moduleParams({
+      intervalSeconds: request.intervalSeconds,
+      interfaces: [...request.interfaces],
+      reasons: reasonNumbers,
+      stacks: request.stacks,
+      maxCpuPercent: request.maxProbeCPUPercent,
+      cpus: state.cpus,
+    }),
     onStdout: (chunk) => {
       consume(reader.push(chunk));
     },
@@ -329,6 +343,15 @@ async function traceWith({ module, reasonNumbers, accumulator, record, request, 
       message: unloadProblem === undefined ? notArmed : `${notArmed}; ${unloadProblem}`,
       cannotTrace: true,
     });
+  }
+  // The probe's guard stopped it (an O record), or SystemTap's own overload check did: the node
+  // completed early, every count so far kept. Never a raw error.
+  const overloaded = state.snapshot.overload !== undefined || exit.failure?.reason === REASON.probeOverload;
+  if (overloaded && state.startTime !== undefined) {
+    const stoppedAfterMs = (overloadAt ?? new Date()).getTime() - state.startTime.getTime();
+    const words = overloadMessage({ guard: state.snapshot.overload, systemTapStderr: exit.stderrTail, stoppedAfterMs, finished: state.snapshot.finished });
+    if (unloadProblem !== undefined) return finish({ phase: "Failed", reason: "ModuleLeftLoaded", message: `${unloadProblem}; ${words}`, cannotTrace: false });
+    return finish({ phase: "Completed", stoppedEarly: { reason: REASON.probeOverload, message: words } });
   }
   if (exit.failure !== undefined) {
     const message = unloadProblem === undefined ? exit.failure.message : `${exit.failure.message}; ${unloadProblem}`;

@@ -82,6 +82,8 @@ function settingsFor(trace: string, uid: string, overrides: Partial<AgentSetting
     intervalSeconds: 1,
     interfaces: [],
     reasons: [],
+    stacks: false,
+    maxProbeCPUPercent: 5,
     cacheDir: standIns.cacheDir,
     metricsPort: 0,
     rowCap: 1000,

@@ -11,6 +11,8 @@ import { KNOWN_DROP_REASONS } from "../../src/api/drop-reasons.js";
 import { KERNEL_COUNTER_NAMES } from "../../src/api/kernel-counters.js";
 import { DROP_CLASSES, MAX_EXPLAINED_REASONS, MAX_EXPLANATION_TEXT } from "../../src/api/drop-explanations.js";
 import { DURATION_PATTERN } from "../../src/api/duration.js";
+import { MAX_PROBE_CPU_PERCENT_BOUNDS, MAX_PROBE_CPU_PERCENT_DEFAULT } from "../../src/api/probe-cost.js";
+import { MAX_FRAME_LENGTH, MAX_STACK_FRAMES, MAX_STACKS_PER_ROW } from "../../src/api/stacks.js";
 import { fieldErrors } from "../../src/api/field-errors.js";
 import { DROPTRACE, DROPTRACE_REPORT, MAX_REPORT_ROWS } from "../../src/api/constants.js";
 import { loadCrds, validateCustomResource, type LoadedCrd } from "../support/crd/index.js";
@@ -95,6 +97,9 @@ describe("the corpus covers what it must", () => {
     }
     expect(hostile(/topN of 0/)).toHaveLength(1);
     expect(hostile(/topN of 201/)).toHaveLength(1);
+    expect(hostile(/maxProbeCPUPercent of 0$/)).toHaveLength(1);
+    expect(hostile(/maxProbeCPUPercent of 51/)).toHaveLength(1);
+    expect(hostile(/^stacks as/).length).toBe(2);
     expect(hostile(/unknown field/).length).toBeGreaterThanOrEqual(3);
     expect(hostile(/^reason /).length).toBeGreaterThanOrEqual(4);
   });
@@ -190,6 +195,22 @@ describe("the constants the corpus cannot enumerate", () => {
 
   it("the CRD's topN bounds and default are the schema's", () => {
     expect(specProps["topN"]).toMatchObject({ minimum: TOP_N_BOUNDS.min, maximum: TOP_N_BOUNDS.max, default: TOP_N_DEFAULT });
+  });
+
+  it("the CRD's CPU limit bounds and default, and the stacks' bounds in both CRDs, are the schemas'", () => {
+    expect(specProps["maxProbeCPUPercent"]).toMatchObject({
+      minimum: MAX_PROBE_CPU_PERCENT_BOUNDS.min,
+      maximum: MAX_PROBE_CPU_PERCENT_BOUNDS.max,
+      default: MAX_PROBE_CPU_PERCENT_DEFAULT,
+    });
+    expect(specProps["stacks"]).toMatchObject({ type: "boolean", default: false });
+    const statusRows = crdFor(DROPTRACE.kind).storageVersion.schema.properties?.["status"]?.properties?.["drops"]?.items?.properties ?? {};
+    const reportRows = crdFor(DROPTRACE_REPORT.kind).storageVersion.schema.properties?.["status"]?.properties?.["rows"]?.items?.properties ?? {};
+    for (const stacks of [statusRows["stacks"], reportRows["stacks"]]) {
+      expect(stacks?.maxItems).toBe(MAX_STACKS_PER_ROW);
+      expect(stacks?.items?.properties?.["frames"]).toMatchObject({ minItems: 1, maxItems: MAX_STACK_FRAMES });
+      expect(stacks?.items?.properties?.["frames"]?.items?.maxLength).toBe(MAX_FRAME_LENGTH);
+    }
   });
 });
 

@@ -4,8 +4,8 @@ import { describeFieldErrors, fieldErrors } from "../../src/api/field-errors.js"
 import { DropTraceReportSchema } from "../../src/api/report.js";
 
 describe("DropTrace spec defaults", () => {
-  it("fills duration, topN and tolerate-everything", () => {
-    expect(DropTraceSpecSchema.parse({})).toEqual({ duration: "60s", topN: 20, tolerations: [{ operator: "Exists" }] });
+  it("fills duration, topN, tolerate-everything, no stacks and a 5% CPU limit", () => {
+    expect(DropTraceSpecSchema.parse({})).toEqual({ duration: "60s", topN: 20, tolerations: [{ operator: "Exists" }], stacks: false, maxProbeCPUPercent: 5 });
   });
 
   it.each([

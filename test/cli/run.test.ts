@@ -12,7 +12,24 @@ import { loadProbeScript } from "../../src/probe/script.js";
 import type { TraceDeps } from "../../src/trace/session.js";
 import { until } from "../support/until.js";
 import { readFixture } from "../trace/fixture.js";
-import { FIXTURE_ROWS, FAKE_STAP, FAKE_STAPRUN, fixtureIntervals, NETNS, RELEASE, StandIns, SYSTEMTAP_TEXT, SYSTEMTAP_VERSION } from "../trace/stand-ins.js";
+import {
+  FIXTURE_ROWS,
+  FAKE_STAP,
+  FAKE_STAPRUN,
+  fixtureIntervals,
+  LOC,
+  NETNS,
+  overloadLine,
+  ProbeOutput,
+  REASON,
+  RELEASE,
+  row,
+  stackLine,
+  StandIns,
+  SYSTEMTAP_TEXT,
+  SYSTEMTAP_VERSION,
+} from "../trace/stand-ins.js";
+import { UsageError } from "../../src/api/exit-codes.js";
 
 const script = loadProbeScript();
 let standIns: StandIns;
@@ -177,6 +194,60 @@ describe("droptrace run", () => {
     expect(io.err()).toMatch(/^droptrace run: ProbeKilled: staprun was killed \(SIGKILL\)/m);
   });
 
+  it("with --stacks prints the top rows' code paths once per drop site and reason, and what the probe cost", async () => {
+    const out = new ProbeOutput();
+    const frames = ["0xffffffffac22073c", LOC.udpRcv, "0xffffffffac2a39ab", "0xffffffffac2a3b6c"];
+    await standIns.staprun({
+      steps: [
+        {
+          out: out.interval([row(300, LOC.udpRcv, "lo", NETNS.root, REASON.NO_SOCKET), row(190, LOC.udpRcv, "vb", NETNS.b, REASON.NO_SOCKET)], 0, {
+            stacks: [stackLine(480, LOC.udpRcv, REASON.NO_SOCKET, frames), stackLine(10, LOC.udpRcv, REASON.NO_SOCKET, frames.slice(0, 3))],
+            hits: 12_345,
+            probeNs: 14_814_000,
+            elapsedNs: 10_000_000_000,
+          }),
+        },
+      ],
+      onSigint: [{ out: [out.end()] }, { exit: 0 }],
+    });
+    const io = capture();
+    expect(await runCommand(settings({ stacks: true }), deps(), io)).toBe(0);
+    expect(standIns.probeRuns()[0]?.argv).toContain("stacks=1");
+    const text = io.out();
+    // 14,814,000 ns over 10 s on 4 CPUs: 0.037%; 1,200 ns a hit.
+    expect(text).toContain(
+      "490 drops in 1 intervals\nprobe: 12,345 hits, 1.2 µs per hit handler time, 0.04% of CPU (handler time excludes SystemTap's own entry and exit)\n",
+    );
+    expect(text).toContain(
+      [
+        "Code paths of the top rows (per drop site and reason, on any interface; count, then the dropping function and its callers):",
+        "udp_rcv+0x452 NO_SOCKET:",
+        "  480  udp_rcv+0x452",
+        "       ip_protocol_deliver_rcu+0xab",
+        "       ip_local_deliver_finish+0x7c",
+        "   10  udp_rcv+0x452",
+        "       ip_protocol_deliver_rcu+0xab",
+        "",
+      ].join("\n"),
+    );
+    // Both rows share the site's stacks: printed once.
+    expect(text.split("udp_rcv+0x452 NO_SOCKET:")).toHaveLength(2);
+  });
+
+  it("exits 1 when the probe's guard stops it for its CPU cost, printing every count and why it stopped", async () => {
+    const out = new ProbeOutput();
+    await standIns.staprun({
+      steps: [{ out: [...out.interval([row(300, LOC.udpRcv, "lo", NETNS.root, REASON.NO_SOCKET)]), overloadLine(123_400, 10), out.end()] }, { exit: 0 }],
+    });
+    const io = capture();
+    expect(await runCommand(settings({ maxProbeCpuPercent: "10" }, 60), deps(), io)).toBe(1);
+    expect(standIns.probeRuns()[0]?.argv).toContain("max_cpu_pct=10");
+    expect(io.out()).toContain("300 drops in 1 intervals\n");
+    expect(io.err()).toMatch(
+      /^droptrace run: ProbeOverload: the probe used 12\.3% of the node's CPU \(limit 10%, spec\.maxProbeCPUPercent\): stopped after \d+ s; counts so far are kept$/m,
+    );
+  });
+
   it("stops cleanly on Ctrl-C (SIGINT to droptrace) and prints everything counted", async () => {
     await fixtureScenario();
     const child = execa(process.execPath, ["--import", "tsx", path.resolve(import.meta.dirname, "run-process.ts")], {
@@ -200,5 +271,31 @@ describe("droptrace run", () => {
       child.kill("SIGKILL");
       await child;
     }
+  });
+});
+
+describe("droptrace run's stack and CPU-limit flags", () => {
+  const flags = (more: Partial<RunFlags>): RunFlags => ({ duration: "30s", interface: [], reason: [], output: "table", ...more });
+
+  it("default to no stacks and a 5% limit", () => {
+    expect(parseRunFlags(flags({})).spec).toMatchObject({ stacks: false, maxProbeCPUPercent: 5 });
+    expect(parseRunFlags(flags({ stacks: true, maxProbeCpuPercent: "50" })).spec).toMatchObject({ stacks: true, maxProbeCPUPercent: 50 });
+  });
+
+  it.each([
+    ["0", /^--max-probe-cpu-percent: /],
+    ["51", /^--max-probe-cpu-percent: /],
+    ["2.5", /^--max-probe-cpu-percent must be a whole number of percent, not "2\.5"$/],
+    ["five", /^--max-probe-cpu-percent must be a whole number/],
+  ])("refuses --max-probe-cpu-percent %s with exit 2", (value, message) => {
+    let thrown: unknown;
+    try {
+      parseRunFlags(flags({ maxProbeCpuPercent: value }));
+    } catch (err) {
+      thrown = err;
+    }
+    expect(thrown).toBeInstanceOf(UsageError);
+    expect((thrown as UsageError).exitCode).toBe(2);
+    expect((thrown as UsageError).message).toMatch(message);
   });
 });

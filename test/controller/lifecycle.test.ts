@@ -72,6 +72,8 @@ describe("a DropTrace's life", () => {
       [AGENT_ENV.reportInterval]: "5s",
       [AGENT_ENV.interfaces]: "eth0,cali*",
       [AGENT_ENV.reasons]: "NO_SOCKET,NETFILTER_DROP",
+      [AGENT_ENV.stacks]: "false",
+      [AGENT_ENV.maxProbeCPUPercent]: "5",
       [AGENT_ENV.cacheDir]: "/var/cache/droptrace",
       [AGENT_ENV.metricsPort]: "9102",
       [AGENT_ENV.rowCap]: "1000",

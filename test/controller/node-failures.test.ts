@@ -87,6 +87,60 @@ describe("nodes that fail or stay silent", () => {
     expect(completion?.type).toBe("Warning");
   });
 
+  it("completes a node whose probe stopped itself for its CPU cost with its counts, says so in Degraded and an Event, and merges stacks and cost", async () => {
+    await startController(cluster);
+    const trace = await createTrace(cluster, "hot", { duration: "10s", stacks: true, maxProbeCPUPercent: 5 });
+    const daemonSet = await until("the DaemonSet", () => getDaemonSet(cluster, "hot"));
+    // The agents are told the trace's settings.
+    expect(daemonSet.spec?.template.spec?.containers[0]?.env).toEqual(
+      expect.arrayContaining([
+        { name: "DROPTRACE_STACKS", value: "true" },
+        { name: "DROPTRACE_MAX_PROBE_CPU_PERCENT", value: "5" },
+      ]),
+    );
+    await setDesiredNodes(cluster, "hot", 2);
+    const [n1, n2] = agents(cluster, trace, "n1", "n2");
+    if (n1 === undefined || n2 === undefined) throw new Error("two agents");
+    const viaLo = ["udp_rcv+0x452", "ip_protocol_deliver_rcu+0xab", "__netif_receive_skb_one_core+0x8d"];
+    const cost = (hits: number, cpuPercent: number) => ({
+      hits,
+      handlerNanoseconds: hits * 300,
+      elapsedNanoseconds: 10e9,
+      cpus: 4,
+      nanosecondsPerHit: 300,
+      cpuPercent,
+      peakIntervalCPUPercent: cpuPercent,
+      notCounted: { mapFull: 0, skipped: 0, stackTableFull: 1 },
+    });
+    const stopped = "the probe used 7.3% of the node's CPU (limit 5%, spec.maxProbeCPUPercent): stopped after 4 s; counts so far are kept";
+    await n1.report(
+      reportStatus("Completed", [{ ...udp, count: 300, stacks: [{ count: 300, frames: viaLo }] }], {
+        reason: "ProbeOverload",
+        message: stopped,
+        probeCost: cost(900_000, 7.3),
+      }),
+    );
+    await n2.report(reportStatus("Completed", [{ ...udp, count: 20, stacks: [{ count: 20, frames: viaLo }] }], { probeCost: cost(1000, 0.01) }));
+
+    const done = await untilPhase(cluster, "hot", "Completed");
+    expect(done.status?.totalDrops).toBe(320);
+    expect(done.status?.drops?.[0]).toMatchObject({ count: 320, nodes: 2, stacks: [{ count: 320, frames: viaLo }] });
+    expect(condition(done, "Degraded")).toMatchObject({ status: "True", reason: "ProbeOverload" });
+    expect(condition(done, "Degraded")?.message).toContain(`n1: ${stopped}`);
+    expect(done.status?.nodeSummary?.[0]).toEqual({ node: "n1", phase: "Completed", reason: "ProbeOverload", message: stopped, totalDrops: 300 });
+    expect(done.status?.probeCost).toEqual({
+      nodes: 2,
+      hits: 901_000,
+      handlerNanoseconds: 270_300_000,
+      nanosecondsPerHit: 300,
+      cpuPercent: 7.3,
+      busiestNode: "n1",
+      notCounted: { mapFull: 0, skipped: 0, stackTableFull: 2 },
+    });
+    const event = await until("the early stop's Event", async () => (await eventsAbout(cluster, "hot")).find((e) => e.reason === "ProbeOverload"));
+    expect(event).toMatchObject({ type: "Warning", message: `node n1 stopped tracing early: ${stopped}` });
+  });
+
   it("takes in a final report that arrives after the trace ended: its phase and completion time stay", async () => {
     const clock = new TestClock();
     await startController(cluster, { clock: clock.now });

@@ -120,7 +120,13 @@ describe("kubectl droptrace trace", () => {
     expect(run.stdout.text).not.toContain("\u001b");
     expect(run.stderr.text).toBe("");
     // What it asked for: the flags' spec, the CRD's defaults for the rest.
-    expect((await getTrace(cluster, "live"))?.spec).toEqual({ duration: "5s", topN: 20, tolerations: [{ operator: "Exists" }] });
+    expect((await getTrace(cluster, "live"))?.spec).toEqual({
+      duration: "5s",
+      topN: 20,
+      tolerations: [{ operator: "Exists" }],
+      stacks: false,
+      maxProbeCPUPercent: 5,
+    });
   });
 
   it("goes on following through the API server's errors, saying so once", async () => {

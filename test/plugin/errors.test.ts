@@ -178,6 +178,19 @@ describe("a trace kubectl droptrace cannot create", () => {
     expect(out.stderr).toContain("  spec.topN: Invalid value: 0: spec.topN in body should be greater than or equal to 1\n");
   });
 
+  it("passes the CPU limit and stacks to the API server, which refuses a limit out of bounds with the field's path", async () => {
+    for (const limit of ["0", "51"]) {
+      const out = await as("admin", "trace", `cpu-${limit}`, "--stacks", "--max-probe-cpu-percent", limit);
+      expect(out.code).toBe(EXIT.badArguments);
+      expect(out.stderr).toMatch(
+        new RegExp(
+          `^  spec\\.maxProbeCPUPercent: Invalid value: ${limit}: spec\\.maxProbeCPUPercent in body should be (greater|less) than or equal to (1|50)$`,
+          "m",
+        ),
+      );
+    }
+  });
+
   it("refuses flags it cannot read before asking the API server", async () => {
     const before = server.requests.length;
     const out = await as("admin", "trace", "x", "--selector", "pool!=web");

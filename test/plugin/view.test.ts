@@ -83,6 +83,26 @@ describe("the rows table", () => {
     expect(text).toContain("(the top 2 rows: the trace keeps no more, see spec.topN)");
   });
 
+  it("says what the probes cost, on the busiest node when several traced", () => {
+    const probeCost = {
+      nodes: 3,
+      hits: 901_000,
+      handlerNanoseconds: 270_300_000,
+      nanosecondsPerHit: 300,
+      cpuPercent: 0.0312,
+      busiestNode: "worker-2",
+      notCounted: { mapFull: 0, skipped: 0, stackTableFull: 0 },
+    };
+    const text = renderTrace(traceView(trace({ phase: "Completed", startTime: START, completionTime: START, drops: rows, probeCost }), startMs));
+    expect(text).toContain(
+      "\nprobe: 901,000 hits, 300 ns per hit handler time, 0.03% of CPU on the busiest node, worker-2 (handler time excludes SystemTap's own entry and exit)\n",
+    );
+    const quiet = renderTrace(
+      traceView(trace({ phase: "Completed", startTime: START, completionTime: START, probeCost: { ...probeCost, nodes: 1 } }), startMs),
+    );
+    expect(quiet).toContain("no drops counted\nprobe: 901,000 hits, 300 ns per hit handler time, 0.03% of CPU (handler time");
+  });
+
   it("prints a trace the controller has not seen yet", () => {
     expect(renderTrace(traceView(trace(undefined), startMs))).toBe(
       "t: waiting for the controller (no status yet), duration 1m\nnot started; duration 1m\n\nno drops counted yet\n",
@@ -167,11 +187,26 @@ describe("trace flags as a spec", () => {
   });
 
   it("passes values through for the API server to judge, and turns --ttl into seconds", () => {
-    expect(traceSpec(flags({ duration: "4s", reportInterval: "5s", interface: ["eth0", "cali*"], reason: ["NO_SOCKET"], top: "300", ttl: "1h30m" }))).toEqual({
+    expect(
+      traceSpec(
+        flags({
+          duration: "4s",
+          reportInterval: "5s",
+          interface: ["eth0", "cali*"],
+          reason: ["NO_SOCKET"],
+          top: "300",
+          stacks: true,
+          maxProbeCpuPercent: "51",
+          ttl: "1h30m",
+        }),
+      ),
+    ).toEqual({
       duration: "4s",
       reportInterval: "5s",
       filter: { interfaces: ["eth0", "cali*"], reasons: ["NO_SOCKET"] },
       topN: 300,
+      stacks: true,
+      maxProbeCPUPercent: 51,
       ttlSecondsAfterFinished: 5400,
     });
   });
@@ -181,6 +216,7 @@ describe("trace flags as a spec", () => {
     [{ selector: ["pool in (a,b)"] }, "--selector"],
     [{ node: "a", selector: ["kubernetes.io/hostname=b"] }, "--node a and --selector kubernetes.io/hostname=b select different nodes"],
     [{ top: "ten" }, '--top: "ten" is not a whole number'],
+    [{ maxProbeCpuPercent: "5%" }, '--max-probe-cpu-percent: "5%" is not a whole number'],
     [{ ttl: "1.5h" }, '--ttl: "1.5h" is not a duration'],
   ])("refuses %j: %s", (more, message) => {
     expect(() => traceSpec(flags(more))).toThrow(UsageError);

@@ -3,7 +3,7 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { classifyProbeFailure, skippedProbes, type ProbeFailureReason } from "../../src/probe/failures.js";
+import { classifyProbeFailure, skippedProbes, systemTapOverload, type ProbeFailureReason } from "../../src/probe/failures.js";
 
 const fixtures = path.resolve(import.meta.dirname, "../fixtures/kernel-guest");
 const real = (file: string) => readFileSync(path.join(fixtures, file), "utf8");
@@ -11,7 +11,7 @@ const fallback = { reason: "ProbeExited" as const, message: "staprun exited" };
 
 describe("classifyProbeFailure on real SystemTap output", () => {
   it.each([
-    ["dt_overload.err", "ProbeOverhead", "too much CPU"],
+    ["dt_overload.err", "ProbeOverload", "too much CPU"],
     ["dt_map_overflow.err", "ProbeError", "Array overflow"],
     ["dup-second.err", "ModuleInUse", "staprun -d"],
     ["modules-disabled.err", "ModuleRejected", "kernel.modules_disabled"],
@@ -27,6 +27,18 @@ describe("classifyProbeFailure on real SystemTap output", () => {
       reason: "ProbeExited",
       message: "staprun exited; SystemTap said:\nsomething new went wrong",
     });
+  });
+
+  it("knows SystemTap's overload stop in both its wordings, and nothing else as one", () => {
+    expect(systemTapOverload(real("dt_overload.err"))).toEqual({ cycles: 1504130, threshold: 200000, interval: 1000000 });
+    // SystemTap before 5 (its translate.cxx's overload check) said only this.
+    expect(systemTapOverload("ERROR: probe overhead exceeded threshold\n")).toEqual({});
+    expect(classifyProbeFailure("ERROR: probe overhead exceeded threshold\n", fallback).reason).toBe("ProbeOverload");
+    for (const file of ["dt_map_overflow.err", "dup-second.err", "modules-disabled.err", "badsetting.err", "flood.err"]) {
+      expect(systemTapOverload(real(file)), file).toBeUndefined();
+    }
+    // A word alone is not SystemTap's stop: a probe's own error text may say it.
+    expect(classifyProbeFailure("ERROR: droptrace: overhead too high in the tests\n", fallback).reason).toBe("ProbeError");
   });
 
   it("reads the skipped-probe count from the exit warning", () => {

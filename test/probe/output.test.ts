@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import {
   MAX_PROBE_LINE_LENGTH,
+  MAX_PROBE_STACK_FRAMES,
   ProbeLineSplitter,
   ProbeOutputReader,
   ProbeProtocolError,
@@ -41,12 +42,48 @@ describe("parseProbeLine", () => {
   });
 
   it("reads interval and end records", () => {
-    expect(parseProbeLine("I\t7\t1200\t35")).toEqual({ kind: "interval", seq: 7, rows: 1200, overflow: 35 });
+    expect(parseProbeLine("I\t7\t1200\t35\t12\t3\t48210\t15893420\t10000212338")).toEqual({
+      kind: "interval",
+      seq: 7,
+      rows: 1200,
+      overflow: 35,
+      stacks: 12,
+      stackOverflow: 3,
+      cost: { hits: 48210, probeNs: 15893420, elapsedNs: 10000212338 },
+    });
     expect(parseProbeLine("E\t7")).toEqual({ kind: "end", seq: 7 });
     expect(parseProbeLine("E\t0")).toEqual({ kind: "end", seq: 0 });
     // The armed record: every probe live, drops from now on are seen.
     expect(parseProbeLine("A")).toEqual({ kind: "armed" });
     expect(() => parseProbeLine("A\t1")).toThrow(ProbeProtocolError);
+  });
+
+  it("reads the interval record of the probe before stacks and cost (the real captures') as one without either", () => {
+    expect(parseProbeLine("I\t7\t1200\t35")).toEqual({ kind: "interval", seq: 7, rows: 1200, overflow: 35, stacks: 0, stackOverflow: 0 });
+  });
+
+  it("reads a stack, its frames innermost first and spelled one way", () => {
+    expect(
+      parseProbeLine("S\t57\t0xffffffff81b2c3d2\t2\t0xffffffffc0a1b2c3,0xFFFFFFFF81A01234,0xffffffff81b2c3d2,0xffffffff81b2f000,0x00ffff81b30010"),
+    ).toEqual({
+      kind: "stack",
+      count: 57,
+      location: "0xffffffff81b2c3d2",
+      reason: 2,
+      frames: ["0xffffffffc0a1b2c3", "0xffffffff81a01234", "0xffffffff81b2c3d2", "0xffffffff81b2f000", "0xffff81b30010"],
+    });
+    expect(parseProbeLine("S\t1\t0x1\t-1\t0x1")).toMatchObject({ reason: -1, frames: ["0x1"] });
+  });
+
+  it("reads a stack of 24 frames and refuses 25", () => {
+    const frames = (n: number) => Array.from({ length: n }, (_, i) => `0xffffffff81a0${(0x1000 + i).toString(16)}`).join(",");
+    expect(parseProbeLine(`S\t1\t0x1\t2\t${frames(MAX_PROBE_STACK_FRAMES)}`)).toMatchObject({ kind: "stack" });
+    expect(() => parseProbeLine(`S\t1\t0x1\t2\t${frames(MAX_PROBE_STACK_FRAMES + 1)}`)).toThrow(/frames must be 1 to 24 comma-separated addresses/);
+  });
+
+  it("reads the guard's overload record", () => {
+    expect(parseProbeLine("O\t73000\t5")).toEqual({ kind: "overload", sharePpm: 73000, limitPercent: 5 });
+    expect(parseProbeLine("O\t500001\t50")).toMatchObject({ limitPercent: 50 });
   });
 
   it("accepts 15-character interface names and refuses 16", () => {
@@ -73,8 +110,26 @@ describe("parseProbeLine", () => {
     ["R\t1\t0x1\tlo\t0\tNO_SOCKET", /reason must be -1/],
     ["R\t1\t0x1\tlo\t0\t2\r", /reason must be -1/],
     ["I\t0\t4\t0", /seq must be a positive decimal integer/],
-    ["I\t1\t4", /expected 4 tab-separated fields/],
+    ["I\t1\t4", /expected 9 tab-separated fields .* got 3/],
     ["I\t1\t4\tx", /overflow must be a decimal integer/],
+    ["I\t1\t4\t0\t0\t0\t10", /expected 9 tab-separated fields .* got 7/],
+    ["I\t1\t4\t0\t0\t0\t10\t2000\t1000000000\t", /expected 9 tab-separated fields .* got 10/],
+    ["I\t1\t4\t0\t0\t0\t-10\t2000\t1000000000", /cost\.hits must be a decimal integer/],
+    ["I\t1\t4\t0\t0\t0\t10\t2.5\t1000000000", /cost\.probeNs must be a decimal integer/],
+    ["I\t1\t4\t0\t0\t0\t10\t2000\t1234567890123456", /cost\.elapsedNs must be a decimal integer of at most 15 digits/],
+    ["I\t1\t4\t0\tx\t0\t10\t2000\t1000000000", /stacks must be a decimal integer/],
+    ["S\t57\t0x1\t2", /expected 5 tab-separated fields/],
+    ["S\t57\t0x1\t2\t", /frames must be 1 to 24 comma-separated addresses/],
+    ["S\t57\t0x1\t2\t0x1,", /frames must be 1 to 24/],
+    ["S\t57\t0x1\t2\t0x1, 0x2", /frames must be 1 to 24/],
+    ["S\t57\t0x1\t2\tffffffff81a01234", /frames must be 1 to 24/],
+    ["S\t57\t0x1\t2\t0x1ffffffff81a01234", /frames must be 1 to 24/],
+    ["S\tmany\t0x1\t2\t0x1", /count must be a decimal integer/],
+    ["S\t57\t0x1\tNO_SOCKET\t0x1", /reason must be -1/],
+    ["O\t73000", /expected 3 tab-separated fields/],
+    ["O\t73000\t0", /limitPercent must be at least 1/],
+    ["O\t73000\t51", /limitPercent must be at most 50/],
+    ["O\t7.3%\t5", /sharePpm must be a decimal integer/],
     ["E", /expected 2 tab-separated fields/],
     ["E\t\t", /expected 2 tab-separated fields/],
   ])("refuses %j", (line, problem) => {

@@ -21,7 +21,7 @@ describe("create, get, list", () => {
     expect(created.metadata.generation).toBe(1);
     expect(Number(created.metadata.resourceVersion)).toBeGreaterThan(1000);
     expect(created.metadata["creationTimestamp"]).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
-    expect(created.spec).toEqual({ duration: "90s", topN: 20, tolerations: [{ operator: "Exists" }] });
+    expect(created.spec).toEqual({ duration: "90s", topN: 20, tolerations: [{ operator: "Exists" }], stacks: false, maxProbeCPUPercent: 5 });
 
     const got = (await c.custom.getClusterCustomObject({ ...dropTraces, name: "all-nodes" })) as Obj;
     expect(got).toEqual(created);

@@ -54,7 +54,7 @@ describe("validateCustomResource", () => {
       apiVersion: "droptrace.io/v1alpha1",
       kind: "DropTrace",
       metadata: { name: "t" },
-      spec: { topN: 3, duration: "60s", tolerations: [{ operator: "Exists" }] },
+      spec: { topN: 3, duration: "60s", tolerations: [{ operator: "Exists" }], stacks: false, maxProbeCPUPercent: 5 },
     });
   });
 

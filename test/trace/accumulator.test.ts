@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { DropAccumulator, PROTOCOL_ERROR_SAMPLES } from "../../src/trace/accumulator.js";
+import { DropAccumulator, MAX_STACKS_PER_SITE, PROTOCOL_ERROR_SAMPLES } from "../../src/trace/accumulator.js";
+import { MAX_STACK_ROWS } from "../../src/api/stacks.js";
 import type { SymbolizedLocation } from "../../src/trace/kallsyms.js";
-import type { ProbeRow } from "../../src/probe/output.js";
+import type { ProbeInterval, ProbeRow, ProbeStack } from "../../src/probe/output.js";
 
 /** Symbolizes from a fixed list and counts its calls. */
 class FakeSymbols {
@@ -25,10 +26,26 @@ const symbols = (): FakeSymbols =>
     "0xc": { symbol: "neigh_invalidate+0x90", module: "kernel" },
     // A second address for the same symbol and module: it must share udp_rcv's rows.
     "0xd": { symbol: "udp_rcv+0x452", module: "kernel" },
+    // A stack's frames: the probe's own handler, the tracepoint, the freeing function, then the callers outwards.
+    "0xf0": { symbol: "probe_6821+0x2a", module: "droptrace_8842744b6279_4242" },
+    "0xf1": { symbol: "__traceiter_kfree_skb+0x3c", module: "kernel" },
+    "0xf2": { symbol: "sk_skb_reason_drop+0x61", module: "kernel" },
+    "0xe1": { symbol: "ip_protocol_deliver_rcu+0x1ab", module: "kernel" },
+    "0xe2": { symbol: "ip_local_deliver_finish+0x7c", module: "kernel" },
+    "0xe3": { symbol: "veth_poll+0x2c1", module: "veth" },
+    "0xe4": { symbol: "__netif_receive_skb_one_core+0x8d", module: "kernel" },
   });
 
 function row(count: number, location: string, iface = "eth0", netns = 1, reason = 3): ProbeRow {
   return { kind: "row", count, location, interface: iface, netns, reason };
+}
+
+function interval(seq: number, rows: number, overflow = 0, more: Partial<ProbeInterval> = {}): ProbeInterval {
+  return { kind: "interval", seq, rows, overflow, stacks: 0, stackOverflow: 0, ...more };
+}
+
+function stack(count: number, location: string, frames: string[], reason = 3): ProbeStack {
+  return { kind: "stack", count, location, reason, frames };
 }
 
 describe("DropAccumulator", () => {
@@ -36,9 +53,9 @@ describe("DropAccumulator", () => {
     const accumulator = new DropAccumulator(symbols(), reasons);
     accumulator.add(row(5, "0xa"));
     accumulator.add(row(1, "0xb", "vb"));
-    accumulator.add({ kind: "interval", seq: 1, rows: 2, overflow: 0 });
+    accumulator.add(interval(1, 2, 0));
     accumulator.add(row(7, "0xa"));
-    accumulator.add({ kind: "interval", seq: 2, rows: 1, overflow: 12 });
+    accumulator.add(interval(2, 1, 12));
     accumulator.add({ kind: "end", seq: 2 });
 
     const snapshot = accumulator.snapshot(10);
@@ -147,8 +164,8 @@ describe("DropAccumulator", () => {
   it("counts gaps and mismatches in the record stream as protocol errors", () => {
     const accumulator = new DropAccumulator(symbols(), reasons);
     accumulator.add(row(1, "0xa"));
-    accumulator.add({ kind: "interval", seq: 1, rows: 2, overflow: 0 });
-    accumulator.add({ kind: "interval", seq: 3, rows: 0, overflow: 0 });
+    accumulator.add(interval(1, 2, 0));
+    accumulator.add(interval(3, 0, 0));
     accumulator.add(row(1, "0xa"));
     accumulator.add({ kind: "end", seq: 3 });
     accumulator.add(row(1, "0xb"));
@@ -173,5 +190,130 @@ describe("DropAccumulator", () => {
     expect(snapshot.protocolErrors).toBe(12);
     expect(snapshot.protocolErrorSamples).toHaveLength(PROTOCOL_ERROR_SAMPLES);
     expect(snapshot.protocolErrorSamples[0]).toBe("bad line 0");
+  });
+
+  it("keeps a row's stacks from the dropping function outwards, summed across intervals, and counts the stack records", () => {
+    const accumulator = new DropAccumulator(symbols(), reasons);
+    accumulator.add(row(5, "0xa"));
+    accumulator.add(stack(4, "0xa", ["0xf0", "0xf1", "0xf2", "0xa", "0xe1", "0xe2"]));
+    accumulator.add(stack(1, "0xa", ["0xf0", "0xf1", "0xf2", "0xa", "0xe1", "0xe3"]));
+    accumulator.add(interval(1, 1, 0, { stacks: 2 }));
+    accumulator.add(row(3, "0xa"));
+    accumulator.add(stack(3, "0xa", ["0xf0", "0xf1", "0xf2", "0xa", "0xe1", "0xe3"]));
+    accumulator.add(interval(2, 1, 0, { stacks: 1, stackOverflow: 6 }));
+    accumulator.add({ kind: "end", seq: 2 });
+
+    const snapshot = accumulator.snapshot(10);
+    expect(snapshot.rows[0]?.stacks).toEqual([
+      { count: 4, frames: ["udp_rcv+0x452", "ip_protocol_deliver_rcu+0x1ab", "ip_local_deliver_finish+0x7c"] },
+      { count: 4, frames: ["udp_rcv+0x452", "ip_protocol_deliver_rcu+0x1ab", "veth_poll+0x2c1 [veth]"] },
+    ]);
+    expect(snapshot).toMatchObject({ total: 8, stackOverflow: 6, stackSamplesNotKept: 0, protocolErrors: 0 });
+  });
+
+  it("gives every row of a drop site and reason that site's stacks, on any interface, and none to other reasons", () => {
+    const accumulator = new DropAccumulator(symbols(), reasons);
+    accumulator.add(row(5, "0xa", "eth0"));
+    accumulator.add(row(2, "0xd", "lo"));
+    accumulator.add(row(1, "0xa", "eth0", 1, 2));
+    // 0xd symbolizes as udp_rcv+0x452 too: the same drop site.
+    accumulator.add(stack(7, "0xd", ["0xf2", "0xd", "0xe1"]));
+    accumulator.add(interval(1, 3, 0, { stacks: 1 }));
+    const rows = accumulator.snapshot(10).rows;
+    expect(rows.map((r) => [r.interface, r.reason, r.stacks])).toEqual([
+      ["eth0", "NO_SOCKET", [{ count: 7, frames: ["udp_rcv+0x452", "ip_protocol_deliver_rcu+0x1ab"] }]],
+      ["lo", "NO_SOCKET", [{ count: 7, frames: ["udp_rcv+0x452", "ip_protocol_deliver_rcu+0x1ab"] }]],
+      ["eth0", "NOT_SPECIFIED", undefined],
+    ]);
+  });
+
+  it("drops leading tracing frames when no frame is the drop's location, and shows a stack of nothing but those as captured", () => {
+    const accumulator = new DropAccumulator(symbols(), reasons);
+    accumulator.add(row(2, "0xa"));
+    accumulator.add(stack(1, "0xa", ["0xf0", "0xf1", "0xf2", "0xe1", "0xe2"]));
+    accumulator.add(stack(1, "0xa", ["0xf0", "0xf2"]));
+    accumulator.add(interval(1, 1, 0, { stacks: 2 }));
+    expect(accumulator.snapshot(10).rows[0]?.stacks).toEqual([
+      { count: 1, frames: ["ip_protocol_deliver_rcu+0x1ab", "ip_local_deliver_finish+0x7c"] },
+      { count: 1, frames: ["probe_6821+0x2a [droptrace_8842744b6279_4242]", "sk_skb_reason_drop+0x61"] },
+    ]);
+  });
+
+  it("keeps at most 16 frames and the 3 most frequent stacks, equal counts in frame order", () => {
+    const accumulator = new DropAccumulator(symbols(), reasons);
+    accumulator.add(row(10, "0xa"));
+    const deep = ["0xa", ...Array.from({ length: 22 }, (_, i) => `0x${(0x100 + i).toString(16)}`)];
+    accumulator.add(stack(1, "0xa", deep));
+    accumulator.add(stack(5, "0xa", ["0xa", "0xe3"]));
+    accumulator.add(stack(2, "0xa", ["0xa", "0xe2"]));
+    accumulator.add(stack(2, "0xa", ["0xa", "0xe1"]));
+    accumulator.add(interval(1, 1, 0, { stacks: 4 }));
+    const stacks = accumulator.snapshot(10).rows[0]?.stacks ?? [];
+    expect(stacks.map((s) => [s.count, s.frames[1]])).toEqual([
+      [5, "veth_poll+0x2c1 [veth]"],
+      [2, "ip_local_deliver_finish+0x7c"],
+      [2, "ip_protocol_deliver_rcu+0x1ab"],
+    ]);
+    accumulator.add(row(1, "0xa"));
+    accumulator.add(stack(9, "0xa", deep));
+    accumulator.add(interval(2, 1, 0, { stacks: 1 }));
+    const deepest = accumulator.snapshot(10).rows[0]?.stacks?.[0];
+    expect(deepest?.count).toBe(10);
+    expect(deepest?.frames).toHaveLength(16);
+    expect(deepest?.frames.at(-1)).toBe("0x10e");
+  });
+
+  it("keeps a bounded number of distinct stacks per drop site and counts the samples it could not keep", () => {
+    const accumulator = new DropAccumulator(symbols(), reasons);
+    accumulator.add(row(100, "0xa"));
+    for (let i = 0; i < MAX_STACKS_PER_SITE + 5; i += 1) accumulator.add(stack(2, "0xa", ["0xa", `0x${(0x200 + i).toString(16)}`]));
+    accumulator.add(interval(1, 1, 0, { stacks: MAX_STACKS_PER_SITE + 5 }));
+    const snapshot = accumulator.snapshot(10);
+    expect(snapshot.stackSamplesNotKept).toBe(10);
+    expect(snapshot.rows[0]?.stacks).toHaveLength(3);
+  });
+
+  it("gives stacks to the top rows only", () => {
+    const accumulator = new DropAccumulator(symbols(), reasons);
+    for (let i = 0; i < MAX_STACK_ROWS + 2; i += 1) {
+      const location = `0x${(0x300 + i).toString(16)}`;
+      accumulator.add(row(100 - i, location));
+      accumulator.add(stack(1, location, [location]));
+    }
+    accumulator.add(interval(1, MAX_STACK_ROWS + 2, 0, { stacks: MAX_STACK_ROWS + 2 }));
+    const rows = accumulator.snapshot(100).rows;
+    expect(rows.filter((r) => r.stacks !== undefined)).toHaveLength(MAX_STACK_ROWS);
+    expect(rows[MAX_STACK_ROWS]?.stacks).toBeUndefined();
+  });
+
+  it("counts stack records that do not match their interval's announcement, or come after the end", () => {
+    const accumulator = new DropAccumulator(symbols(), reasons);
+    accumulator.add(row(1, "0xa"));
+    accumulator.add(stack(1, "0xa", ["0xa"]));
+    accumulator.add(interval(1, 1, 0, { stacks: 3 }));
+    accumulator.add(stack(1, "0xa", ["0xa"]));
+    accumulator.add({ kind: "end", seq: 1 });
+    accumulator.add(stack(1, "0xa", ["0xa"]));
+    expect(accumulator.snapshot(10).protocolErrorSamples).toEqual([
+      "interval 1 announced 3 stacks but 1 arrived",
+      "1 stacks arrived after the last interval record",
+      "stack after the probe's end record: 0xa",
+    ]);
+  });
+
+  it("sums the handler's cost over intervals and keeps the busiest interval's share", () => {
+    const accumulator = new DropAccumulator(symbols(), reasons);
+    expect(accumulator.snapshot(10).cost).toBeUndefined();
+    accumulator.add(interval(1, 0, 0, { cost: { hits: 1000, probeNs: 300_000, elapsedNs: 10_000_000_000 } }));
+    accumulator.add(interval(2, 0, 0, { cost: { hits: 3000, probeNs: 1_500_000, elapsedNs: 5_000_000_000 } }));
+    expect(accumulator.snapshot(10).cost).toEqual({ hits: 4000, probeNs: 1_800_000, elapsedNs: 15_000_000_000, peakShareOfOneCpu: 0.0003 });
+  });
+
+  it("keeps the guard's overload record, and counts a second one", () => {
+    const accumulator = new DropAccumulator(symbols(), reasons);
+    accumulator.add({ kind: "overload", sharePpm: 73_000, limitPercent: 5 });
+    expect(accumulator.snapshot(10).overload).toEqual({ sharePpm: 73_000, limitPercent: 5 });
+    accumulator.add({ kind: "overload", sharePpm: 80_000, limitPercent: 5 });
+    expect(accumulator.snapshot(10).protocolErrorSamples).toEqual(["second overload record"]);
   });
 });

@@ -14,10 +14,13 @@ import { loadProbeScript } from "../../src/probe/script.js";
 import {
   FAKE_STAP,
   FIRST_INTERVAL_ROWS,
+  FIXTURE_CPUS,
   FIXTURE_ROWS,
   fixtureIntervals,
   LOC,
   NETNS,
+  overloadLine,
+  stackLine,
   ProbeOutput,
   REASON,
   RELEASE,
@@ -159,10 +162,60 @@ describe("runTrace with the stand-in SystemTap", () => {
 
     expect(state.outcome).toEqual({ phase: "Completed" });
     const ko = path.join(standIns.cacheDir, RELEASE, `${MODULE}.ko`);
-    expect(theProbeRun().argv).toEqual(["-R", ko, "interval_s=5", "interfaces=lo,v*", `reasons=${REASON.NO_SOCKET},${REASON.NEIGH_FAILED}`]);
+    expect(theProbeRun().argv).toEqual([
+      "-R",
+      ko,
+      "interval_s=5",
+      "interfaces=lo,v*",
+      `reasons=${REASON.NO_SOCKET},${REASON.NEIGH_FAILED}`,
+      "max_cpu_pct=5",
+      `cpus=${FIXTURE_CPUS}`,
+    ]);
     // stap got the fixed script and nothing from the request.
     // The script's own stap-flags line (lock and skip limits) goes to stap; nothing else does.
     expect(standIns.compiles().map((e) => e.argv)).toEqual([["-r", RELEASE, "-p4", "-m", MODULE, "-DMAXTRYLOCK=1000", "-DMAXSKIPPED=1000000", script.path]]);
+  });
+
+  it("with stacks on, asks the probe for them and reports the top rows' stacks from udp_rcv outwards, and the probe's cost", async () => {
+    const out = new ProbeOutput();
+    // callers() as the probe prints it: the tracepoint's iterator and sk_skb_reason_drop, then
+    // udp_rcv at the drop's own location, then its callers.
+    const frames = ["0xffffffffac22073c", "0xffffffffac1987f1", LOC.udpRcv, "0xffffffffac2a39ab", "0xffffffffac2a3b6c", "0xffffffffac1c315d"];
+    await standIns.staprun({
+      steps: [
+        {
+          out: out.interval([row(300, LOC.udpRcv, "lo", NETNS.root, REASON.NO_SOCKET)], 0, {
+            stacks: [stackLine(300, LOC.udpRcv, REASON.NO_SOCKET, frames)],
+            stackOverflow: 2,
+            hits: 400,
+            probeNs: 120_000,
+            elapsedNs: 1_000_000_000,
+          }),
+        },
+      ],
+      onSigint: [{ out: [out.end()] }, { exit: 0 }],
+    });
+    const state = await runTrace(standIns.request({ stacks: true, maxProbeCPUPercent: 20 }), standIns.deps({ script }), stopAfter(1));
+
+    expect(theProbeRun().argv?.slice(2)).toEqual(["interval_s=1", "stacks=1", "max_cpu_pct=20", `cpus=${FIXTURE_CPUS}`]);
+    const report = reportStatus(state);
+    expect(report.rows[0]?.stacks).toEqual([
+      {
+        count: 300,
+        frames: ["udp_rcv+0x452", "ip_protocol_deliver_rcu+0xab", "ip_local_deliver_finish+0x7c", "__netif_receive_skb_one_core+0x8d"],
+      },
+    ]);
+    expect(report.probeCost).toEqual({
+      hits: 400,
+      handlerNanoseconds: 120_000,
+      elapsedNanoseconds: 1_000_000_000,
+      cpus: FIXTURE_CPUS,
+      nanosecondsPerHit: 300,
+      cpuPercent: 0.003,
+      peakIntervalCPUPercent: 0.003,
+      notCounted: { mapFull: 0, skipped: 0, stackTableFull: 2 },
+    });
+    expect(report.message).toContain("2 stack samples not stored: the probe's stack table was full");
   });
 
   it("refuses an interface filter that is not a valid name before any staprun starts", async () => {
@@ -342,14 +395,47 @@ describe("how staprun fails", () => {
     expect(standIns.loadedModules()).toEqual([]);
   });
 
-  it("fails ProbeOverhead when SystemTap stops the probe for its overhead, keeping the counts so far", async () => {
+  it("ends ProbeOverload, completed with the counts so far, when SystemTap's own overload check stops the probe", async () => {
     await standIns.staprun({ steps: [{ out: fixtureIntervals().first }, { sleepMs: 50 }, { err: SYSTEMTAP_TEXT.overload }, { exit: 1 }] });
     const state = await runTrace(standIns.request(), standIns.deps({ script }));
-    expect(state.outcome).toMatchObject({ phase: "Failed", reason: "ProbeOverhead", cannotTrace: false });
-    const message = state.outcome?.phase === "Failed" ? state.outcome.message : "";
-    expect(message).toContain("trace for less time or filter by interface or reason");
-    expect(message).toContain("ERROR: probe overhead (1504130 cycles) exceeded threshold (200000 cycles) in last 1000000 cycles");
+    expect(state.outcome).toMatchObject({ phase: "Completed", stoppedEarly: { reason: "ProbeOverload" } });
+    const message = state.outcome?.phase === "Completed" ? (state.outcome.stoppedEarly?.message ?? "") : "";
+    // dt_overload.err: 1504130 of 1000000 cycles, over a threshold of 200000.
+    expect(message).toMatch(
+      /^SystemTap stopped the probe: its handlers took 150\.4% of one CPU \(1504130 of the last 1000000 cycles\), over SystemTap's own threshold of 20\.0%: stopped after \d+ s; /,
+    );
+    // This stand-in printed no end record, as SystemTap skips end probes after an error.
+    expect(message).toContain("the probe stopped before printing its last interval, so its counts are missing");
     expect(state.snapshot.total).toBe(309);
+    const report = reportStatus(state);
+    expect(report).toMatchObject({ phase: "Completed", reason: "ProbeOverload", totalDrops: 309 });
+    expect(report.message?.startsWith(message)).toBe(true);
+    expect(standIns.loadedModules()).toEqual([]);
+  });
+
+  it("ends ProbeOverload, completed with every count, when the probe's own guard stops it", async () => {
+    const out = new ProbeOutput();
+    await standIns.staprun({
+      steps: [
+        { out: out.interval([row(300, LOC.udpRcv, "lo", NETNS.root, REASON.NO_SOCKET)]) },
+        { sleepMs: 1100 },
+        // The guard stops the trace; the probe then ends normally: the last interval, then E.
+        { out: [overloadLine(73_000, 5), ...out.interval([row(40, LOC.neighInvalidate, "va", NETNS.a, REASON.NEIGH_FAILED)]), out.end()] },
+        { exit: 0 },
+      ],
+    });
+    const state = await runTrace(standIns.request({ maxProbeCPUPercent: 5 }), standIns.deps({ script }));
+    expect(state.outcome).toEqual({
+      phase: "Completed",
+      stoppedEarly: {
+        reason: "ProbeOverload",
+        message: expect.stringMatching(
+          /^the probe used 7\.3% of the node's CPU \(limit 5%, spec\.maxProbeCPUPercent\): stopped after [1-9]\d* s; counts so far are kept$/,
+        ) as string,
+      },
+    });
+    expect(state.snapshot).toMatchObject({ total: 340, intervals: 2, finished: true, protocolErrors: 0 });
+    expect(reportStatus(state)).toMatchObject({ phase: "Completed", reason: "ProbeOverload", totalDrops: 340 });
   });
 
   it("fails ProbeError when the probe refuses a setting as it starts (staprun exits 1 at once)", async () => {

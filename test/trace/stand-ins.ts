@@ -62,14 +62,46 @@ export function row(count: number, location: string, iface: string, netns: numbe
   return `R\t${count}\t${location}\t${iface}\t${netns}\t${reason}`;
 }
 
+export function stackLine(count: number, location: string, reason: number, frames: readonly string[]): string {
+  return `S\t${count}\t${location}\t${reason}\t${frames.join(",")}`;
+}
+
+/** The guard's record: the probe stopped itself, its handler time `sharePpm` of the node's CPUs over the last second. */
+export function overloadLine(sharePpm: number, limitPercent: number): string {
+  return `O\t${sharePpm}\t${limitPercent}`;
+}
+
+/** What an interval record says besides its rows; by default no stacks and a cost that follows the rows. */
+export interface IntervalExtras {
+  stacks?: readonly string[];
+  stackOverflow?: number;
+  /** Default: the rows' drops plus 10 filtered out. */
+  hits?: number;
+  /** Default: 250 ns a hit. */
+  probeNs?: number;
+  /** Default: one second. */
+  elapsedNs?: number;
+}
+
+/** Nanoseconds the stand-in probe's handler takes per hit, unless an interval says otherwise. */
+export const STAND_IN_NS_PER_HIT = 250;
+
 /** Numbers the probe's interval and end records as the real probe does. */
 export class ProbeOutput {
   #seq = 0;
 
-  /** The rows of one interval and its `I` record. */
-  interval(rows: readonly string[], overflow = 0): string[] {
+  /** The rows of one interval, its stacks and its `I` record, with the handler's cost. */
+  interval(rows: readonly string[], overflow = 0, extras: IntervalExtras = {}): string[] {
     this.#seq += 1;
-    return [...rows, `I\t${this.#seq}\t${rows.length}\t${overflow}`];
+    const stacks = extras.stacks ?? [];
+    const hits = extras.hits ?? rows.reduce((sum, line) => sum + Number(line.split("\t")[1]), 0) + 10;
+    const probeNs = extras.probeNs ?? hits * STAND_IN_NS_PER_HIT;
+    const elapsedNs = extras.elapsedNs ?? 1_000_000_000;
+    return [
+      ...rows,
+      ...stacks,
+      `I\t${this.#seq}\t${rows.length}\t${overflow}\t${stacks.length}\t${extras.stackOverflow ?? 0}\t${hits}\t${probeNs}\t${elapsedNs}`,
+    ];
   }
 
   end(): string {
@@ -330,7 +362,18 @@ export class StandIns {
 
   request(overrides: Partial<TraceRequest> = {}): TraceRequest {
     // Long: a case ends when the stand-in exits or the test aborts; a case about the duration sets its own.
-    return { durationSeconds: 60, intervalSeconds: 1, interfaces: [], reasons: [], cacheDir: this.cacheDir, owner: "run", rowCap: 1000, ...overrides };
+    return {
+      durationSeconds: 60,
+      intervalSeconds: 1,
+      interfaces: [],
+      reasons: [],
+      stacks: false,
+      maxProbeCPUPercent: 5,
+      cacheDir: this.cacheDir,
+      owner: "run",
+      rowCap: 1000,
+      ...overrides,
+    };
   }
 
   /** Stand-in processes of this test still alive (or unreaped). */
@@ -402,6 +445,10 @@ export function isAlive(pid: number): boolean {
   return state !== "Z" || Number(ppid) === process.pid;
 }
 
+/** The fixture machine's CPUs: /proc/stat's per-CPU lines (the summary line first). */
+export const FIXTURE_CPUS = 4;
+const PROC_STAT = `cpu  4705 150 1120 16250 520 0 40 0 0 0\n${Array.from({ length: FIXTURE_CPUS }, (_, i) => `cpu${i} 1180 40 280 4060 130 0 10 0 0 0\n`).join("")}intr 114250 9 0\n`;
+
 let kallsymsText: string | undefined;
 
 export function fixtureHost(options: HostOptions = {}): HostView {
@@ -413,6 +460,9 @@ export function fixtureHost(options: HostOptions = {}): HostView {
     "/sys/kernel/tracing/events/skb/kfree_skb/format": options.tracepointFormat ?? readFixture("kfree_skb.format"),
     "/proc/kallsyms": options.kallsyms ?? kallsymsText ?? "",
     "/etc/os-release": 'PRETTY_NAME="Debian GNU/Linux forky/sid"\nID=debian\n',
+    // The machine's online CPUs, as the agent reads them through the host's /proc.
+    "/proc/stat": PROC_STAT,
+    "/host/proc/stat": PROC_STAT,
   };
   const dirs = options.headers === false ? [] : [`/lib/modules/${RELEASE}/build`];
   const installed: Record<string, string> = { staprun: FAKE_STAPRUN, ...(options.stap === false ? {} : { stap: FAKE_STAP }) };

@@ -17,6 +17,8 @@ export interface ConditionInput {
   counts: NodeCounts;
   /** Failed nodes by their reason (node-states.ts failuresByReason). */
   failures: ReadonlyMap<string, readonly string[]>;
+  /** Nodes that completed early (ProbeOverload), with their reports' words (node-states.ts stoppedEarly). */
+  stoppedEarly?: readonly { node: string; reason: string; message: string }[];
   /** Nodes the DaemonSet wanted that never reported, once the deadline passed: a count, and the names known. */
   notReporting: { count: number; names: readonly string[] };
   /** Nodes that reported but had not sent a final report when the deadline passed. */
@@ -117,6 +119,16 @@ function degraded(input: ConditionInput): ConditionSpec {
   const failed = input.counts.failed;
   if (failed > 0) {
     problems.push({ reason: REASON.nodesFailing, message: `${failed} of ${plural(input.counts.desired, "node")} failed: ${describeFailures(input.failures)}` });
+  }
+  const early = (input.stoppedEarly ?? []).filter((n) => n.reason === REASON.probeOverload);
+  if (early.length > 0) {
+    // Each node's own words name its share and limit; the first few are quoted, the rest counted.
+    const quoted = early.slice(0, MAX_NODES_NAMED).map((n) => `${n.node}: ${n.message}`);
+    const more = early.length > quoted.length ? `; and ${early.length - quoted.length} more` : "";
+    problems.push({
+      reason: REASON.probeOverload,
+      message: `the probe stopped itself early for its CPU cost on ${plural(early.length, "node")} (spec.maxProbeCPUPercent), their counts so far kept: ${quoted.join("; ")}${more}`,
+    });
   }
   if (input.notReporting.count > 0) {
     const names = input.notReporting.names.length > 0 ? `: ${someNames(input.notReporting.names, input.notReporting.count)}` : "";

@@ -6,9 +6,11 @@
 import type { DropRow } from "../../api/droptrace.js";
 import { compareRows, rowKey } from "../../api/rows.js";
 import { dropClass, isActionable } from "../../api/drop-explanations.js";
-import type { ViewCounters, ViewRow } from "./report-view.js";
+import type { ViewCounters, ViewProbeCost, ViewRow } from "./report-view.js";
 import { agree, agreedOwner, type OwnerAgreement } from "./owner-agreement.js";
 import type { KernelCountersStatus } from "../../api/droptrace.js";
+import { compareStacks, MAX_STACK_ROWS, MAX_STACKS_PER_ROW, MAX_STATUS_STACK_BYTES, stacksOnTopRows, type Stack } from "../../api/stacks.js";
+import { addNotCounted, nanosecondsPerHit, type NotCounted, type ProbeCostStatus } from "../../api/probe-cost.js";
 
 export interface NodeDrops {
   /** Already one row per merge key (report-view.ts sums network namespaces). */
@@ -16,6 +18,9 @@ export interface NodeDrops {
   totalDrops: number;
   uncountedDrops: number;
   counters?: ViewCounters;
+  /** Names the busiest node in the summed probe cost. */
+  node?: string;
+  probeCost?: ViewProbeCost;
 }
 
 export interface MergedDrops {
@@ -29,6 +34,8 @@ export interface MergedDrops {
   topActionable: DropRow | undefined;
   /** The nodes' kernel counters summed; absent while no node has reported any. */
   kernelCounters?: KernelCountersStatus;
+  /** The nodes' probe cost summed; absent while no node has reported it. */
+  probeCost?: ProbeCostStatus;
 }
 
 export function mergeReports(nodes: Iterable<NodeDrops>, topN: number): MergedDrops {
@@ -38,11 +45,20 @@ export function mergeReports(nodes: Iterable<NodeDrops>, topN: number): MergedDr
   let totalDrops = 0;
   let uncountedDrops = 0;
   const counters = new CounterSums();
+  const costs = new CostSums();
+  // By merge key, then stack key: each node's stacks of the row, summed (only rows some node sent stacks for).
+  const stacks = new Map<string, Map<string, number>>();
   for (const node of nodes) {
     totalDrops += node.totalDrops;
     uncountedDrops += node.uncountedDrops;
     if (node.counters !== undefined) counters.add(node.counters);
+    if (node.probeCost !== undefined) costs.add(node.node ?? "", node.probeCost);
     for (const row of node.rows) {
+      if (row.stacks !== undefined) {
+        const sums = stacks.get(row.key) ?? new Map<string, number>();
+        for (const stack of row.stacks) sums.set(stack.key, (sums.get(stack.key) ?? 0) + stack.count);
+        stacks.set(row.key, sums);
+      }
       const existing = merged.get(row.key);
       if (existing === undefined) {
         merged.set(row.key, {
@@ -68,12 +84,20 @@ export function mergeReports(nodes: Iterable<NodeDrops>, topN: number): MergedDr
   for (const row of merged.values()) {
     if (isActionable(row) && (topActionable === undefined || compareRows(row, topActionable) < 0)) topActionable = row;
   }
-  // Owners are added to the top rows only: the rest are dropped anyway.
-  const drops = topRows(merged.values(), topN).map((row) => {
-    const owner = owners.get(rowKey(row));
-    return owner === undefined ? row : { ...row, ...agreedOwner(owner) };
+  // Owners and stacks are added to the top rows only: the rest are dropped anyway.
+  const ranked = topRows(merged.values(), topN).map((row, index) => {
+    const key = rowKey(row);
+    const owner = owners.get(key);
+    const rowStacks = index < MAX_STACK_ROWS ? topStacks(stacks.get(key)) : undefined;
+    return {
+      ...row,
+      ...(owner === undefined ? {} : agreedOwner(owner)),
+      ...(rowStacks === undefined ? {} : { stacks: rowStacks }),
+    };
   });
+  const drops = stacksOnTopRows(ranked, MAX_STATUS_STACK_BYTES);
   const kernelCounters = counters.status();
+  const probeCost = costs.status();
   return {
     drops,
     totalDrops,
@@ -81,7 +105,51 @@ export function mergeReports(nodes: Iterable<NodeDrops>, topN: number): MergedDr
     distinctRows: merged.size,
     topActionable,
     ...(kernelCounters === undefined ? {} : { kernelCounters }),
+    ...(probeCost === undefined ? {} : { probeCost }),
   };
+}
+
+/** Summed stacks, the most frequent first; frames are split back out of their keys only here, for the few kept. */
+function topStacks(sums: ReadonlyMap<string, number> | undefined): Stack[] | undefined {
+  if (sums === undefined || sums.size === 0) return undefined;
+  return [...sums]
+    .map(([key, count]): Stack => ({ count, frames: key.split("\n") }))
+    .sort(compareStacks)
+    .slice(0, MAX_STACKS_PER_ROW);
+}
+
+/** Probe cost over nodes: hits and handler time summed; the share is per node, so the highest is kept, with its node. */
+class CostSums {
+  #nodes = 0;
+  #hits = 0;
+  #ns = 0;
+  #busiest: { node: string; cpuPercent: number } | undefined;
+  #notCounted: NotCounted = { mapFull: 0, skipped: 0, stackTableFull: 0 };
+
+  add(node: string, cost: ViewProbeCost): void {
+    this.#nodes += 1;
+    this.#hits += cost.hits;
+    this.#ns += cost.handlerNanoseconds;
+    this.#notCounted = addNotCounted(this.#notCounted, cost.notCounted);
+    // Ties go to the node whose name sorts first, so the answer never depends on which report came first.
+    const busiest = this.#busiest;
+    if (busiest === undefined || cost.cpuPercent > busiest.cpuPercent || (cost.cpuPercent === busiest.cpuPercent && node < busiest.node)) {
+      this.#busiest = { node, cpuPercent: cost.cpuPercent };
+    }
+  }
+
+  status(): ProbeCostStatus | undefined {
+    if (this.#busiest === undefined) return undefined;
+    return {
+      nodes: this.#nodes,
+      hits: this.#hits,
+      handlerNanoseconds: this.#ns,
+      nanosecondsPerHit: nanosecondsPerHit(this.#ns, this.#hits),
+      cpuPercent: this.#busiest.cpuPercent,
+      busiestNode: this.#busiest.node,
+      notCounted: { ...this.#notCounted },
+    };
+  }
 }
 
 /** Kernel counters over nodes: each counter's sum and how many nodes counted it, each check's verdicts. */

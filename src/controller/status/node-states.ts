@@ -56,6 +56,17 @@ export function failuresByReason(nodes: readonly NodeState[]): Map<string, strin
   return new Map([...groups.entries()].sort((a, b) => b[1].length - a[1].length || (a[0] < b[0] ? -1 : 1)));
 }
 
+/**
+ * Nodes that completed early, with why (a Completed report with a reason: ProbeOverload), names
+ * sorted: their counts are in the totals, but they traced for less time than asked.
+ */
+export function stoppedEarly(nodes: readonly NodeState[]): { node: string; reason: string; message: string }[] {
+  return nodes
+    .filter((n) => n.phase === "Completed" && n.reason !== undefined)
+    .sort(byName)
+    .map((n) => ({ node: n.node, reason: n.reason ?? "", message: n.message ?? "" }));
+}
+
 /** A node the trace wants that has not reported, with why where the cluster says (its agent's pod). */
 export interface NotReportingNode {
   node: string;
@@ -64,8 +75,8 @@ export interface NotReportingNode {
 }
 
 /**
- * At most `limit` nodes: failing first, then those that never reported, then the rest by
- * drops counted (most first); `omitted` says how many were left out.
+ * At most `limit` nodes: failing first, then those that stopped early, then those that never
+ * reported, then the rest by drops counted (most first); `omitted` says how many were left out.
  */
 export function summarizeNodes(
   nodes: readonly NodeState[],
@@ -73,14 +84,17 @@ export function summarizeNodes(
   limit: number = MAX_NODE_SUMMARY,
 ): { nodeSummary: NodeSummary[]; omitted: number } {
   const failed = nodes.filter((n) => n.phase === "Failed").sort(byName);
+  const early = new Set(stoppedEarly(nodes).map((n) => n.node));
+  const stopped = nodes.filter((n) => early.has(n.node)).sort(byName);
   const seen = new Set<string>();
   const silent = [...notReporting]
     .filter((n) => !seen.has(n.node) && seen.add(n.node))
     .sort(byName)
     .map((n): NodeState => ({ node: n.node, phase: "Pending", reason: n.reason, message: n.message, totalDrops: 0 }));
-  const rest = nodes.filter((n) => n.phase !== "Failed").sort((a, b) => b.totalDrops - a.totalDrops || byName(a, b));
+  const rest = nodes.filter((n) => n.phase !== "Failed" && !early.has(n.node)).sort((a, b) => b.totalDrops - a.totalDrops || byName(a, b));
   const ordered: NodeSummary[] = [
     ...failed.map((n) => entry(n, n.phase)),
+    ...stopped.map((n) => entry(n, n.phase)),
     ...silent.map((n) => entry(n, "NotReporting")),
     ...rest.map((n) => entry(n, n.phase)),
   ];

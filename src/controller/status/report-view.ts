@@ -13,6 +13,8 @@ import { DROPTRACE } from "../../api/constants.js";
 import { INVALID_REPORT_REASON } from "../../api/conditions.js";
 import { MAX_MESSAGE_LENGTH } from "./limits.js";
 import { agree, ownerOf, type OwnerAgreement } from "./owner-agreement.js";
+import { MAX_STACK_ROWS, stackKey, type Stack } from "../../api/stacks.js";
+import type { NotCounted, ProbeCost } from "../../api/probe-cost.js";
 
 /** One (symbol, interface, module, reason) on one node. */
 export interface ViewRow {
@@ -25,7 +27,17 @@ export interface ViewRow {
   count: number;
   /** Whose the node's rows summed here are, as far as they agree (owner-agreement.ts); absent when none names anyone. */
   owner?: OwnerAgreement;
+  /** The row's stacks, each by its frames joined (stacks.ts stackKey, interned: nodes share them); only on the report's top rows. */
+  stacks?: ViewStack[];
 }
+
+export interface ViewStack {
+  key: string;
+  count: number;
+}
+
+/** What the controller keeps of a node's probe cost: enough to sum it and to name the busiest node. */
+export type ViewProbeCost = Pick<ProbeCost, "hits" | "handlerNanoseconds" | "cpuPercent"> & { notCounted: NotCounted };
 
 export interface ReportView {
   /** Only what the informer's cache needs to file the object. */
@@ -42,6 +54,7 @@ export interface ReportView {
   rows: ViewRow[];
   /** The node's kernel counters, summed over interfaces: a few numbers, not the report's list. */
   counters?: ViewCounters;
+  probeCost?: ViewProbeCost;
 }
 
 export interface ViewCounters {
@@ -63,6 +76,11 @@ function viewCounters(counters: KernelCounters): ViewCounters {
 }
 
 const optionalOwner = (owner: OwnerAgreement | undefined) => (owner === undefined ? {} : { owner });
+
+function viewStacks(stacks: readonly Stack[] | undefined, pool: StringPool): { stacks?: ViewStack[] } {
+  if (stacks === undefined || stacks.length === 0) return {};
+  return { stacks: stacks.map((s) => ({ key: pool.intern(stackKey(s.frames)), count: s.count })) };
+}
 
 /** Interns strings; cleared when full so it never grows without bound (sharing is an optimization only). */
 export class StringPool {
@@ -131,13 +149,17 @@ export function toReportView(raw: unknown, pool: StringPool): { view: ReportView
   const report = parsed.data;
   const status = report.status;
   const rows = new Map<string, ViewRow>();
-  for (const row of status?.rows ?? []) {
+  for (const [index, row] of (status?.rows ?? []).entries()) {
+    // Only the report's top rows' stacks (its rows come largest first): the status shows no more, and the cache stays small whatever a report holds.
+    const rowStacks = index < MAX_STACK_ROWS ? row.stacks : undefined;
     const key = pool.intern(rowKey(row));
     const existing = rows.get(key);
     if (existing !== undefined) {
       existing.count += row.count;
       const owner = agree(existing.owner, ownerOf(row));
       if (owner !== undefined) existing.owner = owner;
+      // Rows that differ only in netns share one drop site and reason, so their stacks are the same ones: kept once.
+      if (existing.stacks === undefined) Object.assign(existing, viewStacks(rowStacks, pool));
     } else {
       rows.set(key, {
         key,
@@ -147,6 +169,7 @@ export function toReportView(raw: unknown, pool: StringPool): { view: ReportView
         reason: pool.intern(row.reason),
         count: row.count,
         ...optionalOwner(ownerOf(row)),
+        ...viewStacks(rowStacks, pool),
       });
     }
   }
@@ -164,6 +187,16 @@ export function toReportView(raw: unknown, pool: StringPool): { view: ReportView
       uncountedDrops: status?.uncountedDrops ?? 0,
       rows: [...rows.values()],
       ...(status?.kernelCounters === undefined ? {} : { counters: viewCounters(status.kernelCounters) }),
+      ...(status?.probeCost === undefined
+        ? {}
+        : {
+            probeCost: {
+              hits: status.probeCost.hits,
+              handlerNanoseconds: status.probeCost.handlerNanoseconds,
+              cpuPercent: status.probeCost.cpuPercent,
+              notCounted: status.probeCost.notCounted,
+            },
+          }),
     },
   };
 }

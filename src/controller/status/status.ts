@@ -6,7 +6,7 @@ import { explanationsFor } from "../../api/drop-explanations.js";
 import { applyConditions, desiredConditions, type ConditionInput } from "./conditions.js";
 import { rfc3339 } from "../../kube/api.js";
 import type { MergedDrops } from "./merge.js";
-import { failuresByReason, nodeProgress, summarizeNodes, type NodeCounts, type NodeState, type NotReportingNode } from "./node-states.js";
+import { failuresByReason, nodeProgress, stoppedEarly, summarizeNodes, type NodeCounts, type NodeState, type NotReportingNode } from "./node-states.js";
 import { isFinal, type PhaseOutcome } from "./phase.js";
 
 export interface StatusInput {
@@ -49,6 +49,7 @@ export function buildStatus(input: StatusInput): DropTraceStatus {
       reason: outcome.reason,
       counts,
       failures: failuresByReason(input.nodes),
+      stoppedEarly: stoppedEarly(input.nodes),
       notReporting: input.notReporting,
       unfinished,
       totalDrops: merged.totalDrops,
@@ -85,6 +86,7 @@ export function buildStatus(input: StatusInput): DropTraceStatus {
     nodeSummary,
     nodeSummaryOmitted: omitted,
     ...(merged.kernelCounters === undefined ? {} : { kernelCounters: merged.kernelCounters }),
+    ...(merged.probeCost === undefined ? {} : { probeCost: merged.probeCost }),
   };
 }
 

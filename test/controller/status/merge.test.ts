@@ -5,14 +5,25 @@ import { StringPool, toReportView } from "../../../src/controller/status/report-
 import type { DropRow } from "../../../src/api/droptrace.js";
 import type { RowOwner } from "../../../src/controller/status/owner-agreement.js";
 import { dropClass, type DropClass } from "../../../src/api/drop-explanations.js";
+import { MAX_STACK_ROWS, MAX_STATUS_STACK_BYTES, type Stack } from "../../../src/api/stacks.js";
+import type { ProbeCost } from "../../../src/api/probe-cost.js";
 
 const pool = new StringPool();
 
 /** A node's report as the cache keeps it. */
 function node(
   name: string,
-  rows: ({ symbol: string; interface?: string; netns?: number; module?: string; reason?: string; class?: DropClass; count: number } & RowOwner)[],
-  extra: { otherDrops?: number; uncountedDrops?: number; kernelCounters?: unknown } = {},
+  rows: ({
+    symbol: string;
+    interface?: string;
+    netns?: number;
+    module?: string;
+    reason?: string;
+    class?: DropClass;
+    count: number;
+    stacks?: Stack[];
+  } & RowOwner)[],
+  extra: { otherDrops?: number; uncountedDrops?: number; kernelCounters?: unknown; probeCost?: ProbeCost } = {},
 ) {
   // Each row's class as the agent sets it, unless the test says otherwise.
   const full = rows.map((r) => ({ interface: "eth0", netns: 0, module: "kernel", reason: "NO_SOCKET", class: dropClass(r.reason ?? "NO_SOCKET"), ...r }));
@@ -32,6 +43,7 @@ function node(
         otherDrops: extra.otherDrops ?? 0,
         rows: full,
         ...(extra.kernelCounters === undefined ? {} : { kernelCounters: extra.kernelCounters }),
+        ...(extra.probeCost === undefined ? {} : { probeCost: extra.probeCost }),
       },
     },
     pool,
@@ -270,5 +282,121 @@ describe("merging nodes' kernel counters", () => {
 
   it("has no counters while no node has reported any", () => {
     expect(mergeReports([node("a", [{ symbol: "udp_rcv+0x1", count: 5 }])], 20).kernelCounters).toBeUndefined();
+  });
+});
+
+describe("merging nodes' stacks", () => {
+  const viaLo = ["udp_rcv+0x452", "ip_protocol_deliver_rcu+0xab", "__netif_receive_skb_one_core+0x8d"];
+  const viaVeth = ["udp_rcv+0x452", "ip_protocol_deliver_rcu+0xab", "veth_poll+0x2c1 [veth]"];
+  const other = ["udp_rcv+0x452", "ip_local_deliver_finish+0x7c"];
+  const rare = ["udp_rcv+0x452", "ip_sublist_rcv_finish+0x3a"];
+
+  it("sums identical stacks across nodes, keeps the 3 most frequent, and counts a node's namespaces' shared stacks once", () => {
+    const merged = mergeReports(
+      [
+        node("a", [
+          // Two namespaces' rows of one drop site and reason carry the same stacks: the node's are counted once.
+          {
+            symbol: "udp_rcv+0x452",
+            netns: 1,
+            count: 60,
+            stacks: [
+              { count: 90, frames: viaLo },
+              { count: 10, frames: rare },
+            ],
+          },
+          {
+            symbol: "udp_rcv+0x452",
+            netns: 2,
+            count: 40,
+            stacks: [
+              { count: 90, frames: viaLo },
+              { count: 10, frames: rare },
+            ],
+          },
+        ]),
+        node("b", [
+          {
+            symbol: "udp_rcv+0x452",
+            count: 50,
+            stacks: [
+              { count: 30, frames: viaVeth },
+              { count: 15, frames: viaLo },
+              { count: 5, frames: other },
+            ],
+          },
+        ]),
+        node("c", [{ symbol: "udp_rcv+0x452", count: 8 }]),
+      ],
+      20,
+    );
+    expect(merged.drops[0]).toMatchObject({ count: 158, nodes: 3 });
+    expect(merged.drops[0]?.stacks).toEqual([
+      { count: 105, frames: viaLo },
+      { count: 30, frames: viaVeth },
+      { count: 10, frames: rare },
+    ]);
+  });
+
+  it("gives stacks to the top rows only, and no stacks key to a row no node sent stacks for", () => {
+    const rows = Array.from({ length: MAX_STACK_ROWS + 2 }, (_, i) => ({ symbol: `f${i}+0x1`, count: 100 - i, stacks: [{ count: 1, frames: [`f${i}+0x1`] }] }));
+    const merged = mergeReports([node("a", [...rows, { symbol: "g+0x1", count: 1 }])], 50);
+    expect(merged.drops.filter((d) => d.stacks !== undefined)).toHaveLength(MAX_STACK_ROWS);
+    expect(merged.drops.at(-1)).not.toHaveProperty("stacks");
+  });
+
+  it("keeps the status's stacks within their byte budget however long the frames", () => {
+    const long = (i: number, j: number) => Array.from({ length: 16 }, (_, k) => `${"s".repeat(500)}+0x${i}${j}${k} [${"m".repeat(64)}]`);
+    const rows = Array.from({ length: MAX_STACK_ROWS }, (_, i) => ({
+      symbol: `f${i}+0x1`,
+      count: 100 - i,
+      stacks: [0, 1, 2].map((j) => ({ count: 3 - j, frames: long(i, j) })),
+    }));
+    const merged = mergeReports([node("a", rows)], 50);
+    const bytes = Buffer.byteLength(JSON.stringify(merged.drops.map((d) => d.stacks ?? [])));
+    expect(bytes).toBeLessThan(MAX_STATUS_STACK_BYTES + 1024);
+    // The top row's stacks come first: it keeps them.
+    expect(merged.drops[0]?.stacks).toHaveLength(3);
+  });
+});
+
+describe("merging nodes' probe cost", () => {
+  const cost = (hits: number, ns: number, cpuPercent: number, notCounted = { mapFull: 0, skipped: 0, stackTableFull: 0 }): ProbeCost => ({
+    hits,
+    handlerNanoseconds: ns,
+    elapsedNanoseconds: 60e9,
+    cpus: 8,
+    nanosecondsPerHit: ns / hits,
+    cpuPercent,
+    peakIntervalCPUPercent: cpuPercent,
+    notCounted,
+  });
+
+  it("sums hits and handler time, keeps the highest share with its node, and sums what was not counted", () => {
+    const merged = mergeReports(
+      [
+        node("a", [], { probeCost: cost(1000, 400_000, 0.01, { mapFull: 1, skipped: 2, stackTableFull: 3 }) }),
+        node("b", [], { probeCost: cost(3000, 800_000, 0.2, { mapFull: 0, skipped: 5, stackTableFull: 0 }) }),
+        node("c", []),
+      ],
+      20,
+    );
+    expect(merged.probeCost).toEqual({
+      nodes: 2,
+      hits: 4000,
+      handlerNanoseconds: 1_200_000,
+      nanosecondsPerHit: 300,
+      cpuPercent: 0.2,
+      busiestNode: "b",
+      notCounted: { mapFull: 1, skipped: 7, stackTableFull: 3 },
+    });
+  });
+
+  it("names the same busiest node whatever order the reports came in, and is absent before any node reported a cost", () => {
+    const a = node("a", [], { probeCost: cost(10, 3000, 0.5) });
+    const b = node("b", [], { probeCost: cost(10, 3000, 0.5) });
+    expect(mergeReports([b, a], 20).probeCost?.busiestNode).toBe("a");
+    expect(mergeReports([a, b], 20).probeCost?.busiestNode).toBe("a");
+    expect(mergeReports([node("c", [])], 20).probeCost).toBeUndefined();
   });
 });

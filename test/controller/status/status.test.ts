@@ -6,6 +6,7 @@ import { failuresByReason, type NodeState } from "../../../src/controller/status
 import { buildStatus, EMPTY_MERGE, sameStatus, type StatusInput } from "../../../src/controller/status/status.js";
 import { DROP_EXPLANATIONS, MAX_EXPLAINED_REASONS } from "../../../src/api/drop-explanations.js";
 import { KNOWN_DROP_REASONS } from "../../../src/api/drop-reasons.js";
+import { MAX_STACK_FRAMES, MAX_STATUS_STACK_BYTES, stacksOnTopRows } from "../../../src/api/stacks.js";
 
 const T0 = Date.parse("2026-03-01T10:00:00Z");
 const failed = (node: string, reason: string): NodeState => ({ node, phase: "Failed", reason, totalDrops: 0 });
@@ -66,6 +67,54 @@ describe("conditions", () => {
       message:
         "7 of 10 nodes failed: HeadersMissing on 7 (n1, n2, n3, n4, n5 and 2 more); CompileFailed on 1 (x); 12 drops were seen but not counted because a node's probe map was full",
     });
+  });
+});
+
+describe("a node whose probe stopped itself for its CPU cost", () => {
+  const overloaded = (node: string, percent: string): NodeState => ({
+    node,
+    phase: "Completed",
+    reason: REASON.probeOverload,
+    message: `the probe used ${percent} of the node's CPU (limit 5%, spec.maxProbeCPUPercent): stopped after 41 s; counts so far are kept`,
+    totalDrops: 300,
+  });
+
+  it("makes the trace Degraded with reason ProbeOverload, quoting the node's share and limit, while its counts stay in the totals", () => {
+    const status = buildStatus(
+      input({
+        outcome: { phase: "Completed", reason: REASON.allNodesDone },
+        nodes: [overloaded("b", "7.3%"), { node: "a", phase: "Completed", totalDrops: 5 }],
+        counts: { desired: 2, pending: 0, running: 0, completed: 2, failed: 0 },
+        merged: { drops: [NO_SOCKET_ROW], totalDrops: 305, uncountedDrops: 0, distinctRows: 1, topActionable: NO_SOCKET_ROW },
+      }),
+    );
+    expect(status.phase).toBe("Completed");
+    expect(status.totalDrops).toBe(305);
+    expect(status.conditions?.find((c) => c.type === "Degraded")).toMatchObject({
+      status: "True",
+      reason: "ProbeOverload",
+      message:
+        "the probe stopped itself early for its CPU cost on 1 node (spec.maxProbeCPUPercent), their counts so far kept: " +
+        "b: the probe used 7.3% of the node's CPU (limit 5%, spec.maxProbeCPUPercent): stopped after 41 s; counts so far are kept",
+    });
+    // Listed before the nodes that traced to the end, with its reason and words.
+    expect(status.nodeSummary?.[0]).toMatchObject({ node: "b", phase: "Completed", reason: "ProbeOverload", totalDrops: 300 });
+  });
+
+  it("comes after failing nodes in Degraded and in the node summary, and quotes a few nodes at most", () => {
+    const early = ["n1", "n2", "n3", "n4", "n5", "n6", "n7"].map((n) => overloaded(n, "9.0%"));
+    const status = buildStatus(
+      input({
+        nodes: [...early, failed("x", "HeadersMissing")],
+        counts: { desired: 8, pending: 0, running: 0, completed: 7, failed: 1 },
+      }),
+    );
+    const degraded = status.conditions?.find((c) => c.type === "Degraded");
+    expect(degraded?.reason).toBe("NodesFailing");
+    expect(degraded?.message).toContain("; the probe stopped itself early for its CPU cost on 7 nodes (spec.maxProbeCPUPercent)");
+    expect(degraded?.message).toContain("n5: the probe used 9.0%");
+    expect(degraded?.message).toMatch(/; and 2 more$/);
+    expect(status.nodeSummary?.map((n) => n.node).slice(0, 3)).toEqual(["x", "n1", "n2"]);
   });
 });
 
@@ -188,9 +237,10 @@ describe("the status", () => {
     );
   });
 
-  it("stays under 256 KiB and valid at its largest: 200 rows of the longest symbols, the longest explanations, 5,000 nodes with long messages", () => {
+  it("stays under 256 KiB and valid at its largest: 200 rows of the longest symbols, their stacks, the longest explanations, 5,000 nodes with long messages", () => {
     const wordiest = [...KNOWN_DROP_REASONS].sort((a, b) => explanationLength(b) - explanationLength(a));
-    const drops: DropRow[] = Array.from({ length: 200 }, (_, i) => ({
+    const longFrames = (i: number) => Array.from({ length: MAX_STACK_FRAMES }, (_, k) => `${"f".repeat(500)}+0x${i}${k} [${"m".repeat(64)}]`);
+    const widest: DropRow[] = Array.from({ length: 200 }, (_, i) => ({
       symbol: `${"s".repeat(500)}+0x${i.toString(16)}`,
       interface: "x".repeat(15),
       module: "m".repeat(64),
@@ -198,7 +248,11 @@ describe("the status", () => {
       class: "fault",
       count: 2 ** 40 - i,
       nodes: 5_000,
+      stacks: [0, 1, 2].map((j) => ({ count: 2 ** 40 - j, frames: longFrames(i * 3 + j) })),
     }));
+    // What merge.ts hands the status: stacks within their budget, on the top rows.
+    const drops = stacksOnTopRows(widest, MAX_STATUS_STACK_BYTES);
+    expect(drops.some((d) => d.stacks !== undefined)).toBe(true);
     const nodes: NodeState[] = Array.from({ length: 5_000 }, (_, i) => ({
       node: `${"n".repeat(240)}-${i}`,
       phase: "Failed",
@@ -211,7 +265,20 @@ describe("the status", () => {
         outcome: { phase: "Completed", reason: REASON.deadlinePassed },
         nodes,
         counts: { desired: 5_000, pending: 0, running: 0, completed: 0, failed: 5_000 },
-        merged: { ...EMPTY_MERGE, drops, totalDrops: 2 ** 50 },
+        merged: {
+          ...EMPTY_MERGE,
+          drops,
+          totalDrops: 2 ** 50,
+          probeCost: {
+            nodes: 5_000,
+            hits: 2 ** 50,
+            handlerNanoseconds: 2 ** 52,
+            nanosecondsPerHit: 4.5,
+            cpuPercent: 49.9999,
+            busiestNode: "n".repeat(253),
+            notCounted: { mapFull: 2 ** 40, skipped: 2 ** 40, stackTableFull: 2 ** 40 },
+          },
+        },
       }),
     );
     expect(DropTraceStatusSchema.safeParse(status).success).toBe(true);
