@@ -131,7 +131,7 @@ describe.each(FAMILIES)("kernel %s", (family) => {
       expect(counters?.checks).toEqual([expect.objectContaining({ counter: "UdpNoPorts", verdict: "agree" })]);
       expect(counters?.checks[0]?.kernel).toBe(counters?.checks[0]?.traced);
       expect(counters?.checks[0]?.kernel).toBeGreaterThanOrEqual(300);
-      // Nothing was counted in the NIC out of the probe's sight: this guest's devices are virtual.
+      // Nothing was counted in the NIC out of the probe's sight: nothing was sent to one yet (case 4 does).
       expect(counters?.unseenDrops).toBe(0);
     });
 
@@ -210,7 +210,7 @@ describe.each(FAMILIES)("kernel %s", (family) => {
     });
   });
 
-  describe("case 4: no module for this kernel, and no compiler", () => {
+  describe("case 6: no module for this kernel, and no compiler", () => {
     it("exits 3 and says to compile for this kernel release, whatever other kernels' modules the cache holds", () => {
       expect(k.text("nocache.rc").trim()).toBe("3");
       expect(k.text("nocache.err")).toContain(`droptrace compile --kernel-release ${k.release()}`);
@@ -221,6 +221,78 @@ describe.each(FAMILIES)("kernel %s", (family) => {
         expect(others).toHaveLength(2);
         expect(others).not.toContain(k.release());
       }
+    });
+  });
+
+  describe("case 4: what drops mean, the code path behind them, and drops the probe cannot see (--stacks)", () => {
+    it("traced with stacks until stopped, and says what its probe cost", () => {
+      const status = k.report("explained");
+      expect(status.phase).toBe("Completed");
+      const cost = status.probeCost;
+      expect(cost?.hits).toBeGreaterThanOrEqual(atLeast(status, 75));
+      expect(cost?.handlerNanoseconds).toBeGreaterThan(0);
+      expect(cost?.nanosecondsPerHit).toBeGreaterThan(0);
+      expect(cost?.cpus).toBe(2);
+      expect(cost?.cpuPercent).toBeGreaterThan(0);
+      expect(cost?.cpuPercent).toBeLessThan(5);
+    });
+
+    it("classes datagrams sent to another host's MAC as OTHERHOST, a normal drop", () => {
+      const status = k.report("explained");
+      const r = row(status, { interface: "eth0", reason: "OTHERHOST", netns: k.ns("c") });
+      expect(r.count).toBeGreaterThanOrEqual(atLeast(status, 25));
+      expect(r.class).toBe("normal");
+    });
+
+    it("shows the code path of a NOT_SPECIFIED drop: IPv6 multicast nobody joined, dropped in ip6_mc_input, reached from the IPv6 receive path", () => {
+      const status = k.report("explained");
+      const found = status.rows.filter((x) => x.interface === "eth0" && x.netns === k.ns("c") && x.reason === "NOT_SPECIFIED" && symbolOf("ip6_mc_input").test(x.symbol));
+      expect(found, JSON.stringify(status.rows, null, 1)).toHaveLength(1);
+      const r = found[0] as ReportRow;
+      expect(r.count).toBeGreaterThanOrEqual(atLeast(status, 30));
+      expect(r.class).toBe("depends");
+      const stacks = r.stacks ?? [];
+      expect(stacks.length, JSON.stringify(r)).toBeGreaterThan(0);
+      for (const stack of stacks) {
+        expect(stack.frames[0], JSON.stringify(stack)).toMatch(symbolOf("ip6_mc_input"));
+        expect(stack.frames.length).toBeLessThanOrEqual(16);
+        // Its callers: the IPv6 receive path, then the core's receive.
+        expect(stack.frames.some((f) => /^(ipv6_rcv|ip6_rcv_finish|ip6_sublist_rcv_finish|ip6_list_rcv_finish)\+/.test(f)), JSON.stringify(stack)).toBe(true);
+        expect(stack.frames.some((f) => /^__netif_receive_skb/.test(f)), JSON.stringify(stack)).toBe(true);
+      }
+      expect(stacks.reduce((sum, st) => sum + st.count, 0)).toBeGreaterThanOrEqual(30);
+    });
+
+    it("counts the frames the NIC refused, which no row holds, as drops the probe could not see", () => {
+      const status = k.report("explained");
+      const facts = new Map(
+        k
+          .text("explained.kernel.txt")
+          .trim()
+          .split(" ")
+          .map((kv) => kv.split("=") as [string, string]),
+      );
+      expect(Number(facts.get("nic1_frame_after")) - Number(facts.get("nic1_frame_before"))).toBe(20);
+      const counters = status.kernelCounters;
+      expect(counters?.counters).toContainEqual({ name: "RxFrameErrors", interface: "nic1", count: 20 });
+      expect(counters?.unseenDrops).toBeGreaterThanOrEqual(20);
+      // The 20 oversized frames never became an skb: nothing was traced on nic1.
+      expect(status.rows.filter((x) => x.interface === "nic1")).toEqual([]);
+    });
+  });
+
+  describe("case 5: the probe's CPU guard", () => {
+    it("stops the probe itself once its handlers pass 1% of the CPUs, with every count so far kept", () => {
+      const status = k.report("overload");
+      expect(k.text("overload.rc").trim()).toBe("1");
+      expect(status.phase).toBe("Completed");
+      expect(status.reason).toBe("ProbeOverload");
+      expect(status.message).toMatch(/limit 1%/);
+      const r = row(status, { interface: "lo", reason: "NO_SOCKET", netns: k.ns("root") });
+      expect(r.count).toBeGreaterThan(100);
+      expect(status.probeCost?.hits).toBeGreaterThanOrEqual(r.count);
+      // Long before the 120 s it was asked for.
+      expect(Number(k.text("overload.ended")) - Number(k.text("overload.started"))).toBeLessThan(110);
     });
   });
 
