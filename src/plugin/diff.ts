@@ -1,7 +1,7 @@
 // Two traces compared row by row by drops per second, so traces of different lengths compare
 // fairly: rows new in B, gone from it, and grown or shrunk by more than a threshold, largest
 // change first. "Is it still dropping after my fix": trace before, trace after, diff.
-import { compareText, rowKey, type RowIdentity } from "../api/rows.js";
+import { compareText, statusRowKey, type RowIdentity } from "../api/rows.js";
 import { formatDuration } from "../api/duration.js";
 import { formatRate, kubectlTable } from "./table.js";
 import type { RatedRow, TraceView } from "./view.js";
@@ -60,8 +60,8 @@ const round = (n: number): number => Math.round(n * 10_000) / 10_000;
 
 /** Both traces must have started: `aSeconds` and `bSeconds` are their traced seconds (view.tracedSeconds), above 0. */
 export function diffTraces(a: TraceView, b: TraceView, aSeconds: number, bSeconds: number, thresholdPercent: number): TraceDiff {
-  const inA = new Map(a.rows.map((r) => [rowKey(r), r]));
-  const inB = new Map(b.rows.map((r) => [rowKey(r), r]));
+  const inA = new Map(a.rows.map((r) => [statusRowKey(r), r]));
+  const inB = new Map(b.rows.map((r) => [statusRowKey(r), r]));
   const sideA = side(a, aSeconds);
   const sideB = side(b, bSeconds);
   const identity = (r: RowIdentity): RowIdentity => ({ symbol: r.symbol, interface: r.interface, module: r.module, reason: r.reason });

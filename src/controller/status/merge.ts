@@ -1,17 +1,20 @@
-// Nodes' report rows summed into a DropTrace's status.drops: one row per (symbol, interface,
-// module, reason) with the count over all nodes and the number of nodes it was seen on; the
-// top N by count, in an order that never depends on which report arrived first. Each row's class
+// Nodes' report rows summed into a DropTrace's status.drops: one row per status key (rows.ts
+// statusRowKey: a workload's drops at one place and reason, or a place, interface and reason no
+// workload owns) with the count over all nodes and the number of nodes it was seen on; the top N
+// by count, in an order that never depends on which report arrived first. Each row's class
 // comes from the controller's own table, not the reports', so one status never mixes the tables of
 // two agent versions.
 import type { DropRow } from "../../api/droptrace.js";
-import { compareRows, rowKey } from "../../api/rows.js";
+import { compareRows, compareText } from "../../api/rows.js";
+import { formatWorkload } from "../../api/attribution.js";
+import { MAX_ROW_INTERFACES } from "../../api/constants.js";
 import { dropClass, isActionable } from "../../api/drop-explanations.js";
-import type { ViewCounters, ViewRow } from "./report-view.js";
+import { sortInterfaces, type ViewCounters, type ViewRow } from "./report-view.js";
 import { agree, agreedOwner, type OwnerAgreement } from "./owner-agreement.js";
 import type { KernelCountersStatus } from "../../api/droptrace.js";
 
 export interface NodeDrops {
-  /** Already one row per merge key (report-view.ts sums network namespaces). */
+  /** Already one row per merge key (report-view.ts sums network namespaces, a workload's pods and interfaces). */
   rows: readonly ViewRow[];
   totalDrops: number;
   uncountedDrops: number;
@@ -27,14 +30,23 @@ export interface MergedDrops {
   distinctRows: number;
   /** The first row, over all rows and not only the top N, whose reason is not usually normal. */
   topActionable: DropRow | undefined;
+  /** The workload with the most drops over all rows, not only the top N: "Deployment shop/cart". */
+  topWorkload?: string;
   /** The nodes' kernel counters summed; absent while no node has reported any. */
   kernelCounters?: KernelCountersStatus;
 }
 
+/** A status row being summed, with what it needs only until the sums are done. */
+interface Summing {
+  row: DropRow;
+  /** A workload's row: its interfaces' counts (its `interface` is the largest, set once summed). */
+  interfaces?: Map<string, number>;
+  /** Only for rows some node's row names someone in. */
+  owner?: OwnerAgreement;
+}
+
 export function mergeReports(nodes: Iterable<NodeDrops>, topN: number): MergedDrops {
-  const merged = new Map<string, DropRow>();
-  // Only for rows some node's row names someone in.
-  const owners = new Map<string, OwnerAgreement>();
+  const merged = new Map<string, Summing>();
   let totalDrops = 0;
   let uncountedDrops = 0;
   const counters = new CounterSums();
@@ -45,32 +57,53 @@ export function mergeReports(nodes: Iterable<NodeDrops>, topN: number): MergedDr
     for (const row of node.rows) {
       const existing = merged.get(row.key);
       if (existing === undefined) {
-        merged.set(row.key, {
-          symbol: row.symbol,
-          interface: row.interface,
-          module: row.module,
-          reason: row.reason,
-          class: dropClass(row.reason),
-          count: row.count,
-          nodes: 1,
-        });
-        if (row.owner !== undefined) owners.set(row.key, row.owner);
+        const summing: Summing = {
+          row: {
+            symbol: row.symbol,
+            interface: row.interface,
+            module: row.module,
+            reason: row.reason,
+            class: dropClass(row.reason),
+            count: row.count,
+            nodes: 1,
+            ...(row.workload === undefined ? {} : { workload: row.workload }),
+            ...(row.pods === undefined ? {} : { pods: row.pods }),
+            // Part of the key of a row no workload owns, so known now: equal counts are ordered by it.
+            ...(row.workload === undefined && typeof row.owner?.attribution === "string" ? { attribution: row.owner.attribution } : {}),
+          },
+        };
+        if (row.workload !== undefined) summing.interfaces = addInterfaces(new Map(), row);
+        if (row.owner !== undefined) summing.owner = row.owner;
+        merged.set(row.key, summing);
       } else {
-        existing.count += row.count;
-        existing.nodes += 1;
+        const sum = existing.row;
+        sum.count += row.count;
+        sum.nodes += 1;
+        if (row.pods !== undefined) sum.pods = (sum.pods ?? 0) + row.pods;
+        if (existing.interfaces !== undefined) addInterfaces(existing.interfaces, row);
         // undefined: every row so far names no one (agree() counts that as disagreeing with a row that does).
-        const owner = agree(owners.get(row.key), row.owner);
-        if (owner !== undefined) owners.set(row.key, owner);
+        const owner = agree(existing.owner, row.owner);
+        if (owner !== undefined) existing.owner = owner;
       }
     }
   }
+  // A workload's row is ordered by its largest interface: known before the top N are chosen.
+  for (const summing of merged.values()) {
+    if (summing.interfaces === undefined) continue;
+    const sorted = sortInterfaces(summing.interfaces);
+    summing.row.interface = sorted[0]?.name ?? summing.row.interface;
+    if (sorted.length > 1) summing.row.interfaces = sorted.slice(0, MAX_ROW_INTERFACES);
+  }
   let topActionable: DropRow | undefined;
-  for (const row of merged.values()) {
+  for (const { row } of merged.values()) {
     if (isActionable(row) && (topActionable === undefined || compareRows(row, topActionable) < 0)) topActionable = row;
   }
+  const topWorkload = largestWorkload(merged.values());
   // Owners are added to the top rows only: the rest are dropped anyway.
-  const drops = topRows(merged.values(), topN).map((row) => {
-    const owner = owners.get(rowKey(row));
+  const owners = new Map<DropRow, OwnerAgreement>();
+  for (const { row, owner } of merged.values()) if (owner !== undefined) owners.set(row, owner);
+  const drops = topRows(rowsOf(merged.values()), topN).map((row) => {
+    const owner = owners.get(row);
     return owner === undefined ? row : { ...row, ...agreedOwner(owner) };
   });
   const kernelCounters = counters.status();
@@ -80,8 +113,33 @@ export function mergeReports(nodes: Iterable<NodeDrops>, topN: number): MergedDr
     uncountedDrops,
     distinctRows: merged.size,
     topActionable,
+    ...(topWorkload === undefined ? {} : { topWorkload }),
     ...(kernelCounters === undefined ? {} : { kernelCounters }),
   };
+}
+
+function* rowsOf(summed: Iterable<Summing>): Iterable<DropRow> {
+  for (const { row } of summed) yield row;
+}
+
+function addInterfaces(sums: Map<string, number>, row: ViewRow): Map<string, number> {
+  for (const { name, count } of row.interfaces ?? [{ name: row.interface, count: row.count }]) sums.set(name, (sums.get(name) ?? 0) + count);
+  return sums;
+}
+
+/** The workload whose rows hold the most drops; equal sums by name, so the answer never depends on report order. */
+function largestWorkload(rows: Iterable<Summing>): string | undefined {
+  const sums = new Map<string, number>();
+  for (const { row } of rows) {
+    if (row.workload === undefined) continue;
+    const text = formatWorkload(row.workload);
+    sums.set(text, (sums.get(text) ?? 0) + row.count);
+  }
+  let best: [string, number] | undefined;
+  for (const [text, count] of sums) {
+    if (best === undefined || count > best[1] || (count === best[1] && compareText(text, best[0]) < 0)) best = [text, count];
+  }
+  return best?.[0];
 }
 
 /** Kernel counters over nodes: each counter's sum and how many nodes counted it, each check's verdicts. */

@@ -80,6 +80,7 @@ export function buildStatus(input: StatusInput): DropTraceStatus {
     totalDrops: merged.totalDrops,
     uncountedDrops: merged.uncountedDrops,
     ...(topSymbol === undefined ? {} : { topSymbol }),
+    ...(merged.topWorkload === undefined ? {} : { topWorkload: merged.topWorkload }),
     drops: merged.drops,
     ...(explanations.length === 0 ? {} : { explanations }),
     nodeSummary,
