@@ -7,6 +7,10 @@ import {
   DROPTRACE,
   IFNAME_MAX,
   MAX_INTERFACE_FILTERS,
+  MAX_NAMESPACE_FILTERS,
+  MAX_POD_SELECTOR_EXPRESSIONS,
+  MAX_POD_SELECTOR_LABELS,
+  MAX_POD_SELECTOR_VALUES,
   MAX_ROW_INTERFACES,
   MAX_NODE_SELECTOR_LABELS,
   MAX_NODE_SUMMARY,
@@ -19,7 +23,15 @@ import { AttributionSchema, PodRefSchema, WorkloadIdentitySchema } from "./attri
 import { KERNEL_COUNTER_NAMES } from "./kernel-counters.js";
 import { DropClassSchema, MAX_EXPLAINED_REASONS, MAX_EXPLANATION_TEXT } from "./drop-explanations.js";
 import { DURATION_MAX_LENGTH, DURATION_MIN_LENGTH, DURATION_PATTERN, formatDuration, parseDurationSeconds } from "./duration.js";
-import { ConditionSchema, isQualifiedName, LabelValueSchema, ObjectMetaSchema, TolerationSchema } from "./kubernetes.js";
+import {
+  ConditionSchema,
+  isQualifiedName,
+  labelSelectorSchema,
+  LabelValueSchema,
+  NamespaceNameSchema,
+  ObjectMetaSchema,
+  TolerationSchema,
+} from "./kubernetes.js";
 
 export const DURATION_DEFAULT = "60s";
 export const DURATION_BOUNDS = { min: 5, max: 24 * 3600 } as const;
@@ -68,7 +80,16 @@ export const DropFilterSchema = z.strictObject({
     "interfaces",
   ).optional(),
   reasons: uniqueList(z.enum(KNOWN_DROP_REASONS), MAX_REASON_FILTERS, "reasons").optional(),
+  /**
+   * Only drops attributed to pods in these namespaces. Applied by each node's agent when it names
+   * rows (agent/pod-filter.ts), not in the probe: drops of other pods or of no pod are counted in
+   * `filteredDrops`, never silently lost.
+   */
+  namespaces: uniqueList(NamespaceNameSchema, MAX_NAMESPACE_FILTERS, "namespaces").optional(),
+  /** Only drops attributed to pods whose labels match; as namespaces, applied by the agent. */
+  podSelector: labelSelectorSchema({ labels: MAX_POD_SELECTOR_LABELS, expressions: MAX_POD_SELECTOR_EXPRESSIONS, values: MAX_POD_SELECTOR_VALUES }).optional(),
 });
+export type DropFilter = z.infer<typeof DropFilterSchema>;
 
 export const DropTraceSpecSchema = z
   .strictObject({
@@ -177,6 +198,8 @@ export const DropTraceStatusSchema = z.strictObject({
   totalDrops: count.optional(),
   /** Drops the probes saw but could not attribute to a row (a full map on a node). */
   uncountedDrops: count.optional(),
+  /** Drops counted but left out of the rows and totalDrops by filter.namespaces or filter.podSelector: other pods', or no pod's. */
+  filteredDrops: count.optional(),
   topSymbol: z.string().max(512).optional(),
   /** The workload with the most drops over all merged rows, "Deployment shop/cart", for the printer column. */
   topWorkload: z.string().max(TOP_WORKLOAD_MAX).optional(),

@@ -3,7 +3,7 @@
 // workload, on one node or several, and, once sockets are reported, rows attributed in more than
 // one way. A status row says what every row summed into it says, field by field, and leaves out a
 // field they disagree on: eth0 drops of two pods of Deployment `cart` name the Deployment and no pod.
-import type { Attribution, PodRef } from "../../api/attribution.js";
+import { ATTRIBUTIONS, type Attribution, type PodRef } from "../../api/attribution.js";
 
 export interface RowOwner {
   attribution?: Attribution | undefined;
@@ -22,8 +22,14 @@ export interface OwnerAgreement {
  */
 export function ownerOf(row: RowOwner): OwnerAgreement | undefined {
   if (row.attribution === undefined && row.pod === undefined) return undefined;
+  // Rows no pod owns (host, unknown) share one object per attribution: a cluster's reports hold hundreds of thousands.
+  if (row.pod === undefined && row.attribution !== undefined) return PODLESS[row.attribution];
   return { attribution: row.attribution, pod: row.pod };
 }
+
+const PODLESS: Readonly<Record<Attribution, OwnerAgreement>> = Object.fromEntries(
+  ATTRIBUTIONS.map((attribution) => [attribution, Object.freeze({ attribution, pod: undefined })]),
+) as Record<Attribution, OwnerAgreement>;
 
 const NO_ONE: OwnerAgreement = { attribution: undefined, pod: undefined };
 
@@ -34,10 +40,11 @@ export function agree(soFar: OwnerAgreement | undefined, next: OwnerAgreement | 
   if (soFar === undefined && next === undefined) return undefined;
   const a = soFar ?? NO_ONE;
   const b = next ?? NO_ONE;
-  return {
-    attribution: a.attribution === null || a.attribution !== b.attribution ? null : a.attribution,
-    pod: a.pod === null || b.pod === null || podKey(a.pod) !== podKey(b.pod) ? null : a.pod,
-  };
+  const attribution = a.attribution === null || a.attribution !== b.attribution ? null : a.attribution;
+  const pod = a.pod === null || b.pod === null || podKey(a.pod) !== podKey(b.pod) ? null : a.pod;
+  // Most merges change nothing (a million rows at 5,000 nodes): no new object for them. Agreements are never changed in place.
+  if (soFar !== undefined && attribution === soFar.attribution && pod === soFar.pod) return soFar;
+  return { attribution, pod };
 }
 
 /** The fields every row agreed on, ready to spread into a status row. */

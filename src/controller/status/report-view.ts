@@ -47,6 +47,8 @@ export interface ReportView {
   message?: string;
   totalDrops: number;
   uncountedDrops: number;
+  /** Drops the agent left out for the trace's pod filters; absent when it has none. */
+  filteredDrops?: number;
   rows: ViewRow[];
   /** The node's kernel counters, summed over interfaces: a few numbers, not the report's list. */
   counters?: ViewCounters;
@@ -142,6 +144,7 @@ export function toReportView(raw: unknown, pool: StringPool): { view: ReportView
   // Only while this report is read: a workload's interfaces and pods on this node.
   const interfaces = new Map<string, Map<string, number>>();
   const pods = new Map<string, Set<string>>();
+  const workloads = new WorkloadCache(pool);
   for (const row of status?.rows ?? []) {
     const key = pool.intern(statusRowKey(row));
     if (row.pod !== undefined) {
@@ -168,9 +171,7 @@ export function toReportView(raw: unknown, pool: StringPool): { view: ReportView
         module: pool.intern(row.module),
         reason: pool.intern(row.reason),
         count: row.count,
-        ...(workload === undefined
-          ? {}
-          : { workload: { kind: pool.intern(workload.kind), namespace: pool.intern(workload.namespace), name: pool.intern(workload.name) } }),
+        ...(workload === undefined ? {} : { workload: workloads.get(workload) }),
         ...optionalOwner(ownerOf(row)),
       });
     }
@@ -198,6 +199,7 @@ export function toReportView(raw: unknown, pool: StringPool): { view: ReportView
       ...(status?.message === undefined ? {} : { message: status.message.slice(0, MAX_MESSAGE_LENGTH) }),
       totalDrops: status?.totalDrops ?? 0,
       uncountedDrops: status?.uncountedDrops ?? 0,
+      ...(status?.filteredDrops === undefined ? {} : { filteredDrops: status.filteredDrops }),
       rows: [...rows.values()],
       ...(status?.kernelCounters === undefined ? {} : { counters: viewCounters(status.kernelCounters) }),
     },
@@ -207,4 +209,20 @@ export function toReportView(raw: unknown, pool: StringPool): { view: ReportView
 /** Interfaces by count, most first; equal counts by name. */
 export function sortInterfaces(byName: ReadonlyMap<string, number>): { name: string; count: number }[] {
   return [...byName].map(([name, count]) => ({ name, count })).sort((a, b) => b.count - a.count || compareText(a.name, b.name));
+}
+
+/** One object per workload in a report (a node runs a few dozen), its strings pooled. */
+class WorkloadCache {
+  readonly #byText = new Map<string, WorkloadIdentity>();
+  constructor(readonly pool: StringPool) {}
+
+  get(workload: WorkloadIdentity): WorkloadIdentity {
+    const text = `${workload.namespace}\0${workload.kind}\0${workload.name}`;
+    let known = this.#byText.get(text);
+    if (known === undefined) {
+      known = { kind: this.pool.intern(workload.kind), namespace: this.pool.intern(workload.namespace), name: this.pool.intern(workload.name) };
+      this.#byText.set(text, known);
+    }
+    return known;
+  }
 }
