@@ -12,6 +12,10 @@ export const AGENT_ENV = {
   reportInterval: "DROPTRACE_REPORT_INTERVAL",
   interfaces: "DROPTRACE_INTERFACES",
   reasons: "DROPTRACE_REASONS",
+  /** filter.namespaces, comma-separated (a namespace name has no comma). */
+  namespaces: "DROPTRACE_NAMESPACES",
+  /** filter.podSelector as JSON; empty for none. */
+  podSelector: "DROPTRACE_POD_SELECTOR",
   cacheDir: "DROPTRACE_CACHE_DIR",
   metricsPort: "DROPTRACE_METRICS_PORT",
   rowCap: "DROPTRACE_ROW_CAP",

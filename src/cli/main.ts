@@ -84,7 +84,11 @@ function buildProgram(actions: Actions, setExitCode: (code: number) => void): Co
     .option("--reason <name>", `count only this drop reason, such as NO_SOCKET (repeatable; ${KNOWN_DROP_REASONS.length} names known)`, collect, [])
     .option("--output <format>", "table or json", "table")
     .addOption(new Option("--cache-dir <dir>", "where compiled probe modules are kept").env(AGENT_ENV.cacheDir))
-    .addHelpText("after", "\nExit codes: 0 traced, 2 bad arguments, 3 this machine cannot trace (the message says why).")
+    .addHelpText(
+      "after",
+      "\nNo pod filters here: a DropTrace's filter.namespaces and filter.podSelector need the cluster's pods; run names containers, not pods." +
+        "\nExit codes: 0 traced, 2 bad arguments, 3 this machine cannot trace (the message says why).",
+    )
     .action(async (raw: unknown) => {
       finish(await actions.run(parseRunFlags(RunFlagsSchema.parse(raw))));
     });
