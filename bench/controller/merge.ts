@@ -1,6 +1,7 @@
 // The controller at scale: 5,000 nodes each reporting 200 rows. Prints numbers, asserts nothing.
 //
-//   npx tsx bench/controller/merge.ts
+//   npx tsx bench/controller/merge.ts                  # rows named as agents name them (issue 11)
+//   npx tsx bench/controller/merge.ts --unattributed   # rows as agents older than attribution wrote them
 //
 // 1. Ingest: each report through the cache's transform (zod + compact view), as the informer does.
 // 2. Memory with 5,000 cached reports (JS heap and RSS, after full collections).
@@ -13,7 +14,10 @@
 // The rows look like a real cluster's: a few thousand distinct (symbol, interface, module,
 // reason) keys shared between nodes, counts skewed towards a few hot drop sites. Every row
 // carries 3 stacks of 8 to 16 frames (spec.stacks; a real agent sends them on its top rows only,
-// so this is the worst case for the controller), and every report its probe's cost.
+// so this is the worst case for the controller), and every report its probe's cost. Attributed as
+// the agent does: `eth0` rows are in pods' namespaces (30 pods a node, of 3,000 workloads in 150
+// namespaces, popular ones on many nodes), so they carry pod and workload and the status merges
+// them by workload; `cali*`, `lo` and `eth1` are the node's own (`host`), `-` is `unknown`.
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { DropTraceSpecSchema } from "../../src/api/droptrace.js";
@@ -37,6 +41,11 @@ const ROUNDS = 5;
 const SIZES = [10, 100, 1_000, 5_000];
 const INTERVALS = 6;
 const INTERVAL_SECONDS = 10;
+const ATTRIBUTED = !process.argv.includes("--unattributed");
+const PODS_PER_NODE = 30;
+const WORKLOADS = 3_000;
+const NAMESPACES = 150;
+const WORKLOAD_KINDS = ["Deployment", "Deployment", "Deployment", "StatefulSet", "DaemonSet", "Job"];
 
 setFlagsFromString("--expose-gc");
 const collectGarbage = runInNewContext("gc") as () => void;
@@ -116,6 +125,23 @@ function stackFrames(symbol: string, next: () => number): string[] {
   return [symbol, ...Array.from({ length: depth - 1 }, () => CALLERS[Math.floor(next() ** 3 * CALLERS.length)] ?? "")];
 }
 
+/** The pod at `podIndex` on `node`: its workload is a skewed pick, so popular workloads run on many nodes. */
+function nodePod(node: number, podIndex: number) {
+  const pick = random(node * PODS_PER_NODE + podIndex + 1);
+  pick();
+  const w = Math.floor(pick() ** 2 * WORKLOADS);
+  const kind = WORKLOAD_KINDS[w % WORKLOAD_KINDS.length] ?? "Deployment";
+  const namespace = `team-${String(w % NAMESPACES).padStart(3, "0")}`;
+  const name = `service-${String(w).padStart(4, "0")}`;
+  const uid = `${String(node).padStart(8, "0")}-0000-4000-8000-${String(podIndex).padStart(12, "0")}`;
+  return { pod: { namespace, name: `${name}-7d9c5b6f4-${String(node).padStart(5, "0")}${podIndex}`, uid }, workload: { kind, name } };
+}
+
+function attribution(node: number, podIndex: number | undefined, netns: number) {
+  if (podIndex !== undefined) return { attribution: "netns" as const, ...nodePod(node, podIndex) };
+  return { attribution: netns === 0 ? ("unknown" as const) : ("host" as const) };
+}
+
 /** One node's report as the API server would send it. */
 function report(node: number, next: () => number, scale: number): DropTraceReport {
   const rows = new Map<string, DropTraceReport["status"] extends infer S ? (S extends { rows: (infer R)[] } ? R : never) : never>();
@@ -126,7 +152,9 @@ function report(node: number, next: () => number, scale: number): DropTraceRepor
     const symbol = `${fn}+0x${(Math.floor(next() ** 3 * 40) * 16 + 0x1a).toString(16)}`;
     const iface = pick(INTERFACES);
     const reason = pick(REASONS);
-    const netns = iface.startsWith("cali") ? 4026532000 + Math.floor(next() * 50) : 4026531840;
+    // A pod's eth0 is in the pod's namespace; every other interface here is the node's.
+    const podIndex = iface === "eth0" ? Math.floor(next() * PODS_PER_NODE) : undefined;
+    const netns = podIndex !== undefined ? 4026532000 + podIndex : iface === "-" ? 0 : 4026531840;
     const key = `${symbol}/${iface}/${reason}/${netns}`;
     if (rows.has(key)) continue;
     rows.set(key, {
@@ -138,6 +166,7 @@ function report(node: number, next: () => number, scale: number): DropTraceRepor
       class: dropClass(reason),
       count: Math.max(1, Math.floor((1 - next()) ** 6 * 10_000 * scale)),
       stacks: [3, 2, 1].map((weight) => ({ count: weight * 10, frames: stackFrames(symbol, next) })),
+      ...(ATTRIBUTED ? attribution(node, podIndex, netns) : {}),
     });
   }
   const list = [...rows.values()].sort((a, b) => b.count - a.count);
@@ -202,6 +231,8 @@ const spec = DropTraceSpecSchema.parse({ duration: "1h", reportInterval: "10s", 
 const nodes: NodeState[] = views.map((v) => ({ node: v.node, phase: v.phase, totalDrops: v.totalDrops }));
 const mergeTimes: number[] = [];
 let distinct = 0;
+let workloadRows = 0;
+let topWorkload: string | undefined;
 let statusBytes5000 = 0;
 let stackBytes5000 = 0;
 for (let r = 0; r < ROUNDS; r += 1) {
@@ -223,6 +254,8 @@ for (let r = 0; r < ROUNDS; r += 1) {
   stackBytes5000 = Buffer.byteLength(JSON.stringify(status.drops?.map((d) => d.stacks ?? []) ?? []));
   mergeTimes.push(performance.now() - start);
   distinct = merged.distinctRows;
+  workloadRows = merged.drops.filter((d) => d.workload !== undefined).length;
+  topWorkload = merged.topWorkload;
 }
 
 // 4: status size by node count (the first n nodes; a quarter of them failing with long messages).
@@ -302,7 +335,7 @@ async function writesPerInterval(nodeCount: number): Promise<{ perInterval: numb
 const writeRuns: { nodes: number; perInterval: number[]; reconciles: number; reconcileMs: number }[] = [];
 for (const n of SIZES) writeRuns.push({ nodes: n, ...(await writesPerInterval(n)) });
 
-console.log(`node ${process.version}`);
+console.log(`node ${process.version}; rows ${ATTRIBUTED ? "attributed (pods' eth0 merged by workload)" : "unattributed"}`);
 console.log(`reports: ${fmt(NODES)} nodes x ${ROWS_PER_NODE} rows = ${fmt(NODES * ROWS_PER_NODE)} rows, ${fmt(rawBytes / 2 ** 20)} MiB of report JSON`);
 console.log(`ingest (zod + compact view): ${fmt(ingestMs)} ms total, ${fmt((ingestMs * 1000) / NODES)} us per report`);
 console.log(
@@ -311,7 +344,10 @@ console.log(
 console.log(
   `merge + status for one update, ${fmt(NODES)} nodes, ${fmt(distinct)} distinct rows, top ${TOP_N}: ${mergeTimes.map(fmt).join(", ")} ms (median ${fmt(median(mergeTimes))} ms)`,
 );
-console.log(`status size at ${fmt(NODES)} nodes, all running: ${fmt(statusBytes5000)} bytes, of which the top rows' stacks ${fmt(stackBytes5000)}`);
+console.log(`top ${TOP_N} rows naming a workload: ${workloadRows}; top workload: ${topWorkload ?? "none"}`);
+console.log(
+  `status size at ${fmt(NODES)} nodes, all running: ${fmt(statusBytes5000)} bytes (${fmt(statusBytes5000 / 1024)} KiB), of which the top rows' stacks ${fmt(stackBytes5000)}`,
+);
 for (const s of sizes) console.log(`status size, ${fmt(s.nodes)} nodes (1 in 4 failing, 1 KiB messages): ${fmt(s.bytes)} bytes (${fmt(s.bytes / 1024)} KiB)`);
 for (const w of writeRuns) {
   console.log(

@@ -18,6 +18,9 @@ import type { DropTraceReportStatus } from "../api/report.js";
 import { EXIT } from "../api/exit-codes.js";
 import { FINAL_WRITE_SECONDS } from "../api/constants.js";
 import { attributeStatus, type Attributor } from "../trace/attribution.js";
+import { filterStatus, type PodLabels } from "./pod-filter.js";
+
+const noLabels: PodLabels = () => undefined;
 
 const FINAL_PHASES = new Set(["Completed", "Failed"]);
 
@@ -31,6 +34,8 @@ export interface AgentDeps {
   signal: AbortSignal;
   /** Names each row's namespace (pod-attributor.ts), refreshed before every report; absent, rows carry no names. */
   attributor?: Attributor;
+  /** The labels of the node's pods by UID (node-pods.ts), for filter.podSelector. */
+  podLabels?: PodLabels;
 }
 
 export async function runAgent(settings: AgentSettings, deps: AgentDeps): Promise<number> {
@@ -64,15 +69,16 @@ export async function runAgent(settings: AgentSettings, deps: AgentDeps): Promis
     seen = { total, uncounted, intervals };
     metrics.rows.set(state.snapshot.rows.length + state.snapshot.otherRows);
     if (state.probe) metrics.compileSeconds.set(state.probe.compileSeconds);
-    const status = toStatus(state);
-    if (deps.attributor === undefined || status.rows.length === 0) {
-      writer.submit(status);
-      return;
+    let status = toStatus(state);
+    if (deps.attributor !== undefined && status.rows.length > 0) {
+      // Names are applied to the cumulative rows as they are now: a namespace named late is named
+      // in this and every later report, and its counts never waited for it.
+      await deps.attributor.refresh();
+      status = attributeStatus(status, deps.attributor);
     }
-    // Names are applied to the cumulative rows as they are now: a namespace named late is named
-    // in this and every later report, and its counts never waited for it.
-    await deps.attributor.refresh();
-    writer.submit(attributeStatus(status, deps.attributor));
+    // After the names, on the cumulative rows: a row left out now for want of a name is kept once named.
+    if (settings.podFilter !== undefined) status = filterStatus(status, settings.podFilter, deps.podLabels ?? noLabels);
+    writer.submit(status);
   };
 
   writer.submit(toStatus({ phase: "Pending", kernelRelease: realHostRelease(deps), snapshot: EMPTY_SNAPSHOT, notes: [] }));

@@ -28,6 +28,10 @@ export function carryOver(earlier: DropTraceReportStatus, now: DropTraceReportSt
     intervals: earlier.intervals + now.intervals,
     totalDrops: earlier.totalDrops + now.totalDrops,
     uncountedDrops: earlier.uncountedDrops + now.uncountedDrops,
+    // Left out by the pod filters before the restart: not among the earlier rows, so counted on here.
+    ...(earlier.filteredDrops === undefined && now.filteredDrops === undefined
+      ? {}
+      : { filteredDrops: (earlier.filteredDrops ?? 0) + (now.filteredDrops ?? 0) }),
     otherRows: earlier.otherRows + now.otherRows + cut.length,
     otherDrops: earlier.otherDrops + now.otherDrops + cut.reduce((sum, r) => sum + r.count, 0),
     rows: kept,

@@ -54,6 +54,7 @@ export async function agentCommand(log: Logger): Promise<number> {
       metrics,
       signal: controller.signal,
       attributor: new PodAttributor(settings.hostProc, pods),
+      podLabels: (uid) => pods.labels(uid),
     });
   } finally {
     await pods.stop();

@@ -12,6 +12,8 @@ import { workloadOf } from "./workload.js";
 export interface NamedPod {
   pod: PodRef;
   workload: WorkloadRef;
+  /** For filter.podSelector (pod-filter.ts). */
+  labels: Readonly<Record<string, string>>;
 }
 
 /** Pods by UID, and why a UID may not be found. */
@@ -33,6 +35,7 @@ export function namedPod(pod: V1Pod): NamedPod | undefined {
   return {
     pod: { namespace, name, uid },
     workload: workloadOf({ name, labels: metadata?.labels, ownerReferences: metadata?.ownerReferences }),
+    labels: metadata?.labels ?? {},
   };
 }
 
@@ -85,6 +88,11 @@ export class NodePods implements PodSource {
 
   lookup(uid: string): NamedPod | undefined {
     return this.#seen.get(uid);
+  }
+
+  /** A pod's labels as last seen, for filter.podSelector. */
+  labels(uid: string): Readonly<Record<string, string>> | undefined {
+    return this.#seen.get(uid)?.labels;
   }
 
   problem(): string | undefined {

@@ -7,6 +7,7 @@ import { parseDurationSeconds } from "../api/duration.js";
 import { describeFieldErrors, fieldErrors } from "../api/field-errors.js";
 import { AGENT_ENV, AGENT_ENV_DEFAULTS } from "../api/agent-env.js";
 import { MAX_REPORT_ROWS } from "../api/constants.js";
+import { podFilterOf, type PodFilter } from "./pod-filter.js";
 
 const list = (text: string | undefined) => (text === undefined || text.trim() === "" ? [] : text.split(",").map((s) => s.trim()));
 
@@ -24,6 +25,8 @@ const EnvSchema = z.object({
     .regex(/^\d{1,3}$/, "must be a whole number")
     .transform(Number)
     .optional(),
+  [AGENT_ENV.namespaces]: z.string().optional(),
+  [AGENT_ENV.podSelector]: z.string().optional(),
   [AGENT_ENV.cacheDir]: z.string().min(1).default(AGENT_ENV_DEFAULTS.cacheDir),
   [AGENT_ENV.metricsPort]: z.coerce.number().int().min(0).max(65535).default(AGENT_ENV_DEFAULTS.metricsPort),
   [AGENT_ENV.rowCap]: z.coerce.number().int().min(1).max(MAX_REPORT_ROWS).default(AGENT_ENV_DEFAULTS.rowCap),
@@ -40,11 +43,25 @@ export interface AgentSettings {
   reasons: string[];
   stacks: boolean;
   maxProbeCPUPercent: number;
+  /** filter.namespaces and filter.podSelector, applied when rows are named (pod-filter.ts); undefined when neither is set. */
+  podFilter?: PodFilter | undefined;
   cacheDir: string;
   metricsPort: number;
   rowCap: number;
   /** The host's /proc as the pod sees it: whose each network namespace is. */
   hostProc: string;
+}
+
+/** An optional JSON variable, parsed; zod judges its shape with the rest of the spec. */
+function json(name: string, text: string | undefined): unknown {
+  if (text === undefined || text.trim() === "") return undefined;
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (err) {
+    throw new AgentSettingsError(
+      `${name} is not JSON (the controller's DaemonSet sets it from the DropTrace's spec): ${err instanceof Error ? err.message : String(err)}`,
+    );
+  }
 }
 
 export class AgentSettingsError extends Error {
@@ -69,10 +86,17 @@ export function agentSettingsFromEnv(env: NodeJS.ProcessEnv): AgentSettings {
   const e = parsed.data;
   const interfaces = list(e[AGENT_ENV.interfaces]);
   const reasons = list(e[AGENT_ENV.reasons]);
+  const namespaces = list(e[AGENT_ENV.namespaces]);
+  const podSelector = json(AGENT_ENV.podSelector, e[AGENT_ENV.podSelector]);
   const spec = DropTraceSpecSchema.safeParse({
     duration: e[AGENT_ENV.duration],
     ...(e[AGENT_ENV.reportInterval] === undefined ? {} : { reportInterval: e[AGENT_ENV.reportInterval] }),
-    filter: { ...(interfaces.length > 0 ? { interfaces } : {}), ...(reasons.length > 0 ? { reasons } : {}) },
+    filter: {
+      ...(interfaces.length > 0 ? { interfaces } : {}),
+      ...(reasons.length > 0 ? { reasons } : {}),
+      ...(namespaces.length > 0 ? { namespaces } : {}),
+      ...(podSelector === undefined ? {} : { podSelector }),
+    },
     ...(e[AGENT_ENV.stacks] === undefined ? {} : { stacks: e[AGENT_ENV.stacks] === "true" }),
     ...(e[AGENT_ENV.maxProbeCPUPercent] === undefined ? {} : { maxProbeCPUPercent: e[AGENT_ENV.maxProbeCPUPercent] }),
   });
@@ -87,6 +111,7 @@ export function agentSettingsFromEnv(env: NodeJS.ProcessEnv): AgentSettings {
     reasons,
     stacks: spec.data.stacks,
     maxProbeCPUPercent: spec.data.maxProbeCPUPercent,
+    podFilter: podFilterOf(spec.data.filter),
     cacheDir: e[AGENT_ENV.cacheDir],
     metricsPort: e[AGENT_ENV.metricsPort],
     rowCap: e[AGENT_ENV.rowCap],

@@ -16,6 +16,10 @@ export const AGENT_ENV = {
   stacks: "DROPTRACE_STACKS",
   /** spec.maxProbeCPUPercent. */
   maxProbeCPUPercent: "DROPTRACE_MAX_PROBE_CPU_PERCENT",
+  /** filter.namespaces, comma-separated (a namespace name has no comma). */
+  namespaces: "DROPTRACE_NAMESPACES",
+  /** filter.podSelector as JSON; empty for none. */
+  podSelector: "DROPTRACE_POD_SELECTOR",
   cacheDir: "DROPTRACE_CACHE_DIR",
   metricsPort: "DROPTRACE_METRICS_PORT",
   rowCap: "DROPTRACE_ROW_CAP",

@@ -31,6 +31,36 @@ export const WorkloadRefSchema = z.strictObject({
 });
 export type WorkloadRef = z.infer<typeof WorkloadRefSchema>;
 
+/**
+ * A workload with its namespace, as status rows name it: a pod's workload is in the pod's
+ * namespace, and a status row summing several pods of one workload names no single pod.
+ */
+export const WorkloadIdentitySchema = z.strictObject({
+  kind: WorkloadRefSchema.shape.kind,
+  namespace: PodRefSchema.shape.namespace,
+  name: WorkloadRefSchema.shape.name,
+});
+export type WorkloadIdentity = z.infer<typeof WorkloadIdentitySchema>;
+
+/**
+ * The workload of a report row (its namespace is its pod's) or of a status row (which says it);
+ * undefined for a row no workload owns.
+ */
+export function rowWorkload(row: {
+  readonly pod?: { readonly namespace: string } | undefined;
+  readonly workload?: { readonly kind: string; readonly name: string; readonly namespace?: string } | undefined;
+}): WorkloadIdentity | undefined {
+  const workload = row.workload;
+  const namespace = workload?.namespace ?? row.pod?.namespace;
+  if (workload === undefined || namespace === undefined) return undefined;
+  return { kind: workload.kind, namespace, name: workload.name };
+}
+
+/** "Deployment shop/cart": how `kubectl get dt` and condition messages name a workload. */
+export function formatWorkload(workload: WorkloadIdentity): string {
+  return `${workload.kind} ${workload.namespace}/${workload.name}`;
+}
+
 export const CONTAINER_RUNTIMES = ["containerd", "cri-o", "docker"] as const;
 
 /** A container outside Kubernetes' view (`droptrace run`): its cgroup, and its ID where the cgroup's name says it. */

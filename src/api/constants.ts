@@ -36,6 +36,16 @@ export const MAX_INTERFACE_FILTERS = 16;
 export const MAX_REASON_FILTERS = 32;
 export const MAX_TOLERATIONS = 32;
 export const MAX_NODE_SELECTOR_LABELS = 16;
+/** filter.namespaces: namespace names at most. */
+export const MAX_NAMESPACE_FILTERS = 32;
+/** filter.podSelector: labels in matchLabels, requirements in matchExpressions, values in one requirement. */
+export const MAX_POD_SELECTOR_LABELS = 16;
+export const MAX_POD_SELECTOR_EXPRESSIONS = 16;
+export const MAX_POD_SELECTOR_VALUES = 32;
+/** Interfaces a status row summed over its workload's pods that it lists by name (the largest). */
+export const MAX_ROW_INTERFACES = 8;
+/** status.topWorkload: a kind, a namespace and a name, with their separators. */
+export const TOP_WORKLOAD_MAX = 63 + 1 + 63 + 1 + 253;
 /** Rows one node keeps in its report; the rest is summed into `otherDrops`. */
 export const MAX_REPORT_ROWS = 1000;
 /** Nodes listed by name in a DropTrace's status, failing ones first. */

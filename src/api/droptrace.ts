@@ -7,19 +7,33 @@ import {
   DROPTRACE,
   IFNAME_MAX,
   MAX_INTERFACE_FILTERS,
+  MAX_NAMESPACE_FILTERS,
+  MAX_POD_SELECTOR_EXPRESSIONS,
+  MAX_POD_SELECTOR_LABELS,
+  MAX_POD_SELECTOR_VALUES,
+  MAX_ROW_INTERFACES,
   MAX_NODE_SELECTOR_LABELS,
   MAX_NODE_SUMMARY,
   MAX_REASON_FILTERS,
   MAX_TOLERATIONS,
+  TOP_WORKLOAD_MAX,
 } from "./constants.js";
 import { KNOWN_DROP_REASONS } from "./drop-reasons.js";
-import { AttributionSchema, PodRefSchema, WorkloadRefSchema } from "./attribution.js";
+import { AttributionSchema, PodRefSchema, WorkloadIdentitySchema } from "./attribution.js";
 import { KERNEL_COUNTER_NAMES } from "./kernel-counters.js";
 import { DropClassSchema, MAX_EXPLAINED_REASONS, MAX_EXPLANATION_TEXT } from "./drop-explanations.js";
 import { DURATION_MAX_LENGTH, DURATION_MIN_LENGTH, DURATION_PATTERN, formatDuration, parseDurationSeconds } from "./duration.js";
 import { StacksSchema } from "./stacks.js";
 import { MAX_PROBE_CPU_PERCENT_BOUNDS, MAX_PROBE_CPU_PERCENT_DEFAULT, ProbeCostStatusSchema } from "./probe-cost.js";
-import { ConditionSchema, isQualifiedName, LabelValueSchema, ObjectMetaSchema, TolerationSchema } from "./kubernetes.js";
+import {
+  ConditionSchema,
+  isQualifiedName,
+  labelSelectorSchema,
+  LabelValueSchema,
+  NamespaceNameSchema,
+  ObjectMetaSchema,
+  TolerationSchema,
+} from "./kubernetes.js";
 
 export const DURATION_DEFAULT = "60s";
 export const DURATION_BOUNDS = { min: 5, max: 24 * 3600 } as const;
@@ -68,7 +82,16 @@ export const DropFilterSchema = z.strictObject({
     "interfaces",
   ).optional(),
   reasons: uniqueList(z.enum(KNOWN_DROP_REASONS), MAX_REASON_FILTERS, "reasons").optional(),
+  /**
+   * Only drops attributed to pods in these namespaces. Applied by each node's agent when it names
+   * rows (agent/pod-filter.ts), not in the probe: drops of other pods or of no pod are counted in
+   * `filteredDrops`, never silently lost.
+   */
+  namespaces: uniqueList(NamespaceNameSchema, MAX_NAMESPACE_FILTERS, "namespaces").optional(),
+  /** Only drops attributed to pods whose labels match; as namespaces, applied by the agent. */
+  podSelector: labelSelectorSchema({ labels: MAX_POD_SELECTOR_LABELS, expressions: MAX_POD_SELECTOR_EXPRESSIONS, values: MAX_POD_SELECTOR_VALUES }).optional(),
 });
+export type DropFilter = z.infer<typeof DropFilterSchema>;
 
 export const DropTraceSpecSchema = z
   .strictObject({
@@ -120,12 +143,24 @@ export const DropRowSchema = z.strictObject({
   count,
   /** Nodes this row was seen on. */
   nodes: count,
-  /** Set only when every node's row merged here says the same (merge.ts): rows are still keyed without them. */
+  /** The workload whose pods dropped, part of the row's identity (rows.ts statusRowKey): absent for rows no workload owns. */
+  workload: WorkloadIdentitySchema.optional(),
+  /** Distinct pods whose drops were summed here, where any was named. */
+  pods: count.optional(),
+  /** Set only when every node's row merged here says the same (merge.ts). */
   attribution: AttributionSchema.optional(),
   pod: PodRefSchema.optional(),
-  workload: WorkloadRefSchema.optional(),
   /** On the top rows only (stacks.ts): the nodes' stacks of this symbol and reason, summed by identical frames. */
   stacks: StacksSchema.optional(),
+  /**
+   * A workload's row sums its pods' interfaces: `interface` is the one with most drops, and this
+   * lists each with its count, most first, when there was more than one (at most MAX_ROW_INTERFACES;
+   * the rest of the count is on interfaces not listed).
+   */
+  interfaces: z
+    .array(z.strictObject({ name: z.string().max(IFNAME_MAX + 1), count }))
+    .max(MAX_ROW_INTERFACES)
+    .optional(),
 });
 export type DropRow = z.infer<typeof DropRowSchema>;
 
@@ -171,7 +206,11 @@ export const DropTraceStatusSchema = z.strictObject({
   totalDrops: count.optional(),
   /** Drops the probes saw but could not attribute to a row (a full map on a node). */
   uncountedDrops: count.optional(),
+  /** Drops counted but left out of the rows and totalDrops by filter.namespaces or filter.podSelector: other pods', or no pod's. */
+  filteredDrops: count.optional(),
   topSymbol: z.string().max(512).optional(),
+  /** The workload with the most drops over all merged rows, "Deployment shop/cart", for the printer column. */
+  topWorkload: z.string().max(TOP_WORKLOAD_MAX).optional(),
   drops: z.array(DropRowSchema).max(TOP_N_BOUNDS.max).optional(),
   /** The distinct reasons of the top rows, in their order, explained; always the first row to act on. */
   explanations: z.array(ReasonExplanationSchema).max(MAX_EXPLAINED_REASONS).optional(),

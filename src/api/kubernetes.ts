@@ -53,6 +53,81 @@ export const TolerationSchema = z
     message: "tolerationSeconds may only be set when effect is NoExecute",
   });
 
+/** A namespace name: a DNS-1123 label, as the API server checks it. */
+export const NAMESPACE_NAME_PATTERN = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$";
+export const NamespaceNameSchema = z.string().max(63).regex(new RegExp(NAMESPACE_NAME_PATTERN), {
+  message: "a namespace name is at most 63 lowercase letters, digits and '-', starting and ending with a letter or digit",
+});
+
+/** A label key's length at most: a 253-character prefix, '/', a 63-character name. */
+const LABEL_KEY_MAX = TAINT_KEY_MAX;
+
+export const SELECTOR_OPERATORS = ["In", "NotIn", "Exists", "DoesNotExist"] as const;
+
+const LABEL_KEY_MESSAGE = "key must be a label key such as 'app.kubernetes.io/name'";
+const VALUES_MESSAGE = "values must be non-empty when operator is In or NotIn, and empty when it is Exists or DoesNotExist";
+
+/** metav1.LabelSelectorRequirement, validated as the API server validates one in a selector. */
+export function labelSelectorRequirementSchema(maxValues: number) {
+  return (
+    z
+      .strictObject({
+        key: z.string().max(LABEL_KEY_MAX),
+        operator: z.enum(SELECTOR_OPERATORS),
+        values: z.array(LabelValueSchema).max(maxValues).optional(),
+      })
+      // The CRD's x-kubernetes-validations on a requirement, word for word.
+      .refine((r) => isQualifiedName(r.key), { message: LABEL_KEY_MESSAGE, path: ["key"] })
+      .refine((r) => (r.operator === "In" || r.operator === "NotIn" ? (r.values?.length ?? 0) > 0 : (r.values?.length ?? 0) === 0), {
+        message: VALUES_MESSAGE,
+        path: ["values"],
+      })
+  );
+}
+
+/** metav1.LabelSelector: every matchLabels pair and every requirement must hold; an empty selector matches every pod. */
+export function labelSelectorSchema(bounds: { labels: number; expressions: number; values: number }) {
+  return z.strictObject({
+    matchLabels: z
+      .record(z.string(), LabelValueSchema)
+      .refine((labels) => Object.keys(labels).length <= bounds.labels, { message: `matchLabels holds at most ${bounds.labels} labels` })
+      // The CRD checks values only, as for nodeSelector: CEL over map keys costs too much. The controller refuses the trace.
+      .refine((labels) => Object.keys(labels).every(isQualifiedName), { message: "matchLabels keys must be label keys such as 'app.kubernetes.io/name'" })
+      .optional(),
+    matchExpressions: z.array(labelSelectorRequirementSchema(bounds.values)).max(bounds.expressions).optional(),
+  });
+}
+export interface LabelSelector {
+  matchLabels?: Record<string, string> | undefined;
+  matchExpressions?: readonly { key: string; operator: (typeof SELECTOR_OPERATORS)[number]; values?: readonly string[] | undefined }[] | undefined;
+}
+
+/** Whether `labels` satisfy `selector`, as labels.Selector from metav1.LabelSelectorAsSelector does. */
+export function selectorMatches(selector: LabelSelector, labels: Readonly<Record<string, string>>): boolean {
+  for (const [key, value] of Object.entries(selector.matchLabels ?? {})) if (labels[key] !== value) return false;
+  for (const r of selector.matchExpressions ?? []) {
+    const has = Object.hasOwn(labels, r.key);
+    const value = labels[r.key];
+    const listed = value !== undefined && (r.values ?? []).includes(value);
+    switch (r.operator) {
+      case "In":
+        if (!listed) return false;
+        break;
+      case "NotIn":
+        // Kubernetes: a pod without the label is not in the set, so NotIn matches it.
+        if (listed) return false;
+        break;
+      case "Exists":
+        if (!has) return false;
+        break;
+      case "DoesNotExist":
+        if (has) return false;
+        break;
+    }
+  }
+  return true;
+}
+
 /** metav1.Condition. */
 export const ConditionSchema = z.strictObject({
   type: z.string().min(1).max(316),

@@ -96,6 +96,11 @@ export const DropTraceReportStatusSchema = z.strictObject({
   totalDrops: count,
   /** Drops the probe saw but could not store (its map was full). */
   uncountedDrops: count,
+  /**
+   * Drops the probe counted in rows that filter.namespaces or filter.podSelector left out (rows of
+   * other pods, or of no pod), not in rows nor in totalDrops; absent when the trace has no such filter.
+   */
+  filteredDrops: count.optional(),
   /** Rows beyond the cap, summed. */
   otherRows: count,
   otherDrops: count,

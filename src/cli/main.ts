@@ -22,7 +22,7 @@ export interface Actions {
   controller(opts: Record<string, unknown>): Promise<number>;
   agent(opts: Record<string, unknown>): Promise<number>;
   run(settings: ReturnType<typeof parseRunFlags>): Promise<number>;
-  compile(opts: { kernelRelease: string; cacheDir: string }): Promise<number>;
+  compile(opts: { kernelRelease: string; cacheDir: string; stacks?: boolean | undefined }): Promise<number>;
 }
 
 // Each subcommand's code is loaded only when it runs: `run` and `compile` never load the
@@ -94,7 +94,8 @@ function buildProgram(actions: Actions, setExitCode: (code: number) => void): Co
     .addOption(new Option("--cache-dir <dir>", "where compiled probe modules are kept").env(AGENT_ENV.cacheDir))
     .addHelpText(
       "after",
-      "\nExit codes: 0 traced, 1 the probe failed or stopped itself early (ProbeOverload: what it counted is printed), 2 bad arguments, 3 this machine cannot trace (the message says why).",
+      "\nNo pod filters here: a DropTrace's filter.namespaces and filter.podSelector need the cluster's pods; run names containers, not pods." +
+        "\nExit codes: 0 traced, 1 the probe failed or stopped itself early (ProbeOverload: what it counted is printed), 2 bad arguments, 3 this machine cannot trace (the message says why).",
     )
     .action(async (raw: unknown) => {
       finish(await actions.run(parseRunFlags(RunFlagsSchema.parse(raw))));
@@ -105,8 +106,9 @@ function buildProgram(actions: Actions, setExitCode: (code: number) => void): Co
     .description("Build the probe module for a kernel release whose headers are on this machine, into the module cache.")
     .requiredOption("--kernel-release <release>", "kernel release to build for, as `uname -r` prints it on the node")
     .addOption(new Option("--cache-dir <dir>", "where compiled probe modules are kept").env(AGENT_ENV.cacheDir).default(DEFAULT_CACHE_DIR))
+    .option("--stacks", "also build the module with the stacks handler, which traces with spec.stacks or run --stacks load")
     .action(async (raw: unknown) => {
-      finish(await actions.compile(z.object({ kernelRelease: z.string().min(1), cacheDir: z.string().min(1) }).parse(raw)));
+      finish(await actions.compile(z.object({ kernelRelease: z.string().min(1), cacheDir: z.string().min(1), stacks: z.boolean().optional() }).parse(raw)));
     });
 
   return program;

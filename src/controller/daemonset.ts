@@ -64,6 +64,8 @@ function agentEnv(trace: TraceIdentity): V1EnvVar[] {
     [AGENT_ENV.reasons]: (spec.filter?.reasons ?? []).join(","),
     [AGENT_ENV.stacks]: String(spec.stacks),
     [AGENT_ENV.maxProbeCPUPercent]: String(spec.maxProbeCPUPercent),
+    [AGENT_ENV.namespaces]: (spec.filter?.namespaces ?? []).join(","),
+    [AGENT_ENV.podSelector]: spec.filter?.podSelector === undefined ? "" : JSON.stringify(spec.filter.podSelector),
     [AGENT_ENV.cacheDir]: DEFAULT_CACHE_DIR,
     [AGENT_ENV.metricsPort]: String(AGENT_METRICS_PORT),
     [AGENT_ENV.rowCap]: String(MAX_REPORT_ROWS),

@@ -1,15 +1,19 @@
 // Two traces compared row by row by drops per second, so traces of different lengths compare
 // fairly: rows new in B, gone from it, and grown or shrunk by more than a threshold, largest
 // change first. "Is it still dropping after my fix": trace before, trace after, diff.
-import { compareText, rowKey, type RowIdentity } from "../api/rows.js";
+import { compareText, statusRowKey, type RowIdentity } from "../api/rows.js";
 import { formatDuration } from "../api/duration.js";
 import { formatRate, kubectlTable } from "./table.js";
+import { shortWorkload } from "./render-trace.js";
+import type { WorkloadIdentity } from "../api/attribution.js";
 import type { RatedRow, TraceView } from "./view.js";
 
 export type Change = "new" | "gone" | "grown" | "shrunk";
 
 export interface DiffRow extends RowIdentity {
   change: Change;
+  /** The workload whose row this is, part of its identity (statusRowKey); absent for rows no workload owns. */
+  workload?: WorkloadIdentity;
   /** drops per second in A and B; 0 where the row is not in that trace */
   rateA: number;
   rateB: number;
@@ -60,11 +64,17 @@ const round = (n: number): number => Math.round(n * 10_000) / 10_000;
 
 /** Both traces must have started: `aSeconds` and `bSeconds` are their traced seconds (view.tracedSeconds), above 0. */
 export function diffTraces(a: TraceView, b: TraceView, aSeconds: number, bSeconds: number, thresholdPercent: number): TraceDiff {
-  const inA = new Map(a.rows.map((r) => [rowKey(r), r]));
-  const inB = new Map(b.rows.map((r) => [rowKey(r), r]));
+  const inA = new Map(a.rows.map((r) => [statusRowKey(r), r]));
+  const inB = new Map(b.rows.map((r) => [statusRowKey(r), r]));
   const sideA = side(a, aSeconds);
   const sideB = side(b, bSeconds);
-  const identity = (r: RowIdentity): RowIdentity => ({ symbol: r.symbol, interface: r.interface, module: r.module, reason: r.reason });
+  const identity = (r: RatedRow): RowIdentity & { workload?: WorkloadIdentity } => ({
+    symbol: r.symbol,
+    interface: r.interface,
+    module: r.module,
+    reason: r.reason,
+    ...(r.workload === undefined ? {} : { workload: r.workload }),
+  });
   const rows: DiffRow[] = [];
   let unchanged = 0;
   for (const [key, rowB] of inB) {
@@ -145,10 +155,22 @@ export function renderDiff(diff: TraceDiff): string {
     lines.push(`no row changed by more than ${diff.thresholdPercent}% in drops per second (${diff.unchanged} rows in both)`);
     return `${lines.join("\n")}\n`;
   }
+  // Two workloads' rows at one place are two rows: name the workload where any row has one.
+  const workloads = diff.rows.some((r) => r.workload !== undefined);
   lines.push(
     kubectlTable(
-      ["CHANGE", "SYMBOL", "MODULE", "REASON", "INTERFACE", "A/S", "B/S", "DELTA/S"],
-      diff.rows.map((r) => [r.change, r.symbol, r.module, r.reason, r.interface, rateCell(r.rateA, r.atMostA), rateCell(r.rateB, r.atMostB), deltaCell(r)]),
+      ["CHANGE", "SYMBOL", "MODULE", "REASON", "INTERFACE", ...(workloads ? ["WORKLOAD"] : []), "A/S", "B/S", "DELTA/S"],
+      diff.rows.map((r) => [
+        r.change,
+        r.symbol,
+        r.module,
+        r.reason,
+        r.interface,
+        ...(workloads ? [r.workload === undefined ? "-" : shortWorkload(r.workload)] : []),
+        rateCell(r.rateA, r.atMostA),
+        rateCell(r.rateB, r.atMostB),
+        deltaCell(r),
+      ]),
     ),
   );
   lines.push("");

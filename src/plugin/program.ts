@@ -104,7 +104,7 @@ function buildProgram(io: PluginIo, setExitCode: (code: number) => void): Comman
     .addOption(outputOption())
     .addHelpText(
       "after",
-      `\nColumns: SYMBOL, MODULE, REASON, INTERFACE where the kernel dropped and why; POD, WORKLOAD, CLASS where the rows carry them; ` +
+      `\nColumns: SYMBOL, MODULE, REASON, INTERFACE where the kernel dropped and why; WORKLOAD (kind/namespace/name, kubectl's short kind), POD and CLASS where the rows carry them; ` +
         `NODES that saw the row; COUNT; RATE/S.\n${RATE_HELP}\n` +
         "\nExamples:\n" +
         "  kubectl droptrace get all-nodes\n" +

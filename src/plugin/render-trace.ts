@@ -4,33 +4,45 @@ import { formatDuration } from "../api/duration.js";
 import { formatRate, kubectlTable, type Cell } from "./table.js";
 import { hasEnded, type RatedRow, type TraceView } from "./view.js";
 import { probeCostLine } from "../api/probe-cost.js";
+import type { WorkloadIdentity } from "../api/attribution.js";
+
+/** kubectl's short names for the kinds a workload usually is; any other kind is shown whole. */
+const SHORT_KINDS: Readonly<Record<string, string>> = {
+  Deployment: "deploy",
+  StatefulSet: "sts",
+  DaemonSet: "ds",
+  ReplicaSet: "rs",
+  Job: "job",
+  CronJob: "cj",
+  Pod: "pod",
+};
+
+/** "deploy/shop/cart": kind, namespace and name, short as kubectl's resource names. */
+export function shortWorkload(workload: WorkloadIdentity): string {
+  return `${SHORT_KINDS[workload.kind] ?? workload.kind}/${workload.namespace}/${workload.name}`;
+}
 
 /**
- * Row fields other parts of droptrace add (the pod and workload a drop belongs to; whether the
+ * Row fields other parts of droptrace add (the workload and pod a drop belongs to; whether the
  * drop's reason is usually normal, api/drop-explanations.ts): a column each, shown only when
- * some row carries it.
+ * some row carries it. The pod is named without its namespace, which the workload shows.
  */
-const OPTIONAL_ROW_COLUMNS = [
-  ["pod", "POD"],
-  ["workload", "WORKLOAD"],
-  ["class", "CLASS"],
-] as const;
-
-function optionalValue(row: RatedRow, key: string): string | undefined {
-  const value = (row as Record<string, unknown>)[key];
-  return typeof value === "string" && value !== "" ? value : undefined;
-}
+const OPTIONAL_ROW_COLUMNS: readonly (readonly [string, (row: RatedRow) => string | undefined])[] = [
+  ["WORKLOAD", (row) => (row.workload === undefined ? undefined : shortWorkload(row.workload))],
+  ["POD", (row) => row.pod?.name],
+  ["CLASS", (row) => row.class],
+];
 
 /** The rows as a table; `withRate` adds RATE/S (the live view leaves it out: it changes every second). */
 export function rowsTable(rows: readonly RatedRow[], options: { withRate: boolean }): string {
-  const optional = OPTIONAL_ROW_COLUMNS.filter(([key]) => rows.some((row) => optionalValue(row, key) !== undefined));
-  const head = ["SYMBOL", "MODULE", "REASON", "INTERFACE", ...optional.map(([, title]) => title), "NODES", "COUNT", ...(options.withRate ? ["RATE/S"] : [])];
+  const optional = OPTIONAL_ROW_COLUMNS.filter(([, value]) => rows.some((row) => value(row) !== undefined));
+  const head = ["SYMBOL", "MODULE", "REASON", "INTERFACE", ...optional.map(([title]) => title), "NODES", "COUNT", ...(options.withRate ? ["RATE/S"] : [])];
   const body = rows.map((row): Cell[] => [
     row.symbol,
     row.module,
     row.reason,
     row.interface,
-    ...optional.map(([key]) => optionalValue(row, key) ?? "-"),
+    ...optional.map(([, value]) => value(row) ?? "-"),
     row.nodes,
     row.count,
     ...(options.withRate ? [formatRate(row.ratePerSecond)] : []),

@@ -61,7 +61,7 @@ export async function compileProbe(options: CompileOptions): Promise<CompileResu
   const workDir = await mkdtemp(path.join(tmpdir(), "droptrace-compile-"));
   const started = performance.now();
   try {
-    const result = await execa(stap, ["-r", options.kernelRelease, "-p4", "-m", name, ...options.script.flags, options.script.path], {
+    const result = await execa(stap, ["-r", options.kernelRelease, "-p4", "-m", name, ...options.script.flags, options.script.path, ...options.script.args], {
       cwd: workDir,
       reject: false,
       stdin: "ignore",

@@ -24,7 +24,12 @@ export interface ProbeScript {
   hash: string;
   /** Compile-time flags the script requires, from its `// stap-flags:` line: `-D` limits only. */
   flags: string[];
+  /** The script's own arguments, after its path: `stacks` builds the module with its stacks handler. */
+  args: readonly string[];
 }
+
+/** The script argument that compiles the stacks handler in (stap/droptrace.stp's `%( $# >= 1 %? ...`). */
+export const STACKS_SCRIPT_ARG = "stacks";
 
 const FLAG = /^-D[A-Z][A-Z0-9_]*=[0-9]+$/;
 
@@ -40,5 +45,19 @@ function scriptFlags(source: string): string[] {
 
 export function loadProbeScript(scriptPath: string = probeScriptPath()): ProbeScript {
   const source = readFileSync(scriptPath);
-  return { path: scriptPath, hash: createHash("sha256").update(source).digest("hex"), flags: scriptFlags(source.toString("utf8")) };
+  return { path: scriptPath, hash: createHash("sha256").update(source).digest("hex"), flags: scriptFlags(source.toString("utf8")), args: [] };
+}
+
+/**
+ * The same script built with its stacks handler: another module, with its own cache key. A second
+ * handler on the tracepoint costs SystemTap's entry and exit on every drop even when it does
+ * nothing (stap/README.md), so traces without spec.stacks load the module without it.
+ */
+export function withStacks(script: ProbeScript): ProbeScript {
+  if (script.args.includes(STACKS_SCRIPT_ARG)) return script;
+  return {
+    ...script,
+    args: [...script.args, STACKS_SCRIPT_ARG],
+    hash: createHash("sha256").update(`${script.hash}\0${STACKS_SCRIPT_ARG}`).digest("hex"),
+  };
 }

@@ -67,6 +67,8 @@ export interface PreflightOptions {
   needCompile: boolean;
   /** The cache directory, named in the advice to precompile. */
   cacheDir: string;
+  /** The trace wants the module with the stacks handler: the advice to precompile says so. */
+  stacks?: boolean;
   paths?: PreflightPaths;
 }
 
@@ -110,7 +112,7 @@ export async function preflight(host: HostView, options: PreflightOptions): Prom
 
   let systemtapVersion: string | undefined;
   if (options.needCompile) {
-    const compiling = await compileProblems(host, paths, release, options.cacheDir);
+    const compiling = await compileProblems(host, paths, release, options.cacheDir, options.stacks === true);
     problems.push(...compiling.problems);
     systemtapVersion = compiling.systemtapVersion;
   }
@@ -185,9 +187,10 @@ async function compileProblems(
   paths: PreflightPaths,
   release: string,
   cacheDir: string,
+  stacks: boolean,
 ): Promise<{ problems: PreflightProblem[]; systemtapVersion?: string }> {
   const problems: PreflightProblem[] = [];
-  const precompile = `or compile the probe for this kernel elsewhere: \`droptrace compile --kernel-release ${release} --cache-dir DIR\`, then copy DIR's contents to ${cacheDir}`;
+  const precompile = `or compile the probe for this kernel elsewhere: \`droptrace compile --kernel-release ${release}${stacks ? " --stacks" : ""} --cache-dir DIR\`, then copy DIR's contents to ${cacheDir}`;
 
   const versionText = await host.commandOutput("stap", ["--version"]);
   const systemtapVersion = versionText === undefined ? undefined : /version ([0-9][^\s/),]*)/.exec(versionText)?.[1];

@@ -6,7 +6,7 @@ import type { ProbeFacts } from "../api/report.js";
 import { findModuleForKernel, parseSystemTapVersion, type CachedModule } from "../probe/cache.js";
 import { CompileError, compileProbe } from "../probe/compile.js";
 import { moduleParams } from "../probe/module-params.js";
-import { loadProbeScript, type ProbeScript } from "../probe/script.js";
+import { loadProbeScript, withStacks, type ProbeScript } from "../probe/script.js";
 import { ProbeProcess, type ProbeExit } from "../probe/staprun.js";
 import { DropAccumulator, EMPTY_SNAPSHOT, type DropSnapshot } from "./accumulator.js";
 import { parseKfreeSkbFormat, UnknownDropReasonError } from "./kernel-reasons.js";
@@ -114,11 +114,13 @@ export async function runTrace(request: TraceRequest, deps: TraceDeps, hooks: Tr
 
   // Which module would this kernel load? A compiled one from the cache when there is one;
   // stap (the compiler) is needed only when there is none for this kernel and probe.
-  const script = deps.script ?? loadProbeScript();
+  // With stacks, the module built with the stacks handler (withStacks: its own cache key).
+  const baseScript = deps.script ?? loadProbeScript();
+  const script = request.stacks ? withStacks(baseScript) : baseScript;
   const compilerVersion = parseSystemTapVersion((await deps.host.commandOutput(deps.stapCommand ?? "stap", ["--version"])) ?? "");
   let cached: CachedModule | undefined = await findModuleForKernel(request.cacheDir, state.kernelRelease, script.hash, compilerVersion);
 
-  const checked = await preflight(deps.host, { needCompile: cached === undefined, cacheDir: request.cacheDir });
+  const checked = await preflight(deps.host, { needCompile: cached === undefined, cacheDir: request.cacheDir, stacks: request.stacks });
   if (!checked.ok) {
     const first = checked.problems[0];
     return finish({

@@ -17,6 +17,7 @@ import { FlakyProxy } from "./flaky-proxy.js";
 import { CoreV1Api, type V1Namespace, type V1Pod } from "@kubernetes/client-node";
 import { NodePods } from "../../src/agent/node-pods.js";
 import { PodAttributor } from "../../src/agent/pod-attributor.js";
+import type { PodLabels } from "../../src/agent/pod-filter.js";
 import type { Attributor } from "../../src/trace/attribution.js";
 import { model } from "../support/apiserver-test-helpers.js";
 import { FakeProc } from "../trace/fake-proc.js";
@@ -98,7 +99,7 @@ interface Agent {
   done: Promise<number>;
 }
 
-function startAgent(settings: AgentSettings, agentApi: CustomObjectsApi = api, attributor?: Attributor): Agent {
+function startAgent(settings: AgentSettings, agentApi: CustomObjectsApi = api, attributor?: Attributor, podLabels?: PodLabels): Agent {
   const controller = new AbortController();
   const metrics = agentMetrics();
   const done = runAgent(settings, {
@@ -108,6 +109,7 @@ function startAgent(settings: AgentSettings, agentApi: CustomObjectsApi = api, a
     backoff: FAST_BACKOFF,
     signal: controller.signal,
     ...(attributor === undefined ? {} : { attributor }),
+    ...(podLabels === undefined ? {} : { podLabels }),
     trace: { host: standIns.host(), modules: standIns.moduleTable(), script, stapCommand: FAKE_STAP, staprunCommand: FAKE_STAPRUN, stopGraceMs: 3_000 },
   });
   cleanups.push(async () => {
@@ -465,7 +467,10 @@ describe("the agent names the pods behind its rows", () => {
     await core.createNamespace({ body: model<V1Namespace>({ metadata: { name: "shop" } }) });
     const pod = await core.createNamespacedPod({
       namespace: "shop",
-      body: model<V1Pod>({ metadata: { name: "cart-0" }, spec: { nodeName: "node-a", containers: [{ name: "c", image: "registry.example.com/c:1" }] } }),
+      body: model<V1Pod>({
+        metadata: { name: "cart-0", labels: { app: "cart", track: "stable" } },
+        spec: { nodeName: "node-a", containers: [{ name: "c", image: "registry.example.com/c:1" }] },
+      }),
     });
     const uid = pod.metadata?.uid ?? "";
     const proc = await FakeProc.create([
@@ -516,5 +521,50 @@ describe("the agent names the pods behind its rows", () => {
     expect(final.status?.rows.map((r) => r.attribution)).toEqual(FIXTURE_ROWS.map((r) => (r.netns === NETNS.root ? "host" : "unknown")));
     expect(final.status?.rows.some((r) => r.pod !== undefined)).toBe(false);
     expect(final.status?.message).toMatch(/pod names unknown: listing the pods on node node-a failed \(.*503.*\), retrying/s);
+  });
+
+  const inPodA = FIXTURE_ROWS.filter((row) => row.netns === NETNS.a);
+  const dropsInPodA = inPodA.reduce((sum, row) => sum + row.count, 0);
+
+  it("with filter.namespaces and filter.podSelector, keeps the selected pod's rows and counts every other drop in filteredDrops", async () => {
+    const uid = await createTrace("dt1");
+    const { uid: podUid, proc } = await podOnNodeA();
+    await fixtureScenario();
+    const pods = nodePods();
+    const podFilter = {
+      namespaces: ["shop"],
+      podSelector: { matchLabels: { app: "cart" }, matchExpressions: [{ key: "track", operator: "NotIn" as const, values: ["canary"] }] },
+    };
+    startAgent(settingsFor("dt1", uid, { podFilter }), api, new PodAttributor(proc.root, pods), (u) => pods.labels(u));
+
+    const final = await finalReport("dt1-node-a");
+    const cart = { pod: { namespace: "shop", name: "cart-0", uid: podUid }, workload: { kind: "Pod", name: "cart-0" } };
+    expect(dropsInPodA).toBeGreaterThan(0);
+    expect(final.status).toMatchObject({ phase: "Completed", totalDrops: dropsInPodA, filteredDrops: 551 - dropsInPodA });
+    expect(final.status?.rows).toEqual(inPodA.map((row) => ({ ...row, attribution: "netns", ...cart })));
+  });
+
+  it("with a selector no pod matches, keeps no row and counts all 551 drops as filtered", async () => {
+    const uid = await createTrace("dt1");
+    const { proc } = await podOnNodeA();
+    await fixtureScenario();
+    const pods = nodePods();
+    startAgent(settingsFor("dt1", uid, { podFilter: { podSelector: { matchLabels: { app: "db" } } } }), api, new PodAttributor(proc.root, pods), (u) =>
+      pods.labels(u),
+    );
+    const final = await finalReport("dt1-node-a");
+    expect(final.status).toMatchObject({ phase: "Completed", totalDrops: 0, filteredDrops: 551, rows: [] });
+  });
+
+  it("with a pod list that keeps failing, leaves out every row (none is named) and counts them all as filtered, none lost", async () => {
+    const uid = await createTrace("dt1");
+    const { proc } = await podOnNodeA();
+    server.faults.failNext({ method: "GET", pathPrefix: "/api/v1/pods", status: 503, count: 1_000_000, message: "etcdserver: request timed out" });
+    await fixtureScenario();
+    const pods = nodePods();
+    startAgent(settingsFor("dt1", uid, { podFilter: { namespaces: ["shop"] } }), api, new PodAttributor(proc.root, pods), (u) => pods.labels(u));
+    const final = await finalReport("dt1-node-a");
+    expect(final.status).toMatchObject({ phase: "Completed", totalDrops: 0, filteredDrops: 551, rows: [] });
+    expect(final.status?.message).toMatch(/pod names unknown/);
   });
 });

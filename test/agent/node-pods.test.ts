@@ -27,11 +27,11 @@ afterEach(async () => {
 });
 
 /** A bare pod: workloadOf's owner chains are unit-tested (workload.test.ts); the test API server collects pods whose owners do not exist. */
-async function createPod(name: string, node: string): Promise<string> {
+async function createPod(name: string, node: string, labels?: Record<string, string>): Promise<string> {
   const pod = await core.createNamespacedPod({
     namespace: "shop",
     body: model<V1Pod>({
-      metadata: { name },
+      metadata: { name, ...(labels === undefined ? {} : { labels }) },
       spec: { nodeName: node, containers: [{ name: "c", image: "registry.example.com/c:1" }] },
     }),
   });
@@ -39,8 +39,8 @@ async function createPod(name: string, node: string): Promise<string> {
 }
 
 describe("NodePods", () => {
-  it("names this node's pods by UID, with their workload, and not other nodes' pods", async () => {
-    const uidA = await createPod("cart-5c8f9d7b6-q4w8z", "node-a");
+  it("names this node's pods by UID, with their workload and labels, and not other nodes' pods", async () => {
+    const uidA = await createPod("cart-5c8f9d7b6-q4w8z", "node-a", { app: "cart", tier: "web" });
     const uidB = await createPod("web-1", "node-b");
     pods = new NodePods(server.kubeConfig, "node-a", silentLogger, FAST);
     pods.start();
@@ -48,8 +48,11 @@ describe("NodePods", () => {
     expect(pods.lookup(uidA)).toEqual({
       pod: { namespace: "shop", name: "cart-5c8f9d7b6-q4w8z", uid: uidA },
       workload: { kind: "Pod", name: "cart-5c8f9d7b6-q4w8z" },
+      labels: { app: "cart", tier: "web" },
     });
+    expect(pods.labels(uidA)).toEqual({ app: "cart", tier: "web" });
     expect(pods.lookup(uidB)).toBeUndefined();
+    expect(pods.labels(uidB)).toBeUndefined();
     // It asked for its node's pods only.
     const listed = server.requests.filter((r) => r.path === "/api/v1/pods");
     expect(listed.length).toBeGreaterThan(0);

@@ -105,7 +105,8 @@ describe("the corpus covers what it must", () => {
   });
 
   it("keeps documented splits rare", () => {
-    expect(corpus.filter((c) => c.expect === undefined).map((c) => c.case)).toHaveLength(1);
+    // Label keys of a map, which CEL cannot check within the API server's cost budget: nodeSelector's and podSelector.matchLabels'.
+    expect(corpus.filter((c) => c.expect === undefined).map((c) => c.case)).toHaveLength(2);
   });
 });
 

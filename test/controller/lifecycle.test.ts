@@ -63,7 +63,10 @@ describe("a DropTrace's life", () => {
     ]);
     const container = ds.spec?.template.spec?.containers[0];
     expect(container?.image).toBe(IMAGE);
-    const env = Object.fromEntries((container?.env ?? []).map((e) => [e.name, e.value ?? `fieldRef:${e.valueFrom?.fieldRef?.fieldPath ?? ""}`]));
+    // An empty value is left out of the stored object, as client-node serializes it: the agent reads it as unset, which means the same.
+    const env = Object.fromEntries(
+      (container?.env ?? []).map((e) => [e.name, e.value ?? (e.valueFrom === undefined ? "" : `fieldRef:${e.valueFrom.fieldRef?.fieldPath ?? ""}`)]),
+    );
     expect(env).toEqual({
       [AGENT_ENV.trace]: "web",
       [AGENT_ENV.traceUid]: trace.metadata.uid,
@@ -74,6 +77,8 @@ describe("a DropTrace's life", () => {
       [AGENT_ENV.reasons]: "NO_SOCKET,NETFILTER_DROP",
       [AGENT_ENV.stacks]: "false",
       [AGENT_ENV.maxProbeCPUPercent]: "5",
+      [AGENT_ENV.namespaces]: "",
+      [AGENT_ENV.podSelector]: "",
       [AGENT_ENV.cacheDir]: "/var/cache/droptrace",
       [AGENT_ENV.metricsPort]: "9102",
       [AGENT_ENV.rowCap]: "1000",

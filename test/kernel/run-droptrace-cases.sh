@@ -2,8 +2,9 @@
 # The real-kernel suite's host side (npm run test:kernel calls it through kernel.test.ts):
 #   1. build (or reuse) the Debian sid guest tree with its three kernels: build-guest.sh;
 #   2. stage the built project (dist, stap, production node_modules);
-#   3. for each kernel, compile the probe with `droptrace compile` in a chroot of the guest
-#      tree, twice: cold (empty module cache) and warm (cache hit), timing both; every
+#   3. for each kernel, compile the probe with `droptrace compile --stacks` (both modules: without
+#      and with the stacks handler) in a chroot of the guest tree, twice: cold (empty module
+#      cache) and warm (cache hit), timing both; every
 #      kernel's module goes into one module cache, as on a build host serving many nodes;
 #   4. for each kernel, boot the guest on it with guest-droptrace-cases.sh as init, the staged
 #      project and the module cache as tarballs; the guest runs `droptrace run` as a user would:
@@ -68,7 +69,7 @@ bind "$stage" "$GUEST_TREE/opt/droptrace"
 bind "$cache" "$GUEST_TREE/var/cache/droptrace"
 compile() {
   chroot "$GUEST_TREE" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root \
-    node /opt/droptrace/dist/src/cli/main.js compile --kernel-release "$1" --cache-dir /var/cache/droptrace
+    node /opt/droptrace/dist/src/cli/main.js compile --kernel-release "$1" --stacks --cache-dir /var/cache/droptrace
 }
 for r in "${kernels[@]}"; do
   mkdir -p "$out/$r"

@@ -94,3 +94,26 @@ describe("diff of two traces", () => {
     expect(renderDiff(same)).toContain("no row changed by more than 20% in drops per second (7 rows in both)");
   });
 });
+
+describe("diff of rows by workload", () => {
+  it("keeps two workloads' rows at one place apart, and names each workload", () => {
+    const place = { symbol: "udp_rcv+0x452", interface: "eth0", module: "kernel", reason: "NO_SOCKET", class: "depends" as const, nodes: 2 };
+    const cart = { kind: "Deployment", namespace: "shop", name: "cart" };
+    const db = { kind: "StatefulSet", namespace: "shop", name: "db" };
+    const a = view(
+      "a",
+      [
+        { ...place, workload: cart, count: 600 },
+        { ...place, workload: db, count: 60 },
+      ],
+      60,
+    );
+    const b = view("b", [{ ...place, workload: cart, count: 600 }], 60);
+    const diff = diffTraces(a, b, 60, 60, 20);
+    expect(diff.rows.map((r) => [r.change, r.workload?.name, r.rateA, r.rateB])).toEqual([["gone", "db", 1, 0]]);
+    expect(diff.unchanged).toBe(1);
+    expect(renderDiff(diff)).toContain(
+      "CHANGE   SYMBOL          MODULE   REASON      INTERFACE   WORKLOAD      A/S    B/S   DELTA/S\ngone     udp_rcv+0x452   kernel   NO_SOCKET   eth0        sts/shop/db   1.00   0     -1.00",
+    );
+  });
+});

@@ -11,6 +11,7 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import type { CustomObjectsApi } from "@kubernetes/client-node";
+import { shortWorkload } from "../../src/plugin/render-trace.js";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DROPTRACE, GROUP, VERSION } from "../../src/api/constants.js";
@@ -164,7 +165,7 @@ describe("the README's kubectl droptrace section", () => {
       const rate = (row.count / 60).toFixed(2);
       expect(screen).toMatch(
         new RegExp(
-          `\\n${[row.symbol, row.module, row.reason, row.interface, row.class, row.nodes, row.count, rate].map((c) => String(c).replaceAll(/[+.]/g, "\\$&")).join(" +")}\\n`,
+          `\\n${[row.symbol, row.module, row.reason, row.interface, row.workload === undefined ? "-" : shortWorkload(row.workload), row.class, row.nodes, row.count, rate].map((c) => String(c).replaceAll(/[+.]/g, "\\$&")).join(" +")}\\n`,
         ),
       );
     }

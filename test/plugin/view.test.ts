@@ -1,6 +1,7 @@
 // The parts of `kubectl droptrace` that need no cluster: rates, the tables, the live view's
 // frame and lines, and the trace flags as a spec.
 import { describe, expect, it } from "vitest";
+import type { DropRow } from "../../src/api/droptrace.js";
 import { UsageError } from "../../src/api/exit-codes.js";
 import type { Trace } from "../../src/plugin/client.js";
 import { liveFrame, progressLine } from "../../src/plugin/live.js";
@@ -23,7 +24,7 @@ function trace(status: Trace["status"], spec: Partial<Trace["spec"]> = {}): Trac
   };
 }
 
-const rows = [
+const rows: [DropRow, DropRow] = [
   { symbol: "udp_rcv+0x452", interface: "lo", module: "kernel", reason: "NO_SOCKET", class: "depends" as const, count: 600, nodes: 2 },
   { symbol: "nft_do_chain+0x4c3", interface: "vb", module: "nf_tables", reason: "NETFILTER_DROP", class: "depends" as const, count: 120, nodes: 1 },
 ];
@@ -69,12 +70,21 @@ describe("the rate per second", () => {
 describe("the rows table", () => {
   it("has a column for each row field that some row carries, and none for those no row carries", () => {
     expect(rowsTable(rows, { withRate: false }).split("\n")[0]).toBe("SYMBOL               MODULE      REASON           INTERFACE   CLASS     NODES   COUNT");
-    // Fields other issues add to the rows (the pod and workload behind a drop): shown where present.
-    const withPods = [{ ...rows[0], pod: "default/web-1", workload: "Deployment/web" }, rows[1]] as typeof rows;
+    // The workload and pod behind a row, where the status names them (issue 11): short, `-` where a row has none.
+    const cart = { kind: "Deployment", namespace: "shop", name: "cart" };
+    const [lo, vb] = rows;
+    const withPods: DropRow[] = [
+      { ...lo, attribution: "netns", workload: cart, pods: 1, pod: { namespace: "shop", name: "cart-7d9c5b6f4-x2k9q", uid: "u1" } },
+      { ...vb, attribution: "netns", workload: { kind: "CronJob", namespace: "batch", name: "nightly" }, pods: 2 },
+      { ...vb, symbol: "x+0x1", attribution: "netns", workload: { kind: "Rollout", namespace: "shop", name: "web" }, pods: 2 },
+      { ...vb, symbol: "y+0x1", attribution: "host" },
+    ];
     expect(rowsTable(withPods, { withRate: false }).split("\n")).toEqual([
-      "SYMBOL               MODULE      REASON           INTERFACE   POD             WORKLOAD         CLASS     NODES   COUNT",
-      "udp_rcv+0x452        kernel      NO_SOCKET        lo          default/web-1   Deployment/web   depends   2       600",
-      "nft_do_chain+0x4c3   nf_tables   NETFILTER_DROP   vb          -               -                depends   1       120",
+      "SYMBOL               MODULE      REASON           INTERFACE   WORKLOAD           POD                    CLASS     NODES   COUNT",
+      "udp_rcv+0x452        kernel      NO_SOCKET        lo          deploy/shop/cart   cart-7d9c5b6f4-x2k9q   depends   2       600",
+      "nft_do_chain+0x4c3   nf_tables   NETFILTER_DROP   vb          cj/batch/nightly   -                      depends   1       120",
+      "x+0x1                nf_tables   NETFILTER_DROP   vb          Rollout/shop/web   -                      depends   1       120",
+      "y+0x1                nf_tables   NETFILTER_DROP   vb          -                  -                      depends   1       120",
     ]);
   });
 

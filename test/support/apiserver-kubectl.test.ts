@@ -83,10 +83,10 @@ describe("kubectl apply", () => {
 
 describe("kubectl get", () => {
   it("prints DropTraces and their reports with the CRDs' printer columns", async () => {
-    await setStatus("all-nodes", { phase: "Running", nodeProgress: "1/3", totalDrops: 42, topSymbol: "tcp_v4_rcv" });
+    await setStatus("all-nodes", { phase: "Running", nodeProgress: "1/3", totalDrops: 42, topSymbol: "tcp_v4_rcv", topWorkload: "Deployment shop/cart" });
     expect(tableLines(await ok(["get", "dt"]))).toEqual([
-      "NAME | PHASE | NODES | DROPS | TOP SYMBOL | AGE",
-      expect.stringMatching(/^all-nodes \| Running \| 1\/3 \| 42 \| tcp_v4_rcv \| \d+s$/),
+      "NAME | PHASE | NODES | DROPS | TOP SYMBOL | TOP WORKLOAD | AGE",
+      expect.stringMatching(/^all-nodes \| Running \| 1\/3 \| 42 \| tcp_v4_rcv \| Deployment shop\/cart \| \d+s$/),
     ]);
     const report = {
       apiVersion: "droptrace.io/v1alpha1",
@@ -177,9 +177,9 @@ describe("kubectl get", () => {
       await watch;
     }
     expect(tableLines(completeLines().join("\n"))).toEqual([
-      "NAME | PHASE | NODES | DROPS | TOP SYMBOL | AGE",
-      expect.stringMatching(/^all-nodes \| Running \| 1\/3 \| 42 \| tcp_v4_rcv \| \d+s$/),
-      expect.stringMatching(/^all-nodes \| Completed \| 3\/3 \| 1125 \| tcp_v4_rcv \| \d+s$/),
+      "NAME | PHASE | NODES | DROPS | TOP SYMBOL | TOP WORKLOAD | AGE",
+      expect.stringMatching(/^all-nodes \| Running \| 1\/3 \| 42 \| tcp_v4_rcv \| Deployment shop\/cart \| \d+s$/),
+      expect.stringMatching(/^all-nodes \| Completed \| 3\/3 \| 1125 \| tcp_v4_rcv \| Deployment shop\/cart \| \d+s$/),
     ]);
     expect(server.requests.some((r) => r.query.includes("watch=true") && r.path === "/apis/droptrace.io/v1alpha1/droptraces")).toBe(true);
   });

@@ -73,7 +73,11 @@ describe("custom resources", () => {
     await c.custom.createClusterCustomObject({ ...dropTraces, body: dropTrace("b-trace") });
     await c.custom.createClusterCustomObject({ ...dropTraces, body: dropTrace("a-trace") });
     await c.custom.patchClusterCustomObjectStatus(
-      { ...dropTraces, name: "a-trace", body: { status: { phase: "Running", nodeProgress: "1/3", totalDrops: 42, topSymbol: "tcp_v4_rcv" } } },
+      {
+        ...dropTraces,
+        name: "a-trace",
+        body: { status: { phase: "Running", nodeProgress: "1/3", totalDrops: 42, topSymbol: "tcp_v4_rcv", topWorkload: "Deployment shop/cart" } },
+      },
       mergePatch,
     );
     const t = await table("/apis/droptrace.io/v1alpha1/droptraces");
@@ -86,13 +90,14 @@ describe("custom resources", () => {
       ["Nodes", "string", ""],
       ["Drops", "integer", ""],
       ["Top Symbol", "string", ""],
+      ["Top Workload", "string", ""],
       ["Age", "date", ""],
     ]);
     expect(t.columnDefinitions?.[1]?.description).toBe("Custom resource definition column (in JSONPath format): .status.phase");
     expect(t.columnDefinitions?.[2]?.description).toBe("Nodes done (completed or failed) out of nodes wanted");
     expect(t.rows.map((r) => r.cells)).toEqual([
-      ["a-trace", "Running", "1/3", 42, "tcp_v4_rcv", "0s"],
-      ["b-trace", null, null, null, null, "0s"],
+      ["a-trace", "Running", "1/3", 42, "tcp_v4_rcv", "Deployment shop/cart", "0s"],
+      ["b-trace", null, null, null, null, null, "0s"],
     ]);
     const row = t.rows[0]?.object;
     expect(row?.["kind"]).toBe("PartialObjectMetadata");
@@ -156,7 +161,7 @@ describe("custom resources", () => {
     expect(got.map((e) => e.type)).toEqual(["ADDED", "MODIFIED", "DELETED"]);
     const tables = got.map((e) => e.object as unknown as Table);
     expect(tables.map((t) => t.kind)).toEqual(["Table", "Table", "Table"]);
-    expect(tables[0]?.columnDefinitions).toHaveLength(6);
+    expect(tables[0]?.columnDefinitions).toHaveLength(7);
     expect(tables[1]?.columnDefinitions).toBeNull();
     expect(tables[2]?.columnDefinitions).toBeNull();
     expect(tables[1]?.rows[0]?.cells.slice(0, 2)).toEqual(["w1", "Completed"]);

@@ -17,8 +17,15 @@ const DB_UID = "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d";
 const PAUSE = "c".repeat(64);
 const podSlice = (uid: string) => `/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod${uid.replaceAll("-", "_")}.slice`;
 
-const CART: NamedPod = { pod: { namespace: "shop", name: "cart-7d9c5b6f4-x2k9q", uid: CART_UID }, workload: { kind: "Deployment", name: "cart" } };
-const DB: NamedPod = { pod: { namespace: "shop", name: "db-0", uid: DB_UID }, workload: { kind: "StatefulSet", name: "db" } };
+const CART: NamedPod = {
+  pod: { namespace: "shop", name: "cart-7d9c5b6f4-x2k9q", uid: CART_UID },
+  workload: { kind: "Deployment", name: "cart" },
+  labels: { app: "cart" },
+};
+const DB: NamedPod = { pod: { namespace: "shop", name: "db-0", uid: DB_UID }, workload: { kind: "StatefulSet", name: "db" }, labels: { app: "db" } };
+
+/** What the attributor puts on a row: the pod and its workload, not its labels. */
+const names = ({ pod, workload }: NamedPod) => ({ pod, workload });
 
 class FakePods implements PodSource {
   pods = new Map<string, NamedPod>();
@@ -74,8 +81,8 @@ describe("PodAttributor", () => {
     await attributor.refresh();
     const named = attributeStatus(status(ROWS), attributor);
     expect(named.rows).toEqual([
-      { ...row(CART_NS, 30), attribution: "netns", ...CART },
-      { ...row(DB_NS, 20), attribution: "netns", ...DB },
+      { ...row(CART_NS, 30), attribution: "netns", ...names(CART) },
+      { ...row(DB_NS, 20), attribution: "netns", ...names(DB) },
       { ...row(HOST, 300, "lo"), attribution: "host" },
       { ...row(ORPHAN_NS, 7), attribution: "unknown" },
       { ...row(0, 1, "-"), attribution: "unknown" },
@@ -135,14 +142,14 @@ describe("PodAttributor", () => {
     // The cart pod ends: its processes are gone, its namespace with them.
     await proc.remove(4100);
     await attributor.refresh();
-    expect(attributeRows([row(CART_NS, 31)], attributor)).toEqual([{ ...row(CART_NS, 31), attribution: "netns", ...CART }]);
+    expect(attributeRows([row(CART_NS, 31)], attributor)).toEqual([{ ...row(CART_NS, 31), attribution: "netns", ...names(CART) }]);
   });
 
   it("keeps a name a row already carries (counted before an agent restart) when nothing better is known now", async () => {
     proc = await FakeProc.create([{ pid: 1, netns: HOST, cgroup: "/init.scope" }]);
     const attributor = new PodAttributor(proc.root, new FakePods());
     await attributor.refresh();
-    const carried: ReportRow = { ...row(CART_NS, 12), attribution: "netns", ...CART };
+    const carried: ReportRow = { ...row(CART_NS, 12), attribution: "netns", ...names(CART) };
     expect(attributeRows([carried], attributor)).toEqual([carried]);
   });
 

@@ -173,7 +173,9 @@ describe("runTrace with the stand-in SystemTap", () => {
     ]);
     // stap got the fixed script and nothing from the request.
     // The script's own stap-flags line (lock and skip limits) goes to stap; nothing else does.
-    expect(standIns.compiles().map((e) => e.argv)).toEqual([["-r", RELEASE, "-p4", "-m", MODULE, "-DMAXTRYLOCK=1000", "-DMAXSKIPPED=1000000", script.path]]);
+    expect(standIns.compiles().map((e) => e.argv)).toEqual([
+      ["-r", RELEASE, "-p4", "-m", MODULE, "-DMAXTRYLOCK=1000", "-DMAXSKIPPED=1000000", "-DMAXBACKTRACE=24", script.path],
+    ]);
   });
 
   it("with stacks on, asks the probe for them and reports the top rows' stacks from udp_rcv outwards, and the probe's cost", async () => {
@@ -198,6 +200,12 @@ describe("runTrace with the stand-in SystemTap", () => {
     const state = await runTrace(standIns.request({ stacks: true, maxProbeCPUPercent: 20 }), standIns.deps({ script }), stopAfter(1));
 
     expect(theProbeRun().argv?.slice(2)).toEqual(["interval_s=1", "stacks=1", "max_cpu_pct=20", `cpus=${FIXTURE_CPUS}`]);
+    // The module with the stacks handler is another build: the script argument, its own name.
+    const compiled = standIns.compiles().map((e) => e.argv);
+    expect(compiled).toHaveLength(1);
+    expect(compiled[0]?.at(-1)).toBe("stacks");
+    expect(compiled[0]?.at(-2)).toBe(script.path);
+    expect(compiled[0]?.[4]).not.toBe(MODULE);
     const report = reportStatus(state);
     expect(report.rows[0]?.stacks).toEqual([
       {

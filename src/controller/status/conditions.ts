@@ -6,6 +6,7 @@ import type { DropRow, KernelCountersStatus, Phase } from "../../api/droptrace.j
 import { KERNEL_COUNTERS } from "../../api/kernel-counters.js";
 import { CONDITION, REASON, type Reason } from "../../api/conditions.js";
 import { explainDrop } from "../../api/drop-explanations.js";
+import { formatWorkload } from "../../api/attribution.js";
 import { MAX_MESSAGE_LENGTH, MAX_NODES_NAMED } from "./limits.js";
 import { nodeProgress, type NodeCounts } from "./node-states.js";
 
@@ -25,6 +26,8 @@ export interface ConditionInput {
   unfinished: readonly string[];
   totalDrops: number;
   uncountedDrops: number;
+  /** Drops the trace's pod filters left out (merge.ts); absent when no node has such a filter. */
+  filteredDrops?: number;
   topRow: DropRow | undefined;
   /** The first row whose reason is not usually normal (merge.ts): the one Ready sends a person to. */
   topActionable: DropRow | undefined;
@@ -52,10 +55,17 @@ function describeFailures(failures: ReadonlyMap<string, readonly string[]>): str
   return [...failures.entries()].map(([reason, nodes]) => `${reason} on ${nodes.length} (${someNames(nodes)})`).join("; ");
 }
 
-/** "NO_SOCKET at udp_rcv+0x452 on lo (600 drops)" */
+/** "NO_SOCKET at udp_rcv+0x452 on lo (600 drops)", "NO_SOCKET at udp_rcv+0x452 by Deployment shop/cart on eth0 (1200 drops on 3 nodes)" */
 function describeRow(row: DropRow): string {
   const where = row.interface === "-" ? "" : ` on ${row.interface}`;
-  return `${row.reason} at ${row.symbol}${where} (${plural(row.count, "drop")})`;
+  if (row.workload === undefined) return `${row.reason} at ${row.symbol}${where} (${plural(row.count, "drop")})`;
+  return `${row.reason} at ${row.symbol} by ${formatWorkload(row.workload)}${where} (${plural(row.count, "drop")} on ${plural(row.nodes, "node")})`;
+}
+
+/** " (and 30 more of other pods or no pod, left out by the pod filters)" */
+function filteredText(input: ConditionInput): string {
+  const filtered = input.filteredDrops ?? 0;
+  return filtered === 0 ? "" : ` (and ${filtered} more of other pods or of no pod, left out by filter.namespaces or filter.podSelector: status.filteredDrops)`;
 }
 
 /**
@@ -79,11 +89,11 @@ function readyMessage(input: ConditionInput): string {
     case REASON.waitingForAgents:
       return `waiting for the first node report; ${nodeProgress(counts)} nodes done`;
     case REASON.tracing:
-      return `tracing: ${nodeProgress(counts)} nodes done, ${input.totalDrops} drops so far`;
+      return `tracing: ${nodeProgress(counts)} nodes done, ${input.totalDrops} drops so far${filteredText(input)}`;
     case REASON.allNodesDone:
     case REASON.deadlinePassed: {
       const how = input.reason === REASON.allNodesDone ? "every node finished" : "the deadline passed before every node finished";
-      return `${input.totalDrops} drops counted on ${plural(counts.completed + counts.running, "node")}, ${how}${whatToDo(input)}`;
+      return `${input.totalDrops} drops counted on ${plural(counts.completed + counts.running, "node")}${filteredText(input)}, ${how}${whatToDo(input)}`;
     }
     case REASON.allNodesFailed:
       return `no node could trace: ${describeFailures(input.failures)}`;

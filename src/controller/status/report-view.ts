@@ -1,6 +1,7 @@
-// What the controller keeps of a DropTraceReport: validated at the edge, rows summed over
-// network namespaces (netns is node-local, status does not show it), each row's merge key
-// computed once, and every string shared through a pool. This is the reports cache's
+// What the controller keeps of a DropTraceReport: validated at the edge, rows summed by their
+// status key (rows.ts statusRowKey: over network namespaces, which are node-local, and over a
+// workload's pods and interfaces), each row's merge key computed once, and every string shared
+// through a pool. This is the reports cache's
 // transform (controller-runtime's cache transforms serve the same purpose): 5,000 nodes of
 // 200 rows would otherwise sit in memory as a million parsed JSON objects with their own
 // copies of the same few hundred symbol names.
@@ -8,7 +9,8 @@ import type { Phase } from "../../api/droptrace.js";
 import { describeFieldErrors, fieldErrors } from "../../api/field-errors.js";
 import { DropTraceReportSchema, type KernelCounters } from "../../api/report.js";
 import type { KernelCounterName } from "../../api/kernel-counters.js";
-import { rowKey } from "../../api/rows.js";
+import { compareText, statusRowKey } from "../../api/rows.js";
+import { rowWorkload, type WorkloadIdentity } from "../../api/attribution.js";
 import { DROPTRACE } from "../../api/constants.js";
 import { INVALID_REPORT_REASON } from "../../api/conditions.js";
 import { MAX_MESSAGE_LENGTH } from "./limits.js";
@@ -16,15 +18,21 @@ import { agree, ownerOf, type OwnerAgreement } from "./owner-agreement.js";
 import { MAX_STACK_ROWS, stackKey, type Stack } from "../../api/stacks.js";
 import type { NotCounted, ProbeCost } from "../../api/probe-cost.js";
 
-/** One (symbol, interface, module, reason) on one node. */
+/** One status row's share from one node: a (symbol, module, reason, workload), or a (symbol, interface, module, reason, attribution) no workload owns. */
 export interface ViewRow {
-  /** The merge key: equal keys are the same row on different nodes. */
+  /** The merge key (statusRowKey): equal keys are the same row on different nodes. */
   key: string;
   symbol: string;
+  /** The row's interface; for a workload's row, the one with most drops on this node. */
   interface: string;
   module: string;
   reason: string;
   count: number;
+  /** A workload's row that summed more than one interface on this node: each with its count. */
+  interfaces?: { name: string; count: number }[];
+  workload?: WorkloadIdentity;
+  /** Distinct pods named in the rows summed here (a pod is on one node, so nodes' counts add up). */
+  pods?: number;
   /** Whose the node's rows summed here are, as far as they agree (owner-agreement.ts); absent when none names anyone. */
   owner?: OwnerAgreement;
   /** The row's stacks, each by its frames joined (stacks.ts stackKey, interned: nodes share them); only on the report's top rows. */
@@ -51,6 +59,8 @@ export interface ReportView {
   message?: string;
   totalDrops: number;
   uncountedDrops: number;
+  /** Drops the agent left out for the trace's pod filters; absent when it has none. */
+  filteredDrops?: number;
   rows: ViewRow[];
   /** The node's kernel counters, summed over interfaces: a few numbers, not the report's list. */
   counters?: ViewCounters;
@@ -149,16 +159,31 @@ export function toReportView(raw: unknown, pool: StringPool): { view: ReportView
   const report = parsed.data;
   const status = report.status;
   const rows = new Map<string, ViewRow>();
+  // Only while this report is read: a workload's interfaces and pods on this node.
+  const interfaces = new Map<string, Map<string, number>>();
+  const pods = new Map<string, Set<string>>();
+  const workloads = new WorkloadCache(pool);
   for (const [index, row] of (status?.rows ?? []).entries()) {
     // Only the report's top rows' stacks (its rows come largest first): the status shows no more, and the cache stays small whatever a report holds.
     const rowStacks = index < MAX_STACK_ROWS ? row.stacks : undefined;
-    const key = pool.intern(rowKey(row));
+    const key = pool.intern(statusRowKey(row));
+    if (row.pod !== undefined) {
+      const uids = pods.get(key) ?? new Set();
+      uids.add(row.pod.uid);
+      pods.set(key, uids);
+    }
+    const workload = rowWorkload(row);
+    if (workload !== undefined) {
+      const byName = interfaces.get(key) ?? new Map<string, number>();
+      byName.set(row.interface, (byName.get(row.interface) ?? 0) + row.count);
+      interfaces.set(key, byName);
+    }
     const existing = rows.get(key);
     if (existing !== undefined) {
       existing.count += row.count;
       const owner = agree(existing.owner, ownerOf(row));
       if (owner !== undefined) existing.owner = owner;
-      // Rows that differ only in netns share one drop site and reason, so their stacks are the same ones: kept once.
+      // Rows merged here share one drop site and reason, so their stacks are the same ones: kept once.
       if (existing.stacks === undefined) Object.assign(existing, viewStacks(rowStacks, pool));
     } else {
       rows.set(key, {
@@ -168,10 +193,22 @@ export function toReportView(raw: unknown, pool: StringPool): { view: ReportView
         module: pool.intern(row.module),
         reason: pool.intern(row.reason),
         count: row.count,
+        ...(workload === undefined ? {} : { workload: workloads.get(workload) }),
         ...optionalOwner(ownerOf(row)),
         ...viewStacks(rowStacks, pool),
       });
     }
+  }
+  for (const [key, uids] of pods) {
+    const row = rows.get(key);
+    if (row !== undefined) row.pods = uids.size;
+  }
+  for (const [key, byName] of interfaces) {
+    const row = rows.get(key);
+    if (row === undefined) continue;
+    const sorted = sortInterfaces(byName);
+    row.interface = pool.intern(sorted[0]?.name ?? row.interface);
+    if (sorted.length > 1) row.interfaces = sorted.map(({ name, count }) => ({ name: pool.intern(name), count }));
   }
   return {
     view: {
@@ -185,6 +222,7 @@ export function toReportView(raw: unknown, pool: StringPool): { view: ReportView
       ...(status?.message === undefined ? {} : { message: status.message.slice(0, MAX_MESSAGE_LENGTH) }),
       totalDrops: status?.totalDrops ?? 0,
       uncountedDrops: status?.uncountedDrops ?? 0,
+      ...(status?.filteredDrops === undefined ? {} : { filteredDrops: status.filteredDrops }),
       rows: [...rows.values()],
       ...(status?.kernelCounters === undefined ? {} : { counters: viewCounters(status.kernelCounters) }),
       ...(status?.probeCost === undefined
@@ -199,4 +237,25 @@ export function toReportView(raw: unknown, pool: StringPool): { view: ReportView
           }),
     },
   };
+}
+
+/** Interfaces by count, most first; equal counts by name. */
+export function sortInterfaces(byName: ReadonlyMap<string, number>): { name: string; count: number }[] {
+  return [...byName].map(([name, count]) => ({ name, count })).sort((a, b) => b.count - a.count || compareText(a.name, b.name));
+}
+
+/** One object per workload in a report (a node runs a few dozen), its strings pooled. */
+class WorkloadCache {
+  readonly #byText = new Map<string, WorkloadIdentity>();
+  constructor(readonly pool: StringPool) {}
+
+  get(workload: WorkloadIdentity): WorkloadIdentity {
+    const text = `${workload.namespace}\0${workload.kind}\0${workload.name}`;
+    let known = this.#byText.get(text);
+    if (known === undefined) {
+      known = { kind: this.pool.intern(workload.kind), namespace: this.pool.intern(workload.namespace), name: this.pool.intern(workload.name) };
+      this.#byText.set(text, known);
+    }
+    return known;
+  }
 }

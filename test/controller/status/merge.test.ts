@@ -4,6 +4,8 @@ import { compareRows } from "../../../src/api/rows.js";
 import { StringPool, toReportView } from "../../../src/controller/status/report-view.js";
 import type { DropRow } from "../../../src/api/droptrace.js";
 import type { RowOwner } from "../../../src/controller/status/owner-agreement.js";
+import type { WorkloadRef } from "../../../src/api/attribution.js";
+import { MAX_ROW_INTERFACES } from "../../../src/api/constants.js";
 import { dropClass, type DropClass } from "../../../src/api/drop-explanations.js";
 import { MAX_STACK_ROWS, MAX_STATUS_STACK_BYTES, type Stack } from "../../../src/api/stacks.js";
 import type { ProbeCost } from "../../../src/api/probe-cost.js";
@@ -22,6 +24,7 @@ function node(
     class?: DropClass;
     count: number;
     stacks?: Stack[];
+    workload?: WorkloadRef;
   } & RowOwner)[],
   extra: { otherDrops?: number; uncountedDrops?: number; kernelCounters?: unknown; probeCost?: ProbeCost } = {},
 ) {
@@ -188,61 +191,157 @@ describe("merging nodes' rows", () => {
   });
 });
 
-describe("merging whose rows are", () => {
+describe("merging by workload", () => {
   const cartA = { namespace: "shop", name: "cart-7d9c5b6f4-x2k9q", uid: "11111111-1111-4111-8111-111111111111" };
   const cartB = { namespace: "shop", name: "cart-7d9c5b6f4-p8s2m", uid: "22222222-2222-4222-8222-222222222222" };
+  const cartC = { namespace: "shop", name: "cart-7d9c5b6f4-c4v8n", uid: "33333333-3333-4333-8333-333333333333" };
+  const testCart = { namespace: "test", name: "cart-6b8d9c7f5-a1b2c", uid: "44444444-4444-4444-8444-444444444444" };
+  const dbPod = { namespace: "shop", name: "db-0", uid: "55555555-5555-4555-8555-555555555555" };
   const cart = { kind: "Deployment", name: "cart" };
   const db = { kind: "StatefulSet", name: "db" };
-  const eth0 = { symbol: "udp_rcv+0x452", interface: "eth0" };
+  const inShop = (w: { kind: string; name: string }) => ({ ...w, namespace: "shop" });
+  const udp = { symbol: "udp_rcv+0x452", module: "kernel", reason: "NO_SOCKET", class: "depends" } as const;
+  const pod = (p: typeof cartA, workload = cart) => ({ attribution: "netns" as const, pod: p, workload });
 
-  it("keeps the pod and workload of a row every node and namespace agrees on", () => {
-    const merged = mergeReports([node("a", [{ ...eth0, netns: 7, count: 30, attribution: "netns", pod: cartA, workload: cart }])], 20);
-    expect(merged.drops).toEqual([
-      { ...eth0, module: "kernel", reason: "NO_SOCKET", class: "depends", count: 30, nodes: 1, attribution: "netns", pod: cartA, workload: cart },
-    ]);
-  });
-
-  it("names the workload but no pod when two pods of one workload are summed, across nodes or namespaces", () => {
-    const acrossNodes = mergeReports(
+  it("sums a workload's pods on every node into one row: Deployment cart dropped 1,200 at udp_rcv as NO_SOCKET on 3 nodes", () => {
+    const merged = mergeReports(
       [
-        node("a", [{ ...eth0, netns: 7, count: 30, attribution: "netns", pod: cartA, workload: cart }]),
-        node("b", [{ ...eth0, netns: 9, count: 12, attribution: "netns", pod: cartB, workload: cart }]),
+        node("a", [
+          { ...udp, interface: "eth0", netns: 7, count: 300, ...pod(cartA) },
+          { ...udp, interface: "eth0", netns: 9, count: 100, ...pod(cartB) },
+        ]),
+        node("b", [{ ...udp, interface: "eth0", netns: 7, count: 500, ...pod(cartC) }]),
+        node("c", [{ ...udp, interface: "eth0", netns: 8, count: 300, ...pod(testCart) }]),
+        node("d", [{ ...udp, interface: "eth0", netns: 3, count: 300, ...pod({ ...cartC, uid: "66666666-6666-4666-8666-666666666666", name: "cart-x" }) }]),
       ],
       20,
     );
-    expect(acrossNodes.drops).toEqual([
-      { ...eth0, module: "kernel", reason: "NO_SOCKET", class: "depends", count: 42, nodes: 2, attribution: "netns", workload: cart },
+    expect(merged.drops).toEqual([
+      { ...udp, interface: "eth0", count: 1200, nodes: 3, workload: inShop(cart), pods: 4, attribution: "netns" },
+      // The same Deployment name in another namespace is another workload.
+      { ...udp, interface: "eth0", count: 300, nodes: 1, workload: { ...cart, namespace: "test" }, pods: 1, attribution: "netns", pod: testCart },
     ]);
-    const onOneNode = mergeReports(
+    expect(merged.distinctRows).toBe(2);
+  });
+
+  it("names the pod where every row summed is that pod's, and keeps the interfaces it summed with their counts", () => {
+    const merged = mergeReports(
       [
         node("a", [
-          { ...eth0, netns: 7, count: 30, attribution: "netns", pod: cartA, workload: cart },
-          { ...eth0, netns: 9, count: 12, attribution: "netns", pod: cartB, workload: cart },
+          { ...udp, interface: "eth0", netns: 7, count: 30, ...pod(dbPod, db) },
+          { ...udp, interface: "lo", netns: 7, count: 12, ...pod(dbPod, db) },
+        ]),
+        node("b", [{ ...udp, interface: "net1", netns: 4, count: 20, ...pod(cartB) }]),
+        node("c", [{ ...udp, interface: "eth0", netns: 4, count: 15, ...pod(cartC) }]),
+      ],
+      20,
+    );
+    expect(merged.drops).toEqual([
+      {
+        ...udp,
+        interface: "eth0",
+        count: 42,
+        nodes: 1,
+        workload: inShop(db),
+        pods: 1,
+        attribution: "netns",
+        pod: dbPod,
+        interfaces: [
+          { name: "eth0", count: 30 },
+          { name: "lo", count: 12 },
+        ],
+      },
+      {
+        ...udp,
+        interface: "net1",
+        count: 35,
+        nodes: 2,
+        workload: inShop(cart),
+        pods: 2,
+        attribution: "netns",
+        interfaces: [
+          { name: "net1", count: 20 },
+          { name: "eth0", count: 15 },
+        ],
+      },
+    ]);
+  });
+
+  it(`lists at most ${MAX_ROW_INTERFACES} interfaces of a row, the largest`, () => {
+    const rows = Array.from({ length: MAX_ROW_INTERFACES + 3 }, (_, i) => ({ ...udp, interface: `net${i}`, netns: 7, count: 100 - i, ...pod(cartA) }));
+    const [row] = mergeReports([node("a", rows)], 20).drops;
+    expect(row?.count).toBe(rows.reduce((sum, r) => sum + r.count, 0));
+    expect(row?.interfaces?.map((i) => i.name)).toEqual(rows.slice(0, MAX_ROW_INTERFACES).map((r) => r.interface));
+  });
+
+  it("keeps rows no workload owns by place, interface and attribution: host lo, unknown lo, host eth0 and an older agent's rows stay apart", () => {
+    const merged = mergeReports(
+      [
+        node("a", [
+          { ...udp, interface: "lo", netns: 1, count: 5, attribution: "host" },
+          { ...udp, interface: "eth0", netns: 1, count: 3, attribution: "host" },
+          { ...udp, interface: "eth0", netns: 7, count: 30, ...pod(cartA) },
+        ]),
+        node("b", [
+          { ...udp, interface: "lo", netns: 1, count: 6, attribution: "host" },
+          { ...udp, interface: "lo", netns: 4026532999, count: 4, attribution: "unknown" },
+          { ...udp, interface: "lo", netns: 4026532998, count: 2, attribution: "unknown" },
+        ]),
+        node("c", [{ ...udp, interface: "lo", count: 1 }]),
+      ],
+      20,
+    );
+    expect(merged.drops).toEqual([
+      { ...udp, interface: "eth0", count: 30, nodes: 1, workload: inShop(cart), pods: 1, attribution: "netns", pod: cartA },
+      { ...udp, interface: "lo", count: 11, nodes: 2, attribution: "host" },
+      { ...udp, interface: "lo", count: 6, nodes: 1, attribution: "unknown" },
+      { ...udp, interface: "eth0", count: 3, nodes: 1, attribution: "host" },
+      { ...udp, interface: "lo", count: 1, nodes: 1 },
+    ]);
+    expect(merged.totalDrops).toBe(51);
+  });
+
+  it("orders equal counts the same whatever order the nodes came in, workloads included", () => {
+    const nodes = [
+      node("a", [{ ...udp, interface: "eth0", netns: 7, count: 5, ...pod(dbPod, db) }]),
+      node("b", [
+        { ...udp, interface: "eth0", netns: 7, count: 5, ...pod(cartB) },
+        { ...udp, interface: "eth0", netns: 1, count: 5, attribution: "host" },
+      ]),
+      node("c", [{ ...udp, interface: "eth0", netns: 3, count: 5, attribution: "unknown" }]),
+    ];
+    const forward = mergeReports(nodes, 10);
+    const backward = mergeReports([...nodes].reverse(), 10);
+    expect(forward).toEqual(backward);
+    // By "host", the workload as "namespace/kind/name", "unknown", in code-unit order.
+    expect(forward.drops.map((d) => d.workload?.name ?? d.attribution)).toEqual(["host", "cart", "db", "unknown"]);
+  });
+
+  it("names the workload with most drops over all rows, not only the top N, equal sums by name", () => {
+    const merged = mergeReports(
+      [
+        node("a", [
+          { ...udp, interface: "lo", netns: 1, count: 100, attribution: "host" },
+          { ...udp, interface: "eth0", netns: 7, count: 30, ...pod(dbPod, db) },
+          { ...udp, symbol: "tcp_v4_rcv+0x1", interface: "eth0", netns: 4, count: 20, ...pod(cartA) },
+          { ...udp, symbol: "tcp_v4_rcv+0x2", interface: "eth0", netns: 4, count: 20, ...pod(cartA) },
+        ]),
+      ],
+      2,
+    );
+    expect(merged.drops.map((d) => d.workload?.name)).toEqual([undefined, "db"]);
+    expect(merged.topWorkload).toBe("Deployment shop/cart");
+    const tie = mergeReports(
+      [
+        node("a", [
+          { ...udp, interface: "eth0", netns: 7, count: 40, ...pod(dbPod, db) },
+          { ...udp, interface: "eth0", netns: 4, count: 40, ...pod(cartA) },
         ]),
       ],
       20,
     );
-    expect(onOneNode.drops).toEqual(acrossNodes.drops.map((row) => ({ ...row, nodes: 1 })));
-  });
-
-  it("names no one where workloads, or attributions, differ; and a row without names (an older agent's) agrees with none", () => {
-    const merged = mergeReports(
-      [
-        node("a", [{ ...eth0, netns: 7, count: 30, attribution: "netns", pod: cartA, workload: cart }]),
-        node("b", [{ ...eth0, netns: 9, count: 12, attribution: "netns", pod: cartB, workload: db }]),
-        node("c", [{ symbol: "udp_rcv+0x452", interface: "lo", netns: 1, count: 5, attribution: "host" }]),
-        node("d", [{ symbol: "udp_rcv+0x452", interface: "lo", netns: 1, count: 4, attribution: "unknown" }]),
-        node("e", [{ symbol: "nft_do_chain+0x2d1", count: 3, attribution: "host" }]),
-        node("f", [{ symbol: "nft_do_chain+0x2d1", count: 2 }]),
-      ],
-      20,
-    );
-    expect(merged.drops).toEqual([
-      { ...eth0, module: "kernel", reason: "NO_SOCKET", class: "depends", count: 42, nodes: 2, attribution: "netns" },
-      { symbol: "udp_rcv+0x452", interface: "lo", module: "kernel", reason: "NO_SOCKET", class: "depends", count: 9, nodes: 2 },
-      { symbol: "nft_do_chain+0x2d1", interface: "eth0", module: "kernel", reason: "NO_SOCKET", class: "depends", count: 5, nodes: 2 },
-    ]);
-    expect(merged.totalDrops).toBe(56);
+    expect(tie.topWorkload).toBe("Deployment shop/cart");
+    expect(mergeReports([node("a", [{ ...udp, interface: "lo", netns: 1, count: 100, attribution: "host" }])], 20).topWorkload).toBeUndefined();
   });
 });
 

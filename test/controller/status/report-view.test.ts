@@ -26,10 +26,45 @@ describe("the cached form of a report", () => {
       phase: "Running",
       totalDrops: 3,
       uncountedDrops: 0,
-      rows: [{ key: "udp_rcv+0x452\0eth0\0kernel\0NO_SOCKET", symbol: "udp_rcv+0x452", interface: "eth0", module: "kernel", reason: "NO_SOCKET", count: 3 }],
+      rows: [
+        { key: "udp_rcv+0x452\0eth0\0kernel\0NO_SOCKET\0\0", symbol: "udp_rcv+0x452", interface: "eth0", module: "kernel", reason: "NO_SOCKET", count: 3 },
+      ],
     });
     expect(pool.size).toBe(5);
     expect(b?.view.rows[0]?.key).toBe(a?.view.rows[0]?.key);
+  });
+
+  it("sums a workload's pods and interfaces on the node into one row, with its interfaces and its pod count", () => {
+    const cart = { kind: "Deployment", name: "cart" };
+    const pod = (uid: string) => ({ namespace: "shop", name: `cart-${uid}`, uid });
+    const view = toReportView(
+      report(
+        "a",
+        status([
+          { ...row, netns: 7, count: 30, attribution: "netns", pod: pod("u1"), workload: cart },
+          { ...row, netns: 7, interface: "lo", count: 2, attribution: "netns", pod: pod("u1"), workload: cart },
+          { ...row, netns: 9, count: 12, attribution: "netns", pod: pod("u2"), workload: cart },
+          { ...row, netns: 1, interface: "lo", count: 5, attribution: "host" },
+        ]),
+      ),
+      new StringPool(),
+    )?.view;
+    expect(view?.rows.map(({ key: _key, owner: _owner, ...rest }) => rest)).toEqual([
+      {
+        symbol: "udp_rcv+0x452",
+        interface: "eth0",
+        module: "kernel",
+        reason: "NO_SOCKET",
+        count: 44,
+        workload: { kind: "Deployment", namespace: "shop", name: "cart" },
+        pods: 2,
+        interfaces: [
+          { name: "eth0", count: 42 },
+          { name: "lo", count: 2 },
+        ],
+      },
+      { symbol: "udp_rcv+0x452", interface: "lo", module: "kernel", reason: "NO_SOCKET", count: 5 },
+    ]);
   });
 
   it("treats a report without status as a starting agent", () => {
