@@ -4,6 +4,7 @@ import { formatDuration } from "../api/duration.js";
 import { probeCost, reportStatus } from "../trace/report-status.js";
 import { probeCostLine } from "../api/probe-cost.js";
 import { stackLines } from "./stacks-text.js";
+import { counterLines } from "./counters-text.js";
 import { realHost } from "../trace/host.js";
 import { procModules } from "../probe/loaded-modules.js";
 import { runTrace, type TraceDeps, type TraceState } from "../trace/session.js";
@@ -42,12 +43,15 @@ function ownerCell(row: ReportRow): string {
   return "-";
 }
 
-function dropTable(state: TraceState, attributor: Attributor): string {
+/** The table of rows `droptrace run --output table` prints (also the README's real-kernel example). */
+export function rowsTable(rows: readonly ReportRow[]): string {
   const table = new Table({ head: ["COUNT", "SYMBOL", "INTERFACE", "NETNS", "MODULE", "REASON", "CLASS", "OWNER"], style: { head: [], border: [] } });
-  for (const row of attributeRows(state.snapshot.rows, attributor)) {
-    table.push([row.count, row.symbol, row.interface, row.netns, row.module, row.reason, row.class, ownerCell(row)]);
-  }
-  const lines = [table.toString()];
+  for (const row of rows) table.push([row.count, row.symbol, row.interface, row.netns, row.module, row.reason, row.class, ownerCell(row)]);
+  return table.toString();
+}
+
+function dropTable(state: TraceState, attributor: Attributor): string {
+  const lines = [rowsTable(attributeRows(state.snapshot.rows, attributor))];
   const { snapshot } = state;
   if (snapshot.otherRows > 0) lines.push(`... and ${snapshot.otherCount} drops in ${snapshot.otherRows} more rows`);
   lines.push(
@@ -56,6 +60,7 @@ function dropTable(state: TraceState, attributor: Attributor): string {
   const cost = probeCost(snapshot, state.cpus, state.skippedProbes ?? 0);
   if (cost !== undefined) lines.push(probeCostLine(cost));
   lines.push(...stackLines(snapshot.rows));
+  lines.push(...counterLines(state.kernelCounters));
   lines.push(...explanationLines(snapshot.rows));
   for (const note of state.notes) lines.push(`note: ${note}`);
   return `${lines.join("\n")}\n`;

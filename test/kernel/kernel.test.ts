@@ -4,13 +4,18 @@
 // The kernel's own traffic may add rows and counts, never remove them: counts are "at least".
 // Every drop is accounted for: in a row, or in uncountedDrops when SystemTap skipped a probe hit
 // (it does, rarely, on a host this loaded); so a row holds at least what was sent less those.
-import { existsSync, mkdtempSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { execa } from "execa";
 import { beforeAll, describe, expect, it } from "vitest";
 import { DropTraceReportStatusSchema, type DropTraceReportStatus, type ReportRow } from "../../src/api/report.js";
 import { parseKfreeSkbFormat } from "../../src/trace/kernel-reasons.js";
+import { rowsTable } from "../../src/cli/run.js";
+import { stackLines } from "../../src/cli/stacks-text.js";
+import { counterLines } from "../../src/cli/counters-text.js";
+import { explanationLines } from "../../src/cli/explanations-text.js";
+import { probeCostLine } from "../../src/api/probe-cost.js";
 
 const here = import.meta.dirname;
 const out = process.env["DROPTRACE_KERNEL_OUT"] ?? mkdtempSync(path.join(tmpdir(), "droptrace-kernel-"));
@@ -246,7 +251,9 @@ describe.each(FAMILIES)("kernel %s", (family) => {
 
     it("shows the code path of a NOT_SPECIFIED drop: IPv6 multicast nobody joined, dropped in ip6_mc_input, reached from the IPv6 receive path", () => {
       const status = k.report("explained");
-      const found = status.rows.filter((x) => x.interface === "eth0" && x.netns === k.ns("c") && x.reason === "NOT_SPECIFIED" && symbolOf("ip6_mc_input").test(x.symbol));
+      const found = status.rows.filter(
+        (x) => x.interface === "eth0" && x.netns === k.ns("c") && x.reason === "NOT_SPECIFIED" && symbolOf("ip6_mc_input").test(x.symbol),
+      );
       expect(found, JSON.stringify(status.rows, null, 1)).toHaveLength(1);
       const r = found[0] as ReportRow;
       expect(r.count).toBeGreaterThanOrEqual(atLeast(status, 30));
@@ -257,8 +264,14 @@ describe.each(FAMILIES)("kernel %s", (family) => {
         expect(stack.frames[0], JSON.stringify(stack)).toMatch(symbolOf("ip6_mc_input"));
         expect(stack.frames.length).toBeLessThanOrEqual(16);
         // Its callers: the IPv6 receive path, then the core's receive.
-        expect(stack.frames.some((f) => /^(ipv6_rcv|ip6_rcv_finish|ip6_sublist_rcv_finish|ip6_list_rcv_finish)\+/.test(f)), JSON.stringify(stack)).toBe(true);
-        expect(stack.frames.some((f) => /^__netif_receive_skb/.test(f)), JSON.stringify(stack)).toBe(true);
+        expect(
+          stack.frames.some((f) => /^(ipv6_rcv|ip6_rcv_finish|ip6_sublist_rcv_finish|ip6_list_rcv_finish)\+/.test(f)),
+          JSON.stringify(stack),
+        ).toBe(true);
+        expect(
+          stack.frames.some((f) => /^__netif_receive_skb/.test(f)),
+          JSON.stringify(stack),
+        ).toBe(true);
       }
       expect(stacks.reduce((sum, st) => sum + st.count, 0)).toBeGreaterThanOrEqual(30);
     });
@@ -356,5 +369,43 @@ describe.each(FAMILIES)("kernel %s", (family) => {
     ];
     console.log(`\nreal-kernel timings (${k.release()}):\n  ${lines.join("\n  ")}`);
     expect(existsSync(k.guest("scenarios.json"))).toBe(true);
+  });
+});
+
+// The README's example of an explained row, a code path and what the probe cannot see is this
+// suite's case 4 on the newest kernel, rendered as `droptrace run --output table` renders it.
+// DROPTRACE_UPDATE_README=1 rewrites it from this run; otherwise the README must hold a block of
+// the same making (a run's counts and offsets differ from boot to boot, so not byte for byte).
+describe("the README's real-kernel example", () => {
+  const readme = path.join(here, "../../README.md");
+  const START = "<!-- kernel:explained -->";
+  const END = "<!-- /kernel:explained -->";
+  it("shows case 4 on 7.2: an explained row, a NOT_SPECIFIED drop's code path, and drops the probe could not see", () => {
+    const text = readFileSync(readme, "utf8");
+    const from = text.indexOf(START);
+    const to = text.indexOf(END);
+    expect(from, `README.md holds ${START} … ${END}`).toBeGreaterThanOrEqual(0);
+    if (process.env["DROPTRACE_UPDATE_README"] === "1") {
+      const k = kernel("7.2");
+      const status = k.report("explained");
+      const top = status.rows.slice(0, 12);
+      const block = [
+        `\`droptrace run --output table --stacks\` on ${k.release()} (the real-kernel suite's case 4, in its guest):`,
+        "",
+        "```",
+        rowsTable(top),
+        ...(status.probeCost === undefined ? [] : [probeCostLine(status.probeCost)]),
+        ...stackLines(top),
+        ...counterLines(status.kernelCounters),
+        ...explanationLines(top),
+        "```",
+      ].join("\n");
+      writeFileSync(readme, `${text.slice(0, from + START.length)}\n${block}\n${text.slice(to)}`);
+    }
+    const block = readFileSync(readme, "utf8").slice(from, readFileSync(readme, "utf8").indexOf(END));
+    expect(block).toMatch(/OTHERHOST +normal/);
+    expect(block).toMatch(/ip6_mc_input\+0x[0-9a-f]+ NOT_SPECIFIED:/);
+    expect(block).toMatch(/drops the probe cannot see, in no row: RxFrameErrors nic1 20/);
+    expect(block).toMatch(/^probe: [\d,]+ hits/m);
   });
 });
