@@ -4,7 +4,7 @@
 //   R \t <count> \t <location 0x hex> \t <ifname | -> \t <netns inode, 0 unknown> \t <reason, -1 none>
 //   S \t <count> \t <location 0x hex> \t <reason, -1 none> \t <frames>
 //                                     (only with stacks=1: one call stack seen with drops at that location and
-//                                     reason this interval, after the interval's R lines; frames are 1 to 24
+//                                     reason this interval, after the interval's R lines; frames are 1 to 26
 //                                     return addresses, comma-separated, innermost first, as callers() gave them)
 //   I \t <seq from 1> \t <rows> \t <overflow> \t <stacks> \t <stack overflow> \t <hits> \t <probe ns> \t <elapsed ns>
 //                                     (stacks: S lines this interval; stack overflow: stack samples the full
@@ -78,8 +78,11 @@ const PercentSchema = z
   .transform(Number)
   .pipe(z.number().min(1, "must be at least 1").max(50, "must be at most 50"));
 
-/** Return addresses of one stack, innermost first, as SystemTap's callers() prints them. */
-export const MAX_PROBE_STACK_FRAMES = 24;
+/**
+ * Return addresses of one stack, innermost first, as SystemTap's backtrace() prints them: the first
+ * frame and MAXBACKTRACE (24) more, 25 on real kernels; 26 is the most its 512-byte string holds.
+ */
+export const MAX_PROBE_STACK_FRAMES = 26;
 
 const FramesSchema = z
   .string()

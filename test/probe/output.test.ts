@@ -75,10 +75,13 @@ describe("parseProbeLine", () => {
     expect(parseProbeLine("S\t1\t0x1\t-1\t0x1")).toMatchObject({ reason: -1, frames: ["0x1"] });
   });
 
-  it("reads a stack of 24 frames and refuses 25", () => {
+  it("reads the 25-frame stack a real kernel gave (7.2, backtrace() with MAXBACKTRACE=24), up to 26 frames, and refuses 27", () => {
+    const real =
+      "S\t49\t0xffffffffa98fa632\t3\t0xffffffffc078ca03,0xffffffffc078ca64,0xffffffffc0795f77,0xffffffffc079e343,0xffffffffa9820779,0xffffffffa9798836,0xffffffffa98fa632,0xffffffffa98a39da,0xffffffffa98a3b75,0xffffffffa97c3155,0xffffffffa97c3448,0xffffffffa97c3bae,0xffffffffa97c40cc,0xffffffffa8b91809,0xffffffffa8b9119b,0xffffffffa8b91bb2,0xffffffffa97c05eb,0xffffffffa98a8ef7,0xffffffffa98aaba3,0xffffffffa98ac0e9,0xffffffffa98f3c25,0xffffffffa98f86f8,0xffffffffa9782c99,0xffffffffa9023054,0xffffffffa90233bf";
+    expect(parseProbeLine(real)).toMatchObject({ kind: "stack", count: 49 });
     const frames = (n: number) => Array.from({ length: n }, (_, i) => `0xffffffff81a0${(0x1000 + i).toString(16)}`).join(",");
     expect(parseProbeLine(`S\t1\t0x1\t2\t${frames(MAX_PROBE_STACK_FRAMES)}`)).toMatchObject({ kind: "stack" });
-    expect(() => parseProbeLine(`S\t1\t0x1\t2\t${frames(MAX_PROBE_STACK_FRAMES + 1)}`)).toThrow(/frames must be 1 to 24 comma-separated addresses/);
+    expect(() => parseProbeLine(`S\t1\t0x1\t2\t${frames(MAX_PROBE_STACK_FRAMES + 1)}`)).toThrow(/frames must be 1 to 26 comma-separated addresses/);
   });
 
   it("reads the guard's overload record", () => {
@@ -119,11 +122,11 @@ describe("parseProbeLine", () => {
     ["I\t1\t4\t0\t0\t0\t10\t2000\t1234567890123456", /cost\.elapsedNs must be a decimal integer of at most 15 digits/],
     ["I\t1\t4\t0\tx\t0\t10\t2000\t1000000000", /stacks must be a decimal integer/],
     ["S\t57\t0x1\t2", /expected 5 tab-separated fields/],
-    ["S\t57\t0x1\t2\t", /frames must be 1 to 24 comma-separated addresses/],
-    ["S\t57\t0x1\t2\t0x1,", /frames must be 1 to 24/],
-    ["S\t57\t0x1\t2\t0x1, 0x2", /frames must be 1 to 24/],
-    ["S\t57\t0x1\t2\tffffffff81a01234", /frames must be 1 to 24/],
-    ["S\t57\t0x1\t2\t0x1ffffffff81a01234", /frames must be 1 to 24/],
+    ["S\t57\t0x1\t2\t", /frames must be 1 to 26 comma-separated addresses/],
+    ["S\t57\t0x1\t2\t0x1,", /frames must be 1 to 26/],
+    ["S\t57\t0x1\t2\t0x1, 0x2", /frames must be 1 to 26/],
+    ["S\t57\t0x1\t2\tffffffff81a01234", /frames must be 1 to 26/],
+    ["S\t57\t0x1\t2\t0x1ffffffff81a01234", /frames must be 1 to 26/],
     ["S\tmany\t0x1\t2\t0x1", /count must be a decimal integer/],
     ["S\t57\t0x1\tNO_SOCKET\t0x1", /reason must be -1/],
     ["O\t73000", /expected 3 tab-separated fields/],
