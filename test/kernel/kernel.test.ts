@@ -237,7 +237,8 @@ describe.each(FAMILIES)("kernel %s", (family) => {
       expect(status.phase).toBe("Completed");
       expect(status.message ?? "").not.toMatch(/malformed/);
       const cost = status.probeCost;
-      expect(cost?.hits).toBeGreaterThanOrEqual(atLeast(status, 75));
+      // The 25 and the 30: the NIC's 20 never reach the probe.
+      expect(cost?.hits).toBeGreaterThanOrEqual(atLeast(status, 55));
       expect(cost?.handlerNanoseconds).toBeGreaterThan(0);
       expect(cost?.nanosecondsPerHit).toBeGreaterThan(0);
       expect(cost?.cpus).toBe(2);
@@ -252,7 +253,7 @@ describe.each(FAMILIES)("kernel %s", (family) => {
       expect(r.class).toBe("normal");
     });
 
-    it("shows the code path of a NOT_SPECIFIED drop: IPv6 multicast nobody joined, dropped in ip6_mc_input, reached from the IPv6 receive path", () => {
+    it("shows the code path of a NOT_SPECIFIED drop: IPv6 multicast nobody joined, dropped in ip6_mc_input, received by the core from the sender's own transmit", () => {
       const status = k.report("explained");
       const found = status.rows.filter(
         (x) => x.interface === "eth0" && x.netns === k.ns("c") && x.reason === "NOT_SPECIFIED" && symbolOf("ip6_mc_input").test(x.symbol),
@@ -266,17 +267,23 @@ describe.each(FAMILIES)("kernel %s", (family) => {
       for (const stack of stacks) {
         expect(stack.frames[0], JSON.stringify(stack)).toMatch(symbolOf("ip6_mc_input"));
         expect(stack.frames.length).toBeLessThanOrEqual(16);
-        // Its callers: the IPv6 receive path, then the core's receive.
-        expect(
-          stack.frames.some((f) => /^(ipv6_rcv|ip6_rcv_finish|ip6_sublist_rcv_finish|ip6_list_rcv_finish)\+/.test(f)),
-          JSON.stringify(stack),
-        ).toBe(true);
-        expect(
-          stack.frames.some((f) => /^__netif_receive_skb/.test(f)),
-          JSON.stringify(stack),
-        ).toBe(true);
       }
-      expect(stacks.reduce((sum, st) => sum + st.count, 0)).toBeGreaterThanOrEqual(30);
+      // The most frequent is the scenario's: ip6_mc_input called from the core's receive (ipv6_rcv
+      // reaches it by tail calls, so it leaves no frame: seen on 6.1, 6.12 and 7.2), in the softirq
+      // the sender's own transmit on hc ran, down from ip6_output.
+      const top = stacks[0]?.frames ?? [];
+      expect(top[1], JSON.stringify(top)).toMatch(/^__netif_receive_skb/);
+      expect(
+        top.some((f) => /^ip6_(finish_)?output\+/.test(f)),
+        JSON.stringify(top),
+      ).toBe(true);
+      // Stack counts are exact until sampling starts, then estimates: under emulation a backtrace takes
+      // hundreds of microseconds, so even this burst of 30 passes the stacks handler's 1% budget and
+      // later drops are sampled, each sample standing for the drops it was taken for (27 for 30 seen
+      // on 7.2, 31 on 6.1). An estimate, not a count: within half of the row's either way.
+      const estimate = stacks.reduce((sum, st) => sum + st.count, 0);
+      expect(estimate).toBeGreaterThanOrEqual(r.count / 2);
+      expect(estimate).toBeLessThanOrEqual(r.count * 1.5);
     });
 
     it("counts the frames the NIC refused, which no row holds, as drops the probe could not see", () => {
@@ -394,7 +401,7 @@ describe("the README's real-kernel example", () => {
       const status = k.report("explained");
       const top = status.rows.slice(0, 12);
       const block = [
-        `\`droptrace run --output table --stacks\` on ${k.release()} (the real-kernel suite's case 4, in its guest):`,
+        `\`droptrace run --output table --stacks\` on ${k.release()} (the real-kernel suite's case 4, in its guest; the probe's times are of QEMU's software-emulated CPU, far slower than hardware):`,
         "",
         "```",
         rowsTable(top),
@@ -407,7 +414,7 @@ describe("the README's real-kernel example", () => {
       writeFileSync(readme, `${text.slice(0, from + START.length)}\n${block}\n${text.slice(to)}`);
     }
     const block = readFileSync(readme, "utf8").slice(from, readFileSync(readme, "utf8").indexOf(END));
-    expect(block).toMatch(/OTHERHOST +normal/);
+    expect(block).toMatch(/OTHERHOST\s*│\s*normal/);
     expect(block).toMatch(/ip6_mc_input\+0x[0-9a-f]+ NOT_SPECIFIED:/);
     expect(block).toMatch(/drops the probe cannot see, in no row: RxFrameErrors nic1 20/);
     expect(block).toMatch(/^probe: [\d,]+ hits/m);
