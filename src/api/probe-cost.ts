@@ -1,7 +1,7 @@
 // What watching cost: the probe's handler time, as each node's report carries it and as a
 // DropTrace's status sums it, and the one line every output prints it as.
 //
-// The probe measures the time inside its kfree_skb handler's body with local_clock; SystemTap's
+// The probe measures the time inside its kfree_skb handler's body in cycles (ns over each interval); SystemTap's
 // own entry and exit around each handler are not in it, so this is "handler time", a lower bound
 // of what the probe costs (stap/README.md measures the whole cost per drop).
 import { z } from "zod";

@@ -9,7 +9,7 @@
 //   I \t <seq from 1> \t <rows> \t <overflow> \t <stacks> \t <stack overflow> \t <hits> \t <probe ns> \t <elapsed ns>
 //                                     (stacks: S lines this interval; stack overflow: stack samples the full
 //                                     stack table did not store; hits: handler runs; probe ns: time inside the
-//                                     handler bodies, local_clock, SystemTap's own entry and exit not included;
+//                                     handler bodies (cycles, converted by the module), SystemTap's own entry and exit not included;
 //                                     elapsed ns: the interval's length as the module measured it)
 //   O \t <share ppm> \t <limit percent>
 //                                     (once: the probe's guard stopped the trace, its handler time over the last
@@ -112,7 +112,7 @@ const ProbeStackSchema = z.object({
 const IntervalCostSchema = z.object({
   /** Times the kfree_skb handler ran: counted, filtered out, or past the map. */
   hits: CountSchema,
-  /** Nanoseconds inside the handler bodies (local_clock); SystemTap's own entry and exit are not in it. */
+  /** Nanoseconds inside the handler bodies (the module counts cycles and converts them); SystemTap's own entry and exit are not in it. */
   probeNs: CountSchema,
   /** The interval's wall-clock length as the module measured it. */
   elapsedNs: CountSchema,
