@@ -24,6 +24,7 @@ import { KERNEL_COUNTER_NAMES } from "./kernel-counters.js";
 import { DropClassSchema, MAX_EXPLAINED_REASONS, MAX_EXPLANATION_TEXT } from "./drop-explanations.js";
 import { DURATION_MAX_LENGTH, DURATION_MIN_LENGTH, DURATION_PATTERN, formatDuration, parseDurationSeconds } from "./duration.js";
 import { StacksSchema } from "./stacks.js";
+import { RowFlowsShape } from "./flows.js";
 import { MAX_PROBE_CPU_PERCENT_BOUNDS, MAX_PROBE_CPU_PERCENT_DEFAULT, ProbeCostStatusSchema } from "./probe-cost.js";
 import {
   ConditionSchema,
@@ -161,6 +162,8 @@ export const DropRowSchema = z.strictObject({
     .array(z.strictObject({ name: z.string().max(IFNAME_MAX + 1), count }))
     .max(MAX_ROW_INTERFACES)
     .optional(),
+  /** The row's most frequent flows summed over its nodes, addresses named where the cluster knows them (flows.ts). */
+  ...RowFlowsShape,
 });
 export type DropRow = z.infer<typeof DropRowSchema>;
 

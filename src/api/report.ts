@@ -9,6 +9,7 @@ import { KERNEL_COUNTER_NAMES } from "./kernel-counters.js";
 import { DropClassSchema } from "./drop-explanations.js";
 import { StacksSchema } from "./stacks.js";
 import { ProbeCostSchema } from "./probe-cost.js";
+import { RowFlowsShape } from "./flows.js";
 
 const count = z.number().int().min(0);
 const time = z.iso.datetime({ offset: true });
@@ -22,6 +23,11 @@ export const ReportRowSchema = z.strictObject({
   interface: z.string().max(IFNAME_MAX + 1),
   /** Inode of the device's network namespace on that node; 0 when unknown. */
   netns: count,
+  /**
+   * The cgroup ID (the inode of its cgroup v2 directory) of the socket the dropped packet carried,
+   * part of the row's identity on its node; absent when the packet carried no full socket.
+   */
+  socketCgroup: count.optional(),
   module: z.string().max(64),
   reason: z.string().max(64),
   /**
@@ -37,6 +43,8 @@ export const ReportRowSchema = z.strictObject({
    * the drops at this symbol with this reason, on any interface (the probe records stacks by drop site and reason).
    */
   stacks: StacksSchema.optional(),
+  /** The most frequent flows behind the row (flows.ts), with the drops that had none the probe could read. */
+  ...RowFlowsShape,
 });
 export type ReportRow = z.infer<typeof ReportRowSchema>;
 
@@ -109,6 +117,8 @@ export const DropTraceReportStatusSchema = z.strictObject({
   kernelCounters: KernelCountersSchema.optional(),
   /** What the probe cost on this node, once it has reported an interval (probe-cost.ts). */
   probeCost: ProbeCostSchema.optional(),
+  /** Drops counted in rows whose flow the node's flow table had no room for (they are in those rows' otherFlows). */
+  unstoredFlows: count.optional(),
 });
 export type DropTraceReportStatus = z.infer<typeof DropTraceReportStatusSchema>;
 
