@@ -5,6 +5,7 @@ import type { DropTraceReportStatus, ReportRow } from "../api/report.js";
 import { compareRows, nodeRowKey } from "../api/rows.js";
 import { MAX_REPORT_STACK_BYTES, mergeStacks, stacksOnTopRows } from "../api/stacks.js";
 import { addNotCounted, cpuPercent, nanosecondsPerHit, type ProbeCost } from "../api/probe-cost.js";
+import { mergeFlows } from "../api/flows.js";
 
 export function carryOver(earlier: DropTraceReportStatus, now: DropTraceReportStatus, rowCap: number): DropTraceReportStatus {
   const merged = new Map<string, ReportRow>();
@@ -16,7 +17,7 @@ export function carryOver(earlier: DropTraceReportStatus, now: DropTraceReportSt
       continue;
     }
     const stacks = existing.stacks === undefined && row.stacks === undefined ? undefined : mergeStacks([existing.stacks ?? [], row.stacks ?? []]);
-    merged.set(key, { ...existing, count: existing.count + row.count, ...(stacks === undefined ? {} : { stacks }) });
+    merged.set(key, { ...existing, count: existing.count + row.count, ...(stacks === undefined ? {} : { stacks }), ...carriedFlows(existing, row) });
   }
   const sorted = [...merged.values()].sort(compareRows);
   const kept = stacksOnTopRows(sorted.slice(0, rowCap), MAX_REPORT_STACK_BYTES);
@@ -37,6 +38,19 @@ export function carryOver(earlier: DropTraceReportStatus, now: DropTraceReportSt
     rows: kept,
     ...(probeCost === undefined ? {} : { probeCost }),
   };
+}
+
+/**
+ * Both runs' flows of one row: summed by flow, the top kept; what is not listed stays in
+ * otherFlows, so count = listed + unparsedFlows + otherFlows still holds. Rows of an agent
+ * without flows have none to add.
+ */
+function carriedFlows(a: ReportRow, b: ReportRow): Pick<ReportRow, "flows" | "unparsedFlows" | "otherFlows"> {
+  if (a.flows === undefined && b.flows === undefined) return {};
+  const { flows } = mergeFlows([a.flows ?? [], b.flows ?? []]);
+  const unparsedFlows = (a.unparsedFlows ?? 0) + (b.unparsedFlows ?? 0);
+  const listed = flows.reduce((sum, f) => sum + f.count, 0);
+  return { flows, unparsedFlows, otherFlows: Math.max(0, a.count + b.count - listed - unparsedFlows) };
 }
 
 /** Both runs' cost: sums, and the shares recomputed over the whole time. */

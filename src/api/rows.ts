@@ -41,9 +41,12 @@ export function statusRowKey(row: RowIdentity & RowOwnerIdentity): string {
   return `${rowKey(row)}\0\0${row.attribution ?? ""}`;
 }
 
-/** Key of a row on one node (its report): the network namespace tells two pods' eth0 apart. */
-export function nodeRowKey(row: RowIdentity & { readonly netns: number }): string {
-  return `${rowKey(row)}\0${row.netns}`;
+/**
+ * Key of a row on one node (its report): the network namespace tells two pods' eth0 apart, the
+ * socket's cgroup two host-network pods' drops in the node's own namespace.
+ */
+export function nodeRowKey(row: RowIdentity & { readonly netns: number; readonly socketCgroup?: number | undefined }): string {
+  return `${rowKey(row)}\0${row.netns}\0${row.socketCgroup ?? 0}`;
 }
 
 /**

@@ -2,31 +2,44 @@
 //
 //   A                                 (once, first: every probe is armed, drops from now on are seen)
 //   R \t <count> \t <location 0x hex> \t <ifname | -> \t <netns inode, 0 unknown> \t <reason, -1 none>
+//       \t <socket cgroup id, 0 none> \t <row id>
+//   F \t <count> \t <row id> \t <family 4 | 6 | 0> \t <protocol> \t <source port> \t <destination port>
+//       \t <source word 0> \t <source word 1> \t <destination word 0> \t <destination word 1>
+//                                     (the drops of one R row of this interval with one flow, after the
+//                                     interval's R lines; family 0: no network header could be read; address
+//                                     words in hex, each 8 header bytes as a little-endian read gave them: an
+//                                     IPv4 address is the low 4 bytes of word 1, an IPv6 one words 0 and 1)
 //   S \t <count> \t <location 0x hex> \t <reason, -1 none> \t <frames>
 //                                     (only with stacks=1: one call stack seen with drops at that location and
 //                                     reason this interval, after the interval's R lines; frames are 1 to 26
 //                                     return addresses, comma-separated, innermost first, as callers() gave them)
 //   I \t <seq from 1> \t <rows> \t <overflow> \t <stacks> \t <stack overflow> \t <hits> \t <probe ns> \t <elapsed ns>
+//       \t <flow overflow>
 //                                     (stacks: S lines this interval; stack overflow: stack samples the full
 //                                     stack table did not store; hits: handler runs; probe ns: time inside the
 //                                     handler bodies (cycles, converted by the module), SystemTap's own entry and exit not included;
-//                                     elapsed ns: the interval's length as the module measured it)
+//                                     elapsed ns: the interval's length as the module measured it; flow overflow:
+//                                     drops whose flow the full flow table did not store)
 //   O \t <share ppm> \t <limit percent>
 //                                     (once: the probe's guard stopped the trace, its handler time over the last
 //                                     second being share ppm of all CPUs, over the limit; the last interval's
 //                                     R, S and I lines and E still follow)
 //   E \t <seq of the last interval>   (after the end probe flushed; nothing follows it)
 //
-// The probe before stacks and cost printed `I \t <seq> \t <rows> \t <overflow>`; the real captures in
-// test/fixtures and ../shared/fixtures were made with it. That form still parses, as an interval
-// that reports no stacks and no cost, so those captures keep testing the parser and the pipeline.
+// The probe before stacks and cost printed `I \t <seq> \t <rows> \t <overflow>` and 6-field R lines
+// (no socket cgroup, no row id, no flows); the real captures in test/fixtures and ../shared/fixtures
+// were made with it. Those forms still parse, as an interval that reports no stacks, cost or flows,
+// and rows without them, so those captures keep testing the parser and the pipeline. So does the
+// 9-field I line of the probe before flows.
 //
 // Every line that is not one of these becomes a ProbeProtocolError for the caller to count
 // and report: a probe that prints something else is broken, and dropping its output quietly
 // would turn a broken probe into "no drops".
 import { StringDecoder } from "node:string_decoder";
 import { z } from "zod";
+import ipaddr from "ipaddr.js";
 import { IFNAME_MAX } from "../api/constants.js";
+import { PORT_PROTOCOLS } from "../api/flows.js";
 
 /** Interface field value when the sk_buff had no device. */
 export const NO_INTERFACE = "-";
@@ -92,6 +105,15 @@ const FramesSchema = z
   )
   .transform((text) => text.split(",").map(normalizeHexAddress));
 
+// A cgroup ID is a kernfs node ID (64-bit); real ones are far below 2^53.
+const CgroupIdSchema = CountSchema;
+// Row IDs are 23-bit (ROW_ID_MASK in the probe).
+const RowIdSchema = z
+  .string()
+  .regex(/^\d{1,7}$/, "must be a decimal integer")
+  .transform(Number)
+  .pipe(z.number().max(0x7f_ffff, "must fit in 23 bits"));
+
 const ProbeRowSchema = z.object({
   kind: z.literal("row"),
   count: CountSchema,
@@ -99,7 +121,63 @@ const ProbeRowSchema = z.object({
   interface: InterfaceSchema,
   netns: U32Schema,
   reason: ReasonSchema,
+  /** The socket's cgroup ID; 0 when the packet carried no full socket; absent from the probe before flows. */
+  socketCgroup: CgroupIdSchema.optional(),
+  /** How this interval's F lines name the row; absent from the probe before flows. */
+  rowId: RowIdSchema.optional(),
 });
+
+const HexWordSchema = z
+  .string()
+  .regex(/^[0-9a-fA-F]{1,16}$/, "must be 1 to 16 hex digits")
+  .transform((text) => BigInt(`0x${text}`));
+
+const PortSchema = z
+  .string()
+  .regex(/^\d{1,5}$/, "must be a decimal integer")
+  .transform(Number)
+  .pipe(z.number().max(65535, "must fit in 16 bits"));
+
+const ProbeFlowLineSchema = z
+  .object({
+    count: CountSchema,
+    rowId: RowIdSchema,
+    family: z.enum(["0", "4", "6"], { error: "must be 4, 6 or 0 (unparsed)" }).transform(Number),
+    protocol: z
+      .string()
+      .regex(/^\d{1,3}$/, "must be a decimal integer")
+      .transform(Number)
+      .pipe(z.number().max(255, "must fit in 8 bits")),
+    sourcePort: PortSchema,
+    destinationPort: PortSchema,
+    source0: HexWordSchema,
+    source1: HexWordSchema,
+    destination0: HexWordSchema,
+    destination1: HexWordSchema,
+  })
+  .transform((raw): ProbeFlow => {
+    if (raw.family === 0) return { kind: "flow", count: raw.count, rowId: raw.rowId };
+    const ports = PORT_PROTOCOLS.has(raw.protocol);
+    return {
+      kind: "flow",
+      count: raw.count,
+      rowId: raw.rowId,
+      parsed: {
+        protocol: raw.protocol,
+        source: addressText(raw.family, raw.source0, raw.source1),
+        destination: addressText(raw.family, raw.destination0, raw.destination1),
+        ...(ports ? { sourcePort: raw.sourcePort, destinationPort: raw.destinationPort } : {}),
+      },
+    };
+  });
+
+/** The header bytes behind the probe's address words (little-endian reads): an address's text. */
+export function addressText(family: number, word0: bigint, word1: bigint): string {
+  const bytes: number[] = [];
+  const words = family === 4 ? [word1] : [word0, word1];
+  for (const word of words) for (let i = 0n; i < (family === 4 ? 4n : 8n); i += 1n) bytes.push(Number((word >> (8n * i)) & 0xffn));
+  return ipaddr.fromByteArray(bytes).toString();
+}
 
 const ProbeStackSchema = z.object({
   kind: z.literal("stack"),
@@ -118,6 +196,14 @@ const IntervalCostSchema = z.object({
   elapsedNs: CountSchema,
 });
 
+/** One flow of an R row of this interval: `parsed` absent when the packet had no readable network header. */
+export interface ProbeFlow {
+  kind: "flow";
+  count: number;
+  rowId: number;
+  parsed?: { protocol: number; source: string; destination: string; sourcePort?: number; destinationPort?: number };
+}
+
 const ProbeIntervalSchema = z.object({
   kind: z.literal("interval"),
   seq: SeqSchema,
@@ -129,6 +215,8 @@ const ProbeIntervalSchema = z.object({
   stackOverflow: CountSchema,
   /** Absent from the probe before cost accounting (the 4-field interval record). */
   cost: IntervalCostSchema.optional(),
+  /** Drops whose flow the probe's full flow table did not store (their drops are in the rows); absent before flows. */
+  flowOverflow: CountSchema.optional(),
 });
 
 const ProbeOverloadSchema = z.object({
@@ -157,7 +245,7 @@ export type ProbeOverload = z.infer<typeof ProbeOverloadSchema>;
 interface ProbeArmed {
   kind: "armed";
 }
-export type ProbeRecord = ProbeRow | ProbeStack | ProbeArmed | ProbeInterval | ProbeOverload | z.infer<typeof ProbeEndSchema>;
+export type ProbeRecord = ProbeRow | ProbeFlow | ProbeStack | ProbeArmed | ProbeInterval | ProbeOverload | z.infer<typeof ProbeEndSchema>;
 
 /** A line on the probe's stdout that is not a record: the error quotes it. */
 export class ProbeProtocolError extends Error {
@@ -190,7 +278,17 @@ export function parseProbeLine(line: string): ProbeRecord {
   const tag = fields[0];
   switch (tag) {
     case "R":
-      expectFieldCount(line, fields, 6, "R\\t<count>\\t<location>\\t<interface>\\t<netns>\\t<reason>");
+      if (fields.length === LEGACY_ROW_FIELDS) {
+        return validate(line, ProbeRowSchema, {
+          kind: "row",
+          count: fields[1],
+          location: fields[2],
+          interface: fields[3],
+          netns: fields[4],
+          reason: fields[5],
+        });
+      }
+      expectFieldCount(line, fields, 8, "R\\t<count>\\t<location>\\t<interface>\\t<netns>\\t<reason>\\t<socket cgroup>\\t<row id>");
       return validate(line, ProbeRowSchema, {
         kind: "row",
         count: fields[1],
@@ -198,6 +296,27 @@ export function parseProbeLine(line: string): ProbeRecord {
         interface: fields[3],
         netns: fields[4],
         reason: fields[5],
+        socketCgroup: fields[6],
+        rowId: fields[7],
+      });
+    case "F":
+      expectFieldCount(
+        line,
+        fields,
+        11,
+        "F\\t<count>\\t<row id>\\t<family>\\t<protocol>\\t<source port>\\t<destination port>\\t<source words 0, 1>\\t<destination words 0, 1>",
+      );
+      return validate(line, ProbeFlowLineSchema, {
+        count: fields[1],
+        rowId: fields[2],
+        family: fields[3],
+        protocol: fields[4],
+        sourcePort: fields[5],
+        destinationPort: fields[6],
+        source0: fields[7],
+        source1: fields[8],
+        destination0: fields[9],
+        destination1: fields[10],
       });
     case "S":
       expectFieldCount(line, fields, 5, "S\\t<count>\\t<location>\\t<reason>\\t<frames>");
@@ -212,7 +331,14 @@ export function parseProbeLine(line: string): ProbeRecord {
       if (fields.length === LEGACY_INTERVAL_FIELDS) {
         return validate(line, ProbeIntervalSchema, { kind: "interval", seq: fields[1], rows: fields[2], overflow: fields[3], stacks: "0", stackOverflow: "0" });
       }
-      expectFieldCount(line, fields, 9, "I\\t<seq>\\t<rows>\\t<overflow>\\t<stacks>\\t<stack overflow>\\t<hits>\\t<probe ns>\\t<elapsed ns>");
+      if (fields.length !== PRE_FLOWS_INTERVAL_FIELDS) {
+        expectFieldCount(
+          line,
+          fields,
+          10,
+          "I\\t<seq>\\t<rows>\\t<overflow>\\t<stacks>\\t<stack overflow>\\t<hits>\\t<probe ns>\\t<elapsed ns>\\t<flow overflow>",
+        );
+      }
       return validate(line, ProbeIntervalSchema, {
         kind: "interval",
         seq: fields[1],
@@ -221,6 +347,7 @@ export function parseProbeLine(line: string): ProbeRecord {
         stacks: fields[4],
         stackOverflow: fields[5],
         cost: { hits: fields[6], probeNs: fields[7], elapsedNs: fields[8] },
+        ...(fields.length === PRE_FLOWS_INTERVAL_FIELDS ? {} : { flowOverflow: fields[9] }),
       });
     case "O":
       expectFieldCount(line, fields, 3, "O\\t<share ppm>\\t<limit percent>");
@@ -232,12 +359,16 @@ export function parseProbeLine(line: string): ProbeRecord {
       expectFieldCount(line, fields, 2, "E\\t<seq>");
       return validate(line, ProbeEndSchema, { kind: "end", seq: fields[1] });
     default:
-      throw new ProbeProtocolError(line, "it does not start with a record tag (A, R, S, I, O or E)");
+      throw new ProbeProtocolError(line, "it does not start with a record tag (A, R, F, S, I, O or E)");
   }
 }
 
 /** `I\t<seq>\t<rows>\t<overflow>`: the interval record of the probe before stacks and cost. */
 const LEGACY_INTERVAL_FIELDS = 4;
+/** The interval record of the probe with stacks and cost, before flows. */
+const PRE_FLOWS_INTERVAL_FIELDS = 9;
+/** `R\t<count>\t<location>\t<interface>\t<netns>\t<reason>`: the row record of the probe before flows. */
+const LEGACY_ROW_FIELDS = 6;
 
 function expectFieldCount(line: string, fields: readonly string[], expected: number, shape: string): void {
   if (fields.length !== expected) {

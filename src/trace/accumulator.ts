@@ -7,8 +7,11 @@
 //
 // With stacks on, the call stacks behind the drops are summed the same way, by drop site (the
 // row's symbol) and reason, symbolized and trimmed to start at the dropping function (stack-frames.ts);
-// the handler's cost is summed from the interval records.
-import type { IntervalCost, ProbeInterval, ProbeOverload, ProbeRecord, ProbeRow, ProbeStack } from "../probe/output.js";
+// the handler's cost is summed from the interval records. The flows behind each row (F records,
+// which name their row by the row ID its R record gave this interval) are summed per row, and the
+// most frequent go into the row's snapshot.
+import type { IntervalCost, ProbeFlow, ProbeInterval, ProbeOverload, ProbeRecord, ProbeRow, ProbeStack } from "../probe/output.js";
+import { compareFlows, MAX_FLOWS_PER_ROW, protocolName, type Flow } from "../api/flows.js";
 import type { SymbolizedLocation } from "./kallsyms.js";
 import type { ReportRow } from "../api/report.js";
 import { compareRows } from "../api/rows.js";
@@ -51,6 +54,8 @@ export interface DropSnapshot {
   readonly cost?: CostTotals;
   /** Set once the probe's guard said it stopped the trace for its CPU share. */
   readonly overload?: Omit<ProbeOverload, "kind">;
+  /** Drops whose flow the probe's full flow table did not store; absent from a probe without flows. */
+  readonly unstoredFlows?: number;
 }
 
 export interface CostTotals extends IntervalCost {
@@ -77,6 +82,14 @@ export const EMPTY_SNAPSHOT: DropSnapshot = {
 export const MAX_STACKS_PER_SITE = 32;
 export const MAX_DISTINCT_STACKS = 2048;
 
+/**
+ * Distinct flows kept per row, and over all rows: beyond them a flow's drops are only in its row's
+ * count (and so in otherFlows). A row lists its top MAX_FLOWS_PER_ROW; keeping more lets a flow
+ * that starts late still reach the top.
+ */
+export const MAX_FLOWS_PER_ENTRY = 64;
+export const MAX_DISTINCT_FLOWS = 20_000;
+
 /** How many protocol error messages are kept verbatim; the rest are only counted. */
 export const PROTOCOL_ERROR_SAMPLES = 5;
 
@@ -91,7 +104,12 @@ interface Entry {
   readonly interface: string;
   readonly netns: number;
   readonly reason: number;
+  readonly socketCgroup: number;
   count: number;
+  /** By flow key: the drops of this row with that flow. */
+  readonly flows: Map<string, Flow>;
+  /** Drops of this row whose packet had no readable network header. */
+  unparsed: number;
 }
 
 export class DropAccumulator {
@@ -102,6 +120,12 @@ export class DropAccumulator {
   // Distinct (symbol, module) pairs, so that two addresses symbolized alike share one key.
   readonly #symbolIds = new Map<string, number>();
   readonly #entries = new Map<string, Entry>();
+  /** The current interval's rows by the row ID their R record gave (F records name rows by it). */
+  readonly #rowIds = new Map<number, Entry>();
+  #distinctFlows = 0;
+  /** Set once a row came from a probe that reports flows (its R record has a row ID). */
+  #flowsReported = false;
+  #unstoredFlows = 0;
   readonly #frames: StackFrames;
   /** By `${symbolId}\t${reason}`: the stacks of that drop site and reason, by stackKey. */
   readonly #stacks = new Map<string, Map<string, Stack>>();
@@ -159,6 +183,9 @@ export class DropAccumulator {
       case "stack":
         this.addStack(record);
         return;
+      case "flow":
+        this.addFlow(record);
+        return;
       case "interval":
         this.#endInterval(record);
         return;
@@ -181,21 +208,60 @@ export class DropAccumulator {
     if (this.#finished) this.noteProtocolError(`row after the probe's end record: ${row.location} ${row.interface}`);
     const location = this.#locate(row.location);
     // Reasons are keyed by number: names are one-to-one with numbers (UNKNOWN_<n> included).
-    const key = `${location.symbolId}\t${row.interface}\t${row.netns}\t${row.reason}`;
-    const entry = this.#entries.get(key);
+    const socketCgroup = row.socketCgroup ?? 0;
+    const key = `${location.symbolId}\t${row.interface}\t${row.netns}\t${row.reason}\t${socketCgroup}`;
+    let entry = this.#entries.get(key);
     if (entry === undefined) {
-      this.#entries.set(key, {
+      entry = {
         location,
         interface: detached(row.interface),
         netns: row.netns,
         reason: row.reason,
+        socketCgroup,
         count: row.count,
-      });
+        flows: new Map(),
+        unparsed: 0,
+      };
+      this.#entries.set(key, entry);
     } else {
       entry.count += row.count;
     }
+    if (row.rowId !== undefined) {
+      this.#flowsReported = true;
+      if (this.#rowIds.has(row.rowId)) this.noteProtocolError(`row ID ${row.rowId} given to two rows in one interval`);
+      this.#rowIds.set(row.rowId, entry);
+    }
     this.#total += row.count;
     this.#rowsSinceInterval += 1;
+  }
+
+  /** The drops of one row of this interval with one flow, summed into that row's flows. */
+  addFlow(flow: ProbeFlow): void {
+    const entry = this.#rowIds.get(flow.rowId);
+    if (entry === undefined) {
+      this.noteProtocolError(`flow of row ID ${flow.rowId}, which no row of this interval has`);
+      return;
+    }
+    const parsed = flow.parsed;
+    if (parsed === undefined) {
+      entry.unparsed += flow.count;
+      return;
+    }
+    const key = `${parsed.protocol} ${parsed.source} ${parsed.sourcePort ?? ""} ${parsed.destination} ${parsed.destinationPort ?? ""}`;
+    const known = entry.flows.get(key);
+    if (known !== undefined) {
+      known.count += flow.count;
+      return;
+    }
+    // Past the bounds the drops stay in the row's count only: they show as otherFlows.
+    if (entry.flows.size >= MAX_FLOWS_PER_ENTRY || this.#distinctFlows >= MAX_DISTINCT_FLOWS) return;
+    entry.flows.set(detached(key), {
+      protocol: protocolName(parsed.protocol),
+      source: { address: detached(parsed.source), ...(parsed.sourcePort === undefined ? {} : { port: parsed.sourcePort }) },
+      destination: { address: detached(parsed.destination), ...(parsed.destinationPort === undefined ? {} : { port: parsed.destinationPort }) },
+      count: flow.count,
+    });
+    this.#distinctFlows += 1;
   }
 
   /** One stack seen this interval with `count` drops at its location and reason, kept by drop site and reason. */
@@ -247,6 +313,8 @@ export class DropAccumulator {
           reason,
           class: dropClass(reason),
           count: entry.count,
+          ...(entry.socketCgroup === 0 ? {} : { socketCgroup: entry.socketCgroup }),
+          ...(this.#flowsReported ? rowFlows(entry) : {}),
         },
         site: `${entry.location.symbolId}\t${entry.reason}`,
       });
@@ -280,6 +348,7 @@ export class DropAccumulator {
       stackSamplesNotKept: this.#stackSamplesNotKept,
       ...(this.#cost === undefined ? {} : { cost: { ...this.#cost } }),
       ...(this.#overload === undefined ? {} : { overload: { ...this.#overload } }),
+      ...(this.#flowsReported ? { unstoredFlows: this.#unstoredFlows } : {}),
     };
   }
 
@@ -298,7 +367,7 @@ export class DropAccumulator {
     return location;
   }
 
-  #endInterval({ seq, rows, overflow, stacks, stackOverflow, cost }: ProbeInterval): void {
+  #endInterval({ seq, rows, overflow, stacks, stackOverflow, cost, flowOverflow }: ProbeInterval): void {
     if (this.#finished) this.noteProtocolError(`interval ${seq} after the probe's end record`);
     if (seq !== this.#intervals + 1) {
       this.noteProtocolError(`interval ${seq} followed interval ${this.#intervals}: intervals were lost or repeated`);
@@ -311,6 +380,8 @@ export class DropAccumulator {
     }
     this.#uncounted += overflow;
     this.#stackOverflow += stackOverflow;
+    this.#unstoredFlows += flowOverflow ?? 0;
+    this.#rowIds.clear();
     if (cost !== undefined) {
       const share = cost.elapsedNs > 0 ? cost.probeNs / cost.elapsedNs : 0;
       const sum = this.#cost ?? { hits: 0, probeNs: 0, elapsedNs: 0, peakShareOfOneCpu: 0 };
@@ -339,4 +410,14 @@ export class DropAccumulator {
     }
     this.#finished = true;
   }
+}
+
+/** A row's top flows, its unparsed drops and the rest: count = listed + unparsedFlows + otherFlows. */
+function rowFlows(entry: Entry): { flows: Flow[]; unparsedFlows: number; otherFlows: number } {
+  const flows = [...entry.flows.values()]
+    .sort(compareFlows)
+    .slice(0, MAX_FLOWS_PER_ROW)
+    .map((f) => ({ ...f, source: { ...f.source }, destination: { ...f.destination } }));
+  const listed = flows.reduce((sum, f) => sum + f.count, 0);
+  return { flows, unparsedFlows: entry.unparsed, otherFlows: Math.max(0, entry.count - listed - entry.unparsed) };
 }

@@ -39,6 +39,9 @@ export function reportStatus(state: TraceState): DropTraceReportStatus {
           `${snapshot.stackSamplesNotKept} stack samples not kept: more distinct stacks than the agent keeps (${MAX_STACKS_PER_SITE} per drop site and reason, ${MAX_DISTINCT_STACKS} in all; their drops are in the rows)`,
         ]
       : []),
+    ...((snapshot.unstoredFlows ?? 0) > 0
+      ? [`${snapshot.unstoredFlows} drops' flows not stored: the probe's flow table was full (their drops are in the rows, as otherFlows)`]
+      : []),
     ...(snapshot.protocolErrors > 0 ? [`${snapshot.protocolErrors} malformed probe output lines, first: ${snapshot.protocolErrorSamples[0] ?? ""}`] : []),
   ];
   const message = problems.join("; ").slice(0, 4096);
@@ -60,5 +63,6 @@ export function reportStatus(state: TraceState): DropTraceReportStatus {
     rows: [...snapshot.rows],
     ...(state.kernelCounters === undefined ? {} : { kernelCounters: state.kernelCounters }),
     ...(cost === undefined ? {} : { probeCost: cost }),
+    ...(snapshot.unstoredFlows === undefined ? {} : { unstoredFlows: snapshot.unstoredFlows }),
   };
 }

@@ -49,6 +49,13 @@ setup_test_network || { say "FAIL: iptables rule not added"; status=1; }
   echo "root $(stat -L -c %i /proc/self/ns/net)"
   for ns in a b c d; do echo "$ns $(stat -L -c %i /run/netns/$ns)"; done
 } >"$OUT/netns-inums.txt"
+# This shell's cgroup v2 and its directory's inode, which is the cgroup's ID, the one a socket
+# it makes carries (R records). Read on a mount of its own: what the guest's init left at
+# /sys/fs/cgroup (moved from its initrd) showed inode 3 for its root on 6.1, where a fresh
+# cgroup2 mount shows 1, the root cgroup's ID.
+mkdir -p /run/cgroup2 && mount -t cgroup2 none /run/cgroup2
+self_cgroup=$(sed -n 's/^0:://p' /proc/self/cgroup)
+echo "$self_cgroup $(stat -c %i "/run/cgroup2$self_cgroup")" >"$OUT/cgroup-self.txt"
 carrier() { ip ${2:+-n "$2"} link show "$1" | grep -q LOWER_UP; }
 links_up() { carrier va a && carrier vb b && carrier hc && carrier hd && carrier eth0 c && carrier eth0 d; }
 wait_for 60 "the test links' carrier" links_up || status=1
@@ -86,8 +93,9 @@ finish_case() { # NAME: wait for it, record what is loaded afterwards
 }
 
 # ---- case 1: every scenario, counted exactly -------------------------------------------
-# 300 lo NO_SOCKET; 120 vb NETFILTER_DROP; 70 vb NO_SOCKET; 30 eth0@c, 20 eth0@d
-# NO_SOCKET; then vb down and 40 va NEIGH_FAILED.
+# 300 lo NO_SOCKET; 120 vb NETFILTER_DROP; 70 vb NO_SOCKET; 30 eth0@c (one flow,
+# 10.9.1.1:40000 -> 10.9.1.2:6000), 20 eth0@d NO_SOCKET; then vb down and 40 va NEIGH_FAILED.
+# Every other datagram comes from a socket of its own: as many flows as datagrams.
 say "case 1: scenarios"
 run_case scenarios --output json --duration 40s --interval 5s
 wait_armed && echo "$(up)" >"$OUT/scenarios.armed" || status=1
@@ -96,7 +104,9 @@ cp /proc/modules "$OUT/proc-modules.txt"
 udp 300 127.0.0.1 9
 udp 120 10.9.0.2 7777 a
 udp 70 10.9.0.2 5555 a
-udp 30 10.9.1.2 6000
+# From one socket bound to 10.9.1.1:40000: one flow, its addresses and ports known exactly.
+node -e 'const s = require("node:dgram").createSocket("udp4"); s.bind(40000, "10.9.1.1", () => { let n = 0;
+  const next = (err) => { if (err) throw err; if (n++ < 30) s.send("x", 6000, "10.9.1.2", next); else s.close(); }; next(); });'
 udp 20 10.9.2.2 6000
 # Taking vb down must not cut off datagrams still on their way through it.
 wait_for 30 "the DROP rule to have counted 120 datagrams" rule_counted 120 || status=1

@@ -193,6 +193,52 @@ describe.each(FAMILIES)("kernel %s", (family) => {
       }
     });
 
+    it("names the flows behind each row from the packets' own headers: addresses and ports as sent, every drop accounted for", () => {
+      const status = k.report("scenarios");
+      expect(status.unstoredFlows).toBe(0);
+      for (const r of status.rows) {
+        const listed = (r.flows ?? []).reduce((sum, f) => sum + f.count, 0);
+        expect(listed + (r.unparsedFlows ?? -1) + (r.otherFlows ?? -1), JSON.stringify(r)).toBe(r.count);
+        expect(r.flows?.length ?? 0, JSON.stringify(r)).toBeLessThanOrEqual(5);
+      }
+      // One socket bound to 10.9.1.1:40000 sent all of c's datagrams: one flow, exactly.
+      const c = row(status, { interface: "eth0", reason: "NO_SOCKET", netns: k.ns("c") });
+      expect(c.flows?.[0]).toEqual({
+        protocol: "UDP",
+        source: { address: "10.9.1.1", port: 40000 },
+        destination: { address: "10.9.1.2", port: 6000 },
+        count: c.count,
+      });
+      expect(c.count).toBeGreaterThanOrEqual(atLeast(status, 30));
+      // The others came from a new socket (a new source port) each: as many flows as datagrams, all to where they were sent.
+      const sentTo: [Partial<ReportRow>, string, string, number][] = [
+        [{ interface: "lo", reason: "NO_SOCKET", netns: k.ns("root") }, "127.0.0.1", "127.0.0.1", 9],
+        [{ interface: "vb", reason: "NETFILTER_DROP" }, "10.9.0.1", "10.9.0.2", 7777],
+        [{ interface: "vb", reason: "NO_SOCKET" }, "10.9.0.1", "10.9.0.2", 5555],
+        [{ interface: "eth0", reason: "NO_SOCKET", netns: k.ns("d") }, "10.9.2.1", "10.9.2.2", 6000],
+        [{ interface: "va", reason: "NEIGH_FAILED" }, "10.9.0.1", "10.9.0.2", 5555],
+      ];
+      for (const [match, source, destination, port] of sentTo) {
+        const r = row(status, match);
+        expect(r.flows?.length, JSON.stringify(r)).toBe(5);
+        expect(r.unparsedFlows, JSON.stringify(r)).toBe(0);
+        for (const f of r.flows ?? []) {
+          expect(f, JSON.stringify(r)).toMatchObject({ protocol: "UDP", source: { address: source }, destination: { address: destination, port } });
+          expect(f.source.port, JSON.stringify(f)).toBeGreaterThan(1023);
+        }
+      }
+    });
+
+    it("carries the sending socket's cgroup on a drop in the transmit path, as the inode of its cgroup v2 directory", () => {
+      // The sender (the guest's shell) owns the datagrams its neighbour could not be resolved for.
+      const r = row(k.report("scenarios"), { interface: "va", reason: "NEIGH_FAILED" });
+      const [cgroupPath, inode] = k.text("cgroup-self.txt").trim().split(" ");
+      expect(cgroupPath).toMatch(/^\//);
+      expect(r.socketCgroup, `the cgroup of ${cgroupPath ?? "?"}`).toBe(Number(inode));
+      // The namespace is no container's, so the row is nobody's whatever socket it carried.
+      expect(r.attribution).toBe("unknown");
+    });
+
     it("sums rows to the total", () => {
       const status = k.report("scenarios");
       expect(status.rows.reduce((sum, r) => sum + r.count, 0) + status.otherDrops).toBe(status.totalDrops);
@@ -251,6 +297,18 @@ describe.each(FAMILIES)("kernel %s", (family) => {
       const r = row(status, { interface: "eth0", reason: "OTHERHOST", netns: k.ns("c") });
       expect(r.count).toBeGreaterThanOrEqual(atLeast(status, 25));
       expect(r.class).toBe("normal");
+    });
+
+    it("reads an IPv6 flow: the sender's link-local address and port to the multicast group and port it was sent to", () => {
+      const status = k.report("explained");
+      const r = status.rows.find(
+        (x) => x.interface === "eth0" && x.netns === k.ns("c") && x.reason === "NOT_SPECIFIED" && symbolOf("ip6_mc_input").test(x.symbol),
+      );
+      const flow = r?.flows?.[0];
+      expect(flow, JSON.stringify(r)).toMatchObject({ protocol: "UDP", destination: { address: "ff02::1234", port: 9 } });
+      expect(flow?.source.address).toMatch(/^fe80::[0-9a-f:]+$/);
+      expect(flow?.source.port).toBeGreaterThan(1023);
+      expect(flow?.count).toBeGreaterThanOrEqual(atLeast(status, 30));
     });
 
     it("shows the code path of a NOT_SPECIFIED drop: IPv6 multicast nobody joined, dropped in ip6_mc_input, received by the core from the sender's own transmit", () => {

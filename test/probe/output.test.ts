@@ -99,8 +99,8 @@ describe("parseProbeLine", () => {
     ["hello world", /does not start with a record tag/],
     ["WARNING: probe overhead exceeded", /does not start with a record tag/],
     ["r\t1\t0x1\tlo\t0\t2", /does not start with a record tag/],
-    ["R\t1\t0x1\tlo\t0", /expected 6 tab-separated fields .* got 5/],
-    ["R\t1\t0x1\tlo\t0\t2\t", /expected 6 tab-separated fields .* got 7/],
+    ["R\t1\t0x1\tlo\t0", /expected 8 tab-separated fields .* got 5/],
+    ["R\t1\t0x1\tlo\t0\t2\t", /expected 8 tab-separated fields .* got 7/],
     ["R 1 0x1 lo 0 2", /does not start with a record tag/],
     ["R\t-1\t0x1\tlo\t0\t2", /count must be a decimal integer/],
     ["R\t1.5\t0x1\tlo\t0\t2", /count must be a decimal integer/],
@@ -113,10 +113,10 @@ describe("parseProbeLine", () => {
     ["R\t1\t0x1\tlo\t0\tNO_SOCKET", /reason must be -1/],
     ["R\t1\t0x1\tlo\t0\t2\r", /reason must be -1/],
     ["I\t0\t4\t0", /seq must be a positive decimal integer/],
-    ["I\t1\t4", /expected 9 tab-separated fields .* got 3/],
+    ["I\t1\t4", /expected 10 tab-separated fields .* got 3/],
     ["I\t1\t4\tx", /overflow must be a decimal integer/],
-    ["I\t1\t4\t0\t0\t0\t10", /expected 9 tab-separated fields .* got 7/],
-    ["I\t1\t4\t0\t0\t0\t10\t2000\t1000000000\t", /expected 9 tab-separated fields .* got 10/],
+    ["I\t1\t4\t0\t0\t0\t10", /expected 10 tab-separated fields .* got 7/],
+    ["I\t1\t4\t0\t0\t0\t10\t2000\t1000000000\t", /flowOverflow must be a decimal integer/],
     ["I\t1\t4\t0\t0\t0\t-10\t2000\t1000000000", /cost\.hits must be a decimal integer/],
     ["I\t1\t4\t0\t0\t0\t10\t2.5\t1000000000", /cost\.probeNs must be a decimal integer/],
     ["I\t1\t4\t0\t0\t0\t10\t2000\t1234567890123456", /cost\.elapsedNs must be a decimal integer of at most 15 digits/],
@@ -221,6 +221,60 @@ describe("ProbeOutputReader", () => {
     expect(reader.push("I\t1\t0\t0\nR\t2\t0x1")).toHaveLength(1);
     const [last] = reader.end();
     expect(last?.ok).toBe(false);
-    expect(last?.ok === false && last.error.message).toMatch(/expected 6 tab-separated fields .* got 3/);
+    expect(last?.ok === false && last.error.message).toMatch(/expected 8 tab-separated fields .* got 3/);
+  });
+});
+
+describe("flows: R rows with a socket cgroup and a row ID, F flows of those rows", () => {
+  it("reads the row of the probe with flows, and the 6-field row of the probe before it as one without either", () => {
+    expect(parseProbeLine("R\t30\t0xffffffffac2fa632\teth0\t4026532252\t3\t8912\t17")).toEqual({
+      kind: "row",
+      count: 30,
+      location: "0xffffffffac2fa632",
+      interface: "eth0",
+      netns: 4026532252,
+      reason: 3,
+      socketCgroup: 8912,
+      rowId: 17,
+    });
+    expect(parseProbeLine("R\t30\t0xffffffffac2fa632\teth0\t4026532252\t3")).not.toHaveProperty("rowId");
+    expect(() => parseProbeLine("R\t30\t0xffffffffac2fa632\teth0\t4026532252\t3\t8912")).toThrow(/expected 8 tab-separated fields/);
+    expect(() => parseProbeLine("R\t30\t0xffffffffac2fa632\teth0\t4026532252\t3\t8912\t8388608")).toThrow(/rowId must fit in 23 bits/);
+  });
+
+  it("reads an IPv4 UDP flow: address words as little-endian reads of the header bytes, ports as numbers", () => {
+    // 10.9.1.2 -> 10.9.1.1: header bytes 0a 09 01 02 / 0a 09 01 01, read little-endian.
+    expect(parseProbeLine("F\t30\t17\t4\t17\t40000\t9\t0\t201090a\t0\t101090a")).toEqual({
+      kind: "flow",
+      count: 30,
+      rowId: 17,
+      parsed: { protocol: 17, source: "10.9.1.2", destination: "10.9.1.1", sourcePort: 40000, destinationPort: 9 },
+    });
+  });
+
+  it("reads an IPv6 flow in RFC 5952's form, and no ports for ICMPv6", () => {
+    // fd00::1 and ff02::1234: bytes fd 00 00.. 01 and ff 02 00.. 12 34.
+    expect(parseProbeLine("F\t1\t2\t6\t58\t0\t0\tfd\t100000000000000\t2ff\t3412000000000000")).toEqual({
+      kind: "flow",
+      count: 1,
+      rowId: 2,
+      parsed: { protocol: 58, source: "fd00::1", destination: "ff02::1234" },
+    });
+  });
+
+  it("reads a row's drops without a readable network header (family 0)", () => {
+    expect(parseProbeLine("F\t5\t3\t0\t0\t0\t0\t0\t0\t0\t0")).toEqual({ kind: "flow", count: 5, rowId: 3 });
+  });
+
+  it("refuses a flow whose family, port or address word is not one", () => {
+    expect(() => parseProbeLine("F\t5\t3\t5\t17\t1\t2\t0\t1\t0\t1")).toThrow(/family must be 4, 6 or 0/);
+    expect(() => parseProbeLine("F\t5\t3\t4\t17\t65536\t2\t0\t1\t0\t1")).toThrow(/sourcePort must fit in 16 bits/);
+    expect(() => parseProbeLine("F\t5\t3\t4\t17\t1\t2\t0\t1\t0\t12345678901234567")).toThrow(/destination1 must be 1 to 16 hex digits/);
+    expect(() => parseProbeLine("F\t5\t3\t4\t17\t1\t2\t0\t1\t0")).toThrow(/expected 11 tab-separated fields/);
+  });
+
+  it("reads the interval record with flows not stored, and the 9-field one of the probe before flows", () => {
+    expect(parseProbeLine("I\t7\t1200\t35\t12\t3\t48210\t15893420\t10000212338\t44")).toMatchObject({ seq: 7, flowOverflow: 44 });
+    expect(parseProbeLine("I\t7\t1200\t35\t12\t3\t48210\t15893420\t10000212338")).not.toHaveProperty("flowOverflow");
   });
 });

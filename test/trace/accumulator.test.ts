@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { DropAccumulator, MAX_STACKS_PER_SITE, PROTOCOL_ERROR_SAMPLES } from "../../src/trace/accumulator.js";
 import { MAX_STACK_ROWS } from "../../src/api/stacks.js";
 import type { SymbolizedLocation } from "../../src/trace/kallsyms.js";
-import type { ProbeInterval, ProbeRow, ProbeStack } from "../../src/probe/output.js";
+import { parseProbeLine, type ProbeInterval, type ProbeRow, type ProbeStack } from "../../src/probe/output.js";
 
 /** Symbolizes from a fixed list and counts its calls. */
 class FakeSymbols {
@@ -315,5 +315,89 @@ describe("DropAccumulator", () => {
     expect(accumulator.snapshot(10).overload).toEqual({ sharePpm: 73_000, limitPercent: 5 });
     accumulator.add({ kind: "overload", sharePpm: 80_000, limitPercent: 5 });
     expect(accumulator.snapshot(10).protocolErrorSamples).toEqual(["second overload record"]);
+  });
+});
+
+describe("flows", () => {
+  // Records as the probe prints them: the parser is part of what is tested.
+  const feed = (acc: DropAccumulator, lines: string) => {
+    for (const line of lines.trim().split("\n")) acc.add(parseProbeLine(line.trim()));
+  };
+  const v4 = (a: string) => (a.split(".").reduce((w, b, i) => w | (Number(b) << (8 * i)), 0) >>> 0).toString(16);
+
+  it("sums each row's flows over intervals, lists the top 5, and accounts for the rest", () => {
+    const acc = new DropAccumulator(symbols(), reasons);
+    const flow = (count: number, id: number, src: string, sport: number) => `F\t${count}\t${id}\t4\t17\t${sport}\t9\t0\t${v4(src)}\t0\t${v4("10.9.1.1")}`;
+    feed(
+      acc,
+      `
+      R\t33\t0xa\teth0\t7\t3\t0\t5
+      R\t2\t0xc\teth0\t7\t2\t0\t6
+      ${flow(10, 5, "10.9.1.2", 4000)}
+      ${flow(8, 5, "10.9.1.3", 4000)}
+      ${flow(5, 5, "10.9.1.4", 4000)}
+      ${flow(4, 5, "10.9.1.5", 4000)}
+      ${flow(3, 5, "10.9.1.6", 4000)}
+      ${flow(2, 5, "10.9.1.7", 4000)}
+      F\t1\t5\t0\t0\t0\t0\t0\t0\t0\t0
+      ${flow(2, 6, "10.9.1.2", 5000)}
+      I\t1\t2\t0\t0\t0\t35\t1000\t1000000000\t3
+      `,
+    );
+    // The next interval gives the same rows other IDs (IDs are per interval), and a flow moves up.
+    feed(
+      acc,
+      `
+      R\t3\t0xa\teth0\t7\t3\t0\t9
+      ${flow(3, 9, "10.9.1.7", 4000)}
+      I\t2\t1\t0\t0\t0\t3\t100\t1000000000\t0
+      E\t2
+      `,
+    );
+    const snapshot = acc.snapshot(10);
+    expect(acc.protocolErrors).toBe(0);
+    expect(snapshot.unstoredFlows).toBe(3);
+    const [udp, neigh] = snapshot.rows;
+    expect(udp).toMatchObject({ symbol: "udp_rcv+0x452", count: 36, unparsedFlows: 1, otherFlows: 3 });
+    expect(udp?.flows?.map((f) => [f.source.address, f.count])).toEqual([
+      ["10.9.1.2", 10],
+      ["10.9.1.3", 8],
+      ["10.9.1.4", 5],
+      ["10.9.1.7", 5],
+      ["10.9.1.5", 4],
+    ]);
+    expect(udp?.flows?.[0]).toEqual({ protocol: "UDP", source: { address: "10.9.1.2", port: 4000 }, destination: { address: "10.9.1.1", port: 9 }, count: 10 });
+    expect(neigh).toMatchObject({ symbol: "neigh_invalidate+0x90", count: 2, unparsedFlows: 0, otherFlows: 0 });
+    expect(neigh?.flows).toEqual([{ protocol: "UDP", source: { address: "10.9.1.2", port: 5000 }, destination: { address: "10.9.1.1", port: 9 }, count: 2 }]);
+  });
+
+  it("keeps two host-network sockets' drops apart by their cgroup, and counts a flow of a row ID no row has as a protocol error", () => {
+    const acc = new DropAccumulator(symbols(), reasons);
+    feed(
+      acc,
+      `
+      R\t4\t0xa\t-\t0\t3\t8001\t1
+      R\t6\t0xa\t-\t0\t3\t8002\t2
+      F\t4\t1\t0\t0\t0\t0\t0\t0\t0\t0
+      F\t6\t3\t0\t0\t0\t0\t0\t0\t0\t0
+      I\t1\t2\t0\t0\t0\t10\t100\t1000000000\t0
+      `,
+    );
+    const rows = acc.snapshot(10).rows;
+    expect(rows.map((r) => [r.count, r.socketCgroup, r.unparsedFlows, r.otherFlows])).toEqual([
+      [6, 8002, 0, 6],
+      [4, 8001, 4, 0],
+    ]);
+    expect(acc.protocolErrors).toBe(1);
+    expect(acc.snapshot(10).protocolErrorSamples[0]).toBe("flow of row ID 3, which no row of this interval has");
+  });
+
+  it("gives rows of the probe before flows no flow fields", () => {
+    const acc = new DropAccumulator(symbols(), reasons);
+    feed(acc, "R\t4\t0xa\teth0\t7\t3\nI\t1\t1\t0");
+    const snapshot = acc.snapshot(10);
+    expect(snapshot.rows[0]).not.toHaveProperty("flows");
+    expect(snapshot.rows[0]).not.toHaveProperty("socketCgroup");
+    expect(snapshot).not.toHaveProperty("unstoredFlows");
   });
 });
