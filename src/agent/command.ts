@@ -53,7 +53,7 @@ export async function agentCommand(log: Logger): Promise<number> {
       log,
       metrics,
       signal: controller.signal,
-      attributor: new PodAttributor(settings.hostProc, pods),
+      attributor: new PodAttributor(settings.hostProc, pods, settings.hostCgroup),
       podLabels: (uid) => pods.labels(uid),
     });
   } finally {

@@ -31,6 +31,7 @@ const EnvSchema = z.object({
   [AGENT_ENV.metricsPort]: z.coerce.number().int().min(0).max(65535).default(AGENT_ENV_DEFAULTS.metricsPort),
   [AGENT_ENV.rowCap]: z.coerce.number().int().min(1).max(MAX_REPORT_ROWS).default(AGENT_ENV_DEFAULTS.rowCap),
   [AGENT_ENV.hostProc]: z.string().min(1).default(AGENT_ENV_DEFAULTS.hostProc),
+  [AGENT_ENV.hostCgroup]: z.string().min(1).default(AGENT_ENV_DEFAULTS.hostCgroup),
 });
 
 export interface AgentSettings {
@@ -50,6 +51,8 @@ export interface AgentSettings {
   rowCap: number;
   /** The host's /proc as the pod sees it: whose each network namespace is. */
   hostProc: string;
+  /** The host's /sys/fs/cgroup as the pod sees it: whose each socket's cgroup is. */
+  hostCgroup: string;
 }
 
 /** An optional JSON variable, parsed; zod judges its shape with the rest of the spec. */
@@ -116,5 +119,6 @@ export function agentSettingsFromEnv(env: NodeJS.ProcessEnv): AgentSettings {
     metricsPort: e[AGENT_ENV.metricsPort],
     rowCap: e[AGENT_ENV.rowCap],
     hostProc: e[AGENT_ENV.hostProc],
+    hostCgroup: e[AGENT_ENV.hostCgroup],
   };
 }

@@ -1,7 +1,7 @@
 // The agent's environment: the contract between the controller, which sets it in every trace's
 // DaemonSet (controller/daemonset.ts), and the agent, which reads and validates it
 // (agent/settings.ts). Both import it from here, so neither reaches into the other.
-import { AGENT_METRICS_PORT, DEFAULT_CACHE_DIR, HOST_PROC_MOUNT, MAX_REPORT_ROWS } from "./constants.js";
+import { AGENT_METRICS_PORT, DEFAULT_CACHE_DIR, HOST_CGROUP_MOUNT, HOST_PROC_MOUNT, MAX_REPORT_ROWS } from "./constants.js";
 
 /** Environment variable names, shared with the controller that sets them. */
 export const AGENT_ENV = {
@@ -24,6 +24,7 @@ export const AGENT_ENV = {
   metricsPort: "DROPTRACE_METRICS_PORT",
   rowCap: "DROPTRACE_ROW_CAP",
   hostProc: "DROPTRACE_HOST_PROC",
+  hostCgroup: "DROPTRACE_HOST_CGROUP",
 } as const;
 
 /** What the agent assumes for a variable that is not set; the controller sets them all anyway. */
@@ -32,4 +33,5 @@ export const AGENT_ENV_DEFAULTS = {
   metricsPort: AGENT_METRICS_PORT,
   rowCap: MAX_REPORT_ROWS,
   hostProc: HOST_PROC_MOUNT,
+  hostCgroup: HOST_CGROUP_MOUNT,
 } as const;

@@ -6,7 +6,8 @@ import { z } from "zod";
 /**
  * How a row was attributed:
  * - `netns`: the row's network namespace is a pod's (or, for `droptrace run`, a container's);
- * - `socket`: the packet's socket's cgroup is a pod's (reserved: the probe does not report sockets yet);
+ * - `socket`: the row is in the node's own namespace (or in none) and its packets carried a socket whose cgroup is a pod's
+ *   (for `droptrace run`, a container's): this names host-network pods;
  * - `host`: the node's own namespace;
  * - `unknown`: no pod or container owns the namespace, or its owner could not be named (the report's message says why).
  */

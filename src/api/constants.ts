@@ -96,3 +96,9 @@ export const HOST_USR_LIB_MOUNT = "/host/usr/lib";
  * process's network namespace and cgroup, which name the pod behind a row.
  */
 export const HOST_PROC_MOUNT = "/host/proc";
+
+/**
+ * Where the agent sees the host's /sys/fs/cgroup (read-only): the cgroup v2 hierarchy by cgroup ID, which names the pod
+ * behind a dropped packet's socket (host-network pods share the node's namespace; their sockets' cgroups tell them apart).
+ */
+export const HOST_CGROUP_MOUNT = "/host/sys/fs/cgroup";

@@ -4,7 +4,7 @@
 // so comparing objects field by field would never settle).
 import { createHash } from "node:crypto";
 import type { V1DaemonSet, V1DaemonSetSpec, V1EnvVar, V1Toleration } from "@kubernetes/client-node";
-import { FINAL_WRITE_SECONDS, HOST_PROC_MOUNT, HOST_USR_LIB_MOUNT, PROBE_STOP_GRACE_SECONDS } from "../api/constants.js";
+import { FINAL_WRITE_SECONDS, HOST_CGROUP_MOUNT, HOST_PROC_MOUNT, HOST_USR_LIB_MOUNT, PROBE_STOP_GRACE_SECONDS } from "../api/constants.js";
 import { AGENT_ENV } from "../api/agent-env.js";
 import {
   AGENT_CONTAINER,
@@ -70,6 +70,7 @@ function agentEnv(trace: TraceIdentity): V1EnvVar[] {
     [AGENT_ENV.metricsPort]: String(AGENT_METRICS_PORT),
     [AGENT_ENV.rowCap]: String(MAX_REPORT_ROWS),
     [AGENT_ENV.hostProc]: HOST_PROC_MOUNT,
+    [AGENT_ENV.hostCgroup]: HOST_CGROUP_MOUNT,
   };
   return Object.values(AGENT_ENV).map((name): V1EnvVar => {
     const value = values[name];
@@ -103,6 +104,9 @@ const HOST_READ_ONLY = [
   // namespace: the node's own drop counters through its pid 1 (/host/proc/1/net), and each process's
   // network namespace and cgroup, which name the pod behind a row's namespace.
   { name: "host-proc", path: "/proc", mountPath: HOST_PROC_MOUNT },
+  // The host's cgroup hierarchy: a dropped packet's socket carries its cgroup's ID, and the
+  // cgroup's path names the pod (host-network pods share the node's network namespace).
+  { name: "host-cgroup", path: "/sys/fs/cgroup", mountPath: HOST_CGROUP_MOUNT },
 ] as const;
 
 /** `resourceVersion`: of the DaemonSet this one replaces, which makes the replace conditional. */

@@ -1,16 +1,21 @@
 // Names applied to a trace's rows when they are reported: whose each row's network namespace
-// is. The probe counts by namespace inode alone; names come from an Attributor, refreshed
+// is, or, for a row in the node's own namespace (or in none), whose the packet's socket was. The
+// probe counts by namespace inode and socket cgroup ID; names come from an Attributor, refreshed
 // before each report, so a namespace named late is named in every later report and a count is
 // never held back or lost waiting for a name.
 import type { RowAttribution } from "../api/attribution.js";
 import type { DropTraceReportStatus, ReportRow } from "../api/report.js";
 import { scanNetworkNamespaces, type NetnsScan } from "./netns-scan.js";
+import { scanCgroupIds, type CgroupIds } from "./cgroup-ids.js";
 
 export interface Attributor {
   /** Re-reads who owns which namespace. Never throws: what went wrong shows in notes(). */
   refresh(): Promise<void>;
-  /** The attribution of a row in namespace `netns` (0: the packet had no device, so no namespace). */
-  owner(netns: number): RowAttribution;
+  /**
+   * The attribution of a row in namespace `netns` (0: the packet had no device, so no namespace)
+   * whose packets carried a socket of cgroup `socketCgroup` (0: none).
+   */
+  owner(netns: number, socketCgroup?: number): RowAttribution;
   /** Why some rows could not be named, for the report's message; empty when nothing stood in the way. */
   notes(): readonly string[];
 }
@@ -23,7 +28,7 @@ const UNKNOWN: RowAttribution = { attribution: "unknown" };
  */
 export function attributeRows(rows: readonly ReportRow[], attributor: Attributor): ReportRow[] {
   return rows.map((row) => {
-    const found = row.netns === 0 ? UNKNOWN : attributor.owner(row.netns);
+    const found = attributor.owner(row.netns, row.socketCgroup ?? 0);
     if (found.attribution === "unknown" && row.attribution !== undefined && row.attribution !== "unknown") return row;
     // The row with the names found now, none of the names it had before.
     const renamed: ReportRow = { ...row };
@@ -38,7 +43,9 @@ export function attributeRows(rows: readonly ReportRow[], attributor: Attributor
 /** A report's status with its rows named and, where names are missing for a reason, the reason in its message. */
 export function attributeStatus(status: DropTraceReportStatus, attributor: Attributor): DropTraceReportStatus {
   const rows = attributeRows(status.rows, attributor);
-  const notes = rows.some((row) => row.attribution === "unknown") ? attributor.notes() : [];
+  // Notes matter where a name is missing: a row no one owns, or a socket in the node's namespace left unnamed.
+  const unnamed = rows.some((row) => row.attribution === "unknown" || ((row.socketCgroup ?? 0) !== 0 && row.attribution === "host"));
+  const notes = unnamed ? attributor.notes() : [];
   if (notes.length === 0) return { ...status, rows };
   const message = [...(status.message === undefined ? [] : [status.message]), ...notes].join("; ").slice(0, 4096);
   return { ...status, message, rows };
@@ -73,12 +80,22 @@ export abstract class ScanAttributor implements Attributor {
   protected scan: NetnsScan | undefined;
   /** Why the last scan failed; the scan before it, if any, stays in use. */
   protected failure: string | undefined;
+  /** The host's cgroups by ID, for sockets; undefined until read, or without a cgroup root. */
+  protected cgroups: CgroupIds | undefined;
+  /** Why the cgroups could not be read (sockets are then not named). */
+  protected cgroupFailure: string | undefined;
   readonly #remembered = new RememberedOwners();
+  readonly #rememberedSockets = new RememberedOwners();
 
-  constructor(protected readonly procRoot: string) {}
+  /** `cgroupRoot`: where the host's cgroup2 hierarchy is mounted; undefined: sockets are not named. */
+  constructor(
+    protected readonly procRoot: string,
+    protected readonly cgroupRoot?: string,
+  ) {}
 
   async refresh(): Promise<void> {
     this.startRefresh();
+    await this.#refreshCgroups();
     try {
       this.scan = await scanNetworkNamespaces(this.procRoot);
       this.failure = undefined;
@@ -90,10 +107,42 @@ export abstract class ScanAttributor implements Attributor {
     for (const netns of this.scan.owners.keys()) this.#remembered.remember(netns, this.name(this.scan, netns));
   }
 
-  owner(netns: number): RowAttribution {
+  async #refreshCgroups(): Promise<void> {
+    if (this.cgroupRoot === undefined) return;
+    try {
+      this.cgroups = await scanCgroupIds(this.cgroupRoot);
+      this.cgroupFailure = this.cgroups.truncated ? `more cgroups under ${this.cgroups.root} than are read; sockets of the rest are not named` : undefined;
+    } catch (err) {
+      this.cgroupFailure = `sockets not attributed: ${err instanceof Error ? err.message : String(err)}`;
+      return;
+    }
+    for (const [id, cgroupPath] of this.cgroups.paths) {
+      const named = this.nameSocket(cgroupPath);
+      if (named !== undefined) this.#rememberedSockets.remember(id, named);
+    }
+  }
+
+  owner(netns: number, socketCgroup = 0): RowAttribution {
+    const byNetns = this.#ownerOfNetns(netns);
+    // A namespace of a pod or container is theirs whatever socket the packet carried; the node's
+    // own namespace (host-network pods share it), or no namespace, is the socket's owner's.
+    if (socketCgroup === 0 || byNetns.attribution === "netns") return byNetns;
+    const cgroupPath = this.cgroups?.paths.get(socketCgroup);
+    const bySocket = (cgroupPath === undefined ? undefined : this.nameSocket(cgroupPath)) ?? this.#rememberedSockets.get(socketCgroup);
+    return bySocket ?? byNetns;
+  }
+
+  #ownerOfNetns(netns: number): RowAttribution {
+    if (netns === 0) return UNKNOWN;
     const now = this.scan === undefined ? UNKNOWN : this.name(this.scan, netns);
     return now.attribution === "unknown" ? (this.#remembered.get(netns) ?? now) : now;
   }
+
+  /**
+   * The owner of a socket in the cgroup at `cgroupPath` (from the hierarchy's root), as an
+   * attribution `socket`; undefined when the cgroup is no pod's or container's.
+   */
+  protected abstract nameSocket(cgroupPath: string): RowAttribution | undefined;
 
   abstract notes(): readonly string[];
 

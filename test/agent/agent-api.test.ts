@@ -89,6 +89,7 @@ function settingsFor(trace: string, uid: string, overrides: Partial<AgentSetting
     metricsPort: 0,
     rowCap: 1000,
     hostProc: "/host/proc",
+    hostCgroup: "/host/sys/fs/cgroup",
     ...overrides,
   };
 }

@@ -1,5 +1,8 @@
 // Names applied to rows at report time: by namespace, late names, remembered names, and the
 // reason in the message when names are missing; counts are never changed or dropped.
+import { mkdir, mkdtemp, rm, stat, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import type { DropTraceReportStatus, ReportRow } from "../../src/api/report.js";
 import { PodAttributor } from "../../src/agent/pod-attributor.js";
@@ -171,7 +174,7 @@ describe("ContainerAttributor (droptrace run)", () => {
       { pid: 700, netns: DB_NS, cgroup: `/system.slice/docker-${id}.scope` },
       { pid: 800, netns: ORPHAN_NS, cgroup: "/user.slice/user-0.slice/session-1.scope" },
     ]);
-    const attributor = new ContainerAttributor(proc.root);
+    const attributor = new ContainerAttributor(proc.root, undefined);
     await attributor.refresh();
     await proc.remove(700);
     await attributor.refresh();
@@ -180,5 +183,110 @@ describe("ContainerAttributor (droptrace run)", () => {
       { ...row(DB_NS, 2), attribution: "netns", container: { id, runtime: "docker", cgroup: `/system.slice/docker-${id}.scope` } },
       { ...row(ORPHAN_NS, 3), attribution: "unknown" },
     ]);
+  });
+});
+
+/** A cgroup2 mount in a temp dir: its directories' inode numbers are the cgroup IDs the probe reports. */
+async function cgroupTree(paths: readonly string[]): Promise<{ root: string; id: (p: string) => Promise<number>; dispose: () => Promise<void> }> {
+  const root = await mkdtemp(path.join(tmpdir(), "droptrace-cgroup-"));
+  await writeFile(path.join(root, "cgroup.controllers"), "cpu memory pids\n");
+  for (const p of paths) await mkdir(path.join(root, p), { recursive: true });
+  return { root, id: async (p) => (await stat(path.join(root, p))).ino, dispose: () => rm(root, { recursive: true, force: true }) };
+}
+
+describe("socket attribution: the packet's socket's cgroup names a host-network pod", () => {
+  const HOSTNET_UID = "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d";
+  const HOSTNET: NamedPod = {
+    pod: { namespace: "kube-system", name: "node-exporter-x7k2p", uid: HOSTNET_UID },
+    workload: { kind: "DaemonSet", name: "node-exporter" },
+    labels: {},
+  };
+  // The cgroupfs driver's shape for this one, the systemd driver's for the cart pod: both name the UID.
+  const hostnetCgroup = `/kubepods/burstable/pod${HOSTNET_UID}/${"f".repeat(64)}`;
+  const cartCgroup = `${podSlice(CART_UID)}/cri-containerd-${PAUSE}.scope`;
+
+  it("names the socket's pod in the node's namespace and in none, keeps a pod namespace's own name, and leaves other sockets host", async () => {
+    proc = await node();
+    const tree = await cgroupTree([hostnetCgroup, cartCgroup, "/system.slice/kubelet.service"]);
+    try {
+      const pods = new FakePods();
+      pods.pods.set(CART_UID, CART).set(DB_UID, DB).set(HOSTNET_UID, HOSTNET);
+      const attributor = new PodAttributor(proc.root, pods, tree.root);
+      await attributor.refresh();
+      const hostnet = await tree.id(hostnetCgroup);
+      const cart = await tree.id(cartCgroup);
+      const kubelet = await tree.id("/system.slice/kubelet.service");
+      const withSocket = (r: ReportRow, socketCgroup: number): ReportRow => ({ ...r, socketCgroup });
+      const named = attributeStatus(
+        status([
+          withSocket(row(HOST, 5), hostnet),
+          withSocket(row(0, 4, "-"), hostnet),
+          withSocket(row(DB_NS, 3), cart),
+          withSocket(row(HOST, 2), kubelet),
+          withSocket(row(HOST, 1), 999_999_999),
+        ]),
+        attributor,
+      );
+      expect(named.rows).toEqual([
+        { ...withSocket(row(HOST, 5), hostnet), attribution: "socket", ...names(HOSTNET) },
+        { ...withSocket(row(0, 4, "-"), hostnet), attribution: "socket", ...names(HOSTNET) },
+        // The packet is in db's namespace: the namespace says whose the row is, whatever socket it carried.
+        { ...withSocket(row(DB_NS, 3), cart), attribution: "netns", ...names(DB) },
+        { ...withSocket(row(HOST, 2), kubelet), attribution: "host" },
+        { ...withSocket(row(HOST, 1), 999_999_999), attribution: "host" },
+      ]);
+      expect(named.message).toBeUndefined();
+    } finally {
+      await tree.dispose();
+    }
+  });
+
+  it("keeps the name of a socket's pod after its cgroup is gone", async () => {
+    proc = await node();
+    const tree = await cgroupTree([hostnetCgroup]);
+    try {
+      const pods = new FakePods();
+      pods.pods.set(HOSTNET_UID, HOSTNET);
+      const attributor = new PodAttributor(proc.root, pods, tree.root);
+      await attributor.refresh();
+      const hostnet = await tree.id(hostnetCgroup);
+      await rm(path.join(tree.root, hostnetCgroup), { recursive: true });
+      await attributor.refresh();
+      expect(attributeRows([{ ...row(HOST, 7), socketCgroup: hostnet }], attributor)[0]).toMatchObject({ attribution: "socket", ...names(HOSTNET) });
+    } finally {
+      await tree.dispose();
+    }
+  });
+
+  it("says why sockets are not named when there is no cgroup v2 hierarchy, and names rows by namespace as before", async () => {
+    proc = await node();
+    const empty = await mkdtemp(path.join(tmpdir(), "droptrace-nocgroup-"));
+    try {
+      const pods = new FakePods();
+      pods.pods.set(CART_UID, CART).set(DB_UID, DB);
+      const attributor = new PodAttributor(proc.root, pods, empty);
+      await attributor.refresh();
+      const named = attributeStatus(status([row(CART_NS, 3), { ...row(HOST, 2), socketCgroup: 1234 }]), attributor);
+      expect(named.rows.map((r) => r.attribution)).toEqual(["netns", "host"]);
+      expect(named.message).toBe(`sockets not attributed: no cgroup v2 hierarchy at ${empty} (nor at ${empty}/unified)`);
+    } finally {
+      await rm(empty, { recursive: true, force: true });
+    }
+  });
+
+  it("droptrace run names a container's socket in the host's namespace", async () => {
+    const id = "a".repeat(64);
+    proc = await FakeProc.create([{ pid: 1, netns: HOST, cgroup: "/init.scope" }]);
+    const tree = await cgroupTree([`/system.slice/docker-${id}.scope`]);
+    try {
+      const attributor = new ContainerAttributor(proc.root, tree.root);
+      await attributor.refresh();
+      const socketCgroup = await tree.id(`/system.slice/docker-${id}.scope`);
+      expect(attributeRows([{ ...row(HOST, 4), socketCgroup }], attributor)).toEqual([
+        { ...row(HOST, 4), socketCgroup, attribution: "socket", container: { id, runtime: "docker", cgroup: `/system.slice/docker-${id}.scope` } },
+      ]);
+    } finally {
+      await tree.dispose();
+    }
   });
 });
