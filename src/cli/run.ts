@@ -4,6 +4,7 @@ import { formatDuration } from "../api/duration.js";
 import { probeCost, reportStatus } from "../trace/report-status.js";
 import { probeCostLine } from "../api/probe-cost.js";
 import { stackLines } from "./stacks-text.js";
+import { flowLines } from "./flows-text.js";
 import { counterLines } from "./counters-text.js";
 import { realHost } from "../trace/host.js";
 import { procModules } from "../probe/loaded-modules.js";
@@ -59,6 +60,7 @@ function dropTable(state: TraceState, attributor: Attributor): string {
   );
   const cost = probeCost(snapshot, state.cpus, state.skippedProbes ?? 0);
   if (cost !== undefined) lines.push(probeCostLine(cost));
+  lines.push(...flowLines(snapshot.rows));
   lines.push(...stackLines(snapshot.rows));
   lines.push(...counterLines(state.kernelCounters));
   lines.push(...explanationLines(snapshot.rows));
