@@ -13,6 +13,7 @@ import { DropTraceReportStatusSchema, type DropTraceReportStatus, type ReportRow
 import { parseKfreeSkbFormat } from "../../src/trace/kernel-reasons.js";
 import { rowsTable } from "../../src/cli/run.js";
 import { stackLines } from "../../src/cli/stacks-text.js";
+import { flowLines } from "../../src/cli/flows-text.js";
 import { counterLines } from "../../src/cli/counters-text.js";
 import { explanationLines } from "../../src/cli/explanations-text.js";
 import { probeCostLine } from "../../src/api/probe-cost.js";
@@ -449,7 +450,7 @@ describe("the README's real-kernel example", () => {
   const readme = path.join(here, "../../README.md");
   const START = "<!-- kernel:explained -->";
   const END = "<!-- /kernel:explained -->";
-  it("shows case 4 on 7.2: an explained row, a NOT_SPECIFIED drop's code path, and drops the probe could not see", () => {
+  it("shows case 4 on 7.2: an explained row, the flows of the top rows, a NOT_SPECIFIED drop's code path, and drops the probe could not see", () => {
     const text = readFileSync(readme, "utf8");
     const from = text.indexOf(START);
     const to = text.indexOf(END);
@@ -464,6 +465,7 @@ describe("the README's real-kernel example", () => {
         "```",
         rowsTable(top),
         ...(status.probeCost === undefined ? [] : [probeCostLine(status.probeCost)]),
+        ...flowLines(top, 3),
         ...stackLines(top),
         ...counterLines(status.kernelCounters),
         ...explanationLines(top),
@@ -476,5 +478,6 @@ describe("the README's real-kernel example", () => {
     expect(block).toMatch(/ip6_mc_input\+0x[0-9a-f]+ NOT_SPECIFIED:/);
     expect(block).toMatch(/drops the probe cannot see, in no row: RxFrameErrors nic1 20/);
     expect(block).toMatch(/^probe: [\d,]+ hits/m);
+    expect(block).toMatch(/^ +30 {2}UDP \[fe80::[0-9a-f:]+\]:\d+ -> \[ff02::1234\]:9$/m);
   });
 });
