@@ -119,6 +119,11 @@ export const DropTraceReportStatusSchema = z.strictObject({
   probeCost: ProbeCostSchema.optional(),
   /** Drops counted in rows whose flow the node's flow table had no room for (they are in those rows' otherFlows). */
   unstoredFlows: count.optional(),
+  /**
+   * The largest flow sampling period of the trace: 1, every drop's flow was read; N, while the probe's handler passed 1%
+   * of the node's CPUs, one drop in N had its flow read and counted N times (flow counts are then estimates).
+   */
+  flowSamplingPeriod: z.number().int().min(1).max(4096).optional(),
 });
 export type DropTraceReportStatus = z.infer<typeof DropTraceReportStatusSchema>;
 

@@ -14,12 +14,13 @@
 //                                     reason this interval, after the interval's R lines; frames are 1 to 26
 //                                     return addresses, comma-separated, innermost first, as callers() gave them)
 //   I \t <seq from 1> \t <rows> \t <overflow> \t <stacks> \t <stack overflow> \t <hits> \t <probe ns> \t <elapsed ns>
-//       \t <flow overflow>
+//       \t <flow overflow> \t <flow sampling period>
 //                                     (stacks: S lines this interval; stack overflow: stack samples the full
 //                                     stack table did not store; hits: handler runs; probe ns: time inside the
 //                                     handler bodies (cycles, converted by the module), SystemTap's own entry and exit not included;
 //                                     elapsed ns: the interval's length as the module measured it; flow overflow:
-//                                     drops whose flow the full flow table did not store)
+//                                     drops whose flow the full flow table did not store; flow sampling period: the
+//                                     largest N this interval such that one drop in N had its flow read, 1 = all)
 //   O \t <share ppm> \t <limit percent>
 //                                     (once: the probe's guard stopped the trace, its handler time over the last
 //                                     second being share ppm of all CPUs, over the limit; the last interval's
@@ -217,6 +218,12 @@ const ProbeIntervalSchema = z.object({
   cost: IntervalCostSchema.optional(),
   /** Drops whose flow the probe's full flow table did not store (their drops are in the rows); absent before flows. */
   flowOverflow: CountSchema.optional(),
+  /** The largest flow sampling period this interval: 1, every drop's flow was read; N, one drop in N, counted N times. */
+  flowSamplingPeriod: z
+    .string()
+    .regex(/^[1-9]\d{0,4}$/, "must be a positive decimal integer")
+    .transform(Number)
+    .optional(),
 });
 
 const ProbeOverloadSchema = z.object({
@@ -335,8 +342,8 @@ export function parseProbeLine(line: string): ProbeRecord {
         expectFieldCount(
           line,
           fields,
-          10,
-          "I\\t<seq>\\t<rows>\\t<overflow>\\t<stacks>\\t<stack overflow>\\t<hits>\\t<probe ns>\\t<elapsed ns>\\t<flow overflow>",
+          11,
+          "I\\t<seq>\\t<rows>\\t<overflow>\\t<stacks>\\t<stack overflow>\\t<hits>\\t<probe ns>\\t<elapsed ns>\\t<flow overflow>\\t<flow sampling period>",
         );
       }
       return validate(line, ProbeIntervalSchema, {
@@ -347,7 +354,7 @@ export function parseProbeLine(line: string): ProbeRecord {
         stacks: fields[4],
         stackOverflow: fields[5],
         cost: { hits: fields[6], probeNs: fields[7], elapsedNs: fields[8] },
-        ...(fields.length === PRE_FLOWS_INTERVAL_FIELDS ? {} : { flowOverflow: fields[9] }),
+        ...(fields.length === PRE_FLOWS_INTERVAL_FIELDS ? {} : { flowOverflow: fields[9], flowSamplingPeriod: fields[10] }),
       });
     case "O":
       expectFieldCount(line, fields, 3, "O\\t<share ppm>\\t<limit percent>");

@@ -56,6 +56,8 @@ export interface DropSnapshot {
   readonly overload?: Omit<ProbeOverload, "kind">;
   /** Drops whose flow the probe's full flow table did not store; absent from a probe without flows. */
   readonly unstoredFlows?: number;
+  /** The largest flow sampling period of any interval (1: every drop's flow was read); absent without flows. */
+  readonly flowSamplingPeriod?: number;
 }
 
 export interface CostTotals extends IntervalCost {
@@ -126,6 +128,7 @@ export class DropAccumulator {
   /** Set once a row came from a probe that reports flows (its R record has a row ID). */
   #flowsReported = false;
   #unstoredFlows = 0;
+  #flowSamplingPeriod = 1;
   readonly #frames: StackFrames;
   /** By `${symbolId}\t${reason}`: the stacks of that drop site and reason, by stackKey. */
   readonly #stacks = new Map<string, Map<string, Stack>>();
@@ -348,7 +351,7 @@ export class DropAccumulator {
       stackSamplesNotKept: this.#stackSamplesNotKept,
       ...(this.#cost === undefined ? {} : { cost: { ...this.#cost } }),
       ...(this.#overload === undefined ? {} : { overload: { ...this.#overload } }),
-      ...(this.#flowsReported ? { unstoredFlows: this.#unstoredFlows } : {}),
+      ...(this.#flowsReported ? { unstoredFlows: this.#unstoredFlows, flowSamplingPeriod: this.#flowSamplingPeriod } : {}),
     };
   }
 
@@ -367,7 +370,7 @@ export class DropAccumulator {
     return location;
   }
 
-  #endInterval({ seq, rows, overflow, stacks, stackOverflow, cost, flowOverflow }: ProbeInterval): void {
+  #endInterval({ seq, rows, overflow, stacks, stackOverflow, cost, flowOverflow, flowSamplingPeriod }: ProbeInterval): void {
     if (this.#finished) this.noteProtocolError(`interval ${seq} after the probe's end record`);
     if (seq !== this.#intervals + 1) {
       this.noteProtocolError(`interval ${seq} followed interval ${this.#intervals}: intervals were lost or repeated`);
@@ -381,6 +384,7 @@ export class DropAccumulator {
     this.#uncounted += overflow;
     this.#stackOverflow += stackOverflow;
     this.#unstoredFlows += flowOverflow ?? 0;
+    this.#flowSamplingPeriod = Math.max(this.#flowSamplingPeriod, flowSamplingPeriod ?? 1);
     this.#rowIds.clear();
     if (cost !== undefined) {
       const share = cost.elapsedNs > 0 ? cost.probeNs / cost.elapsedNs : 0;

@@ -42,6 +42,11 @@ export function reportStatus(state: TraceState): DropTraceReportStatus {
     ...((snapshot.unstoredFlows ?? 0) > 0
       ? [`${snapshot.unstoredFlows} drops' flows not stored: the probe's flow table was full (their drops are in the rows, as otherFlows)`]
       : []),
+    ...((snapshot.flowSamplingPeriod ?? 1) > 1
+      ? [
+          `flows sampled: while the probe passed 1% of the CPUs, one drop in up to ${snapshot.flowSamplingPeriod} had its flow read, counted that many times, so flow counts are estimates (row counts are exact)`,
+        ]
+      : []),
     ...(snapshot.protocolErrors > 0 ? [`${snapshot.protocolErrors} malformed probe output lines, first: ${snapshot.protocolErrorSamples[0] ?? ""}`] : []),
   ];
   const message = problems.join("; ").slice(0, 4096);
@@ -64,5 +69,6 @@ export function reportStatus(state: TraceState): DropTraceReportStatus {
     ...(state.kernelCounters === undefined ? {} : { kernelCounters: state.kernelCounters }),
     ...(cost === undefined ? {} : { probeCost: cost }),
     ...(snapshot.unstoredFlows === undefined ? {} : { unstoredFlows: snapshot.unstoredFlows }),
+    ...(snapshot.flowSamplingPeriod === undefined ? {} : { flowSamplingPeriod: snapshot.flowSamplingPeriod }),
   };
 }

@@ -197,19 +197,28 @@ describe.each(FAMILIES)("kernel %s", (family) => {
     it("names the flows behind each row from the packets' own headers: addresses and ports as sent, every drop accounted for", () => {
       const status = k.report("scenarios");
       expect(status.unstoredFlows).toBe(0);
+      // Under emulation the handler can pass 1% of the CPUs, and the probe then reads one drop's flow in N: the
+      // addresses and ports stay exact, the counts become estimates, and the report says so.
+      const period = status.flowSamplingPeriod ?? 0;
+      expect(period).toBeGreaterThanOrEqual(1);
+      const exact = period === 1;
+      if (!exact) console.warn(`kernel ${family}: flows were sampled (period up to ${period}): flow counts are estimates and not asserted exactly`);
+      if (!exact) expect(status.message).toMatch(/flows sampled: .* one drop in up to \d+ had its flow read/);
       for (const r of status.rows) {
         const listed = (r.flows ?? []).reduce((sum, f) => sum + f.count, 0);
-        expect(listed + (r.unparsedFlows ?? -1) + (r.otherFlows ?? -1), JSON.stringify(r)).toBe(r.count);
+        if (exact) expect(listed + (r.unparsedFlows ?? -1) + (r.otherFlows ?? -1), JSON.stringify(r)).toBe(r.count);
         expect(r.flows?.length ?? 0, JSON.stringify(r)).toBeLessThanOrEqual(5);
       }
-      // One socket bound to 10.9.1.1:40000 sent all of c's datagrams: one flow, exactly.
+      // One socket bound to 10.9.1.1:40000 sent all of c's datagrams: one flow.
       const c = row(status, { interface: "eth0", reason: "NO_SOCKET", netns: k.ns("c") });
-      expect(c.flows?.[0]).toEqual({
-        protocol: "UDP",
-        source: { address: "10.9.1.1", port: 40000 },
-        destination: { address: "10.9.1.2", port: 6000 },
-        count: c.count,
-      });
+      expect(c.flows?.map((f) => ({ ...f, count: exact ? f.count : 0 }))).toEqual([
+        {
+          protocol: "UDP",
+          source: { address: "10.9.1.1", port: 40000 },
+          destination: { address: "10.9.1.2", port: 6000 },
+          count: exact ? c.count : 0,
+        },
+      ]);
       expect(c.count).toBeGreaterThanOrEqual(atLeast(status, 30));
       // The others came from a new socket (a new source port) each: as many flows as datagrams, all to where they were sent.
       const sentTo: [Partial<ReportRow>, string, string, number][] = [
@@ -221,7 +230,8 @@ describe.each(FAMILIES)("kernel %s", (family) => {
       ];
       for (const [match, source, destination, port] of sentTo) {
         const r = row(status, match);
-        expect(r.flows?.length, JSON.stringify(r)).toBe(5);
+        if (exact) expect(r.flows?.length, JSON.stringify(r)).toBe(5);
+        else expect(r.flows?.length ?? 0, JSON.stringify(r)).toBeGreaterThanOrEqual(1);
         expect(r.unparsedFlows, JSON.stringify(r)).toBe(0);
         for (const f of r.flows ?? []) {
           expect(f, JSON.stringify(r)).toMatchObject({ protocol: "UDP", source: { address: source }, destination: { address: destination, port } });
@@ -309,7 +319,7 @@ describe.each(FAMILIES)("kernel %s", (family) => {
       expect(flow, JSON.stringify(r)).toMatchObject({ protocol: "UDP", destination: { address: "ff02::1234", port: 9 } });
       expect(flow?.source.address).toMatch(/^fe80::[0-9a-f:]+$/);
       expect(flow?.source.port).toBeGreaterThan(1023);
-      expect(flow?.count).toBeGreaterThanOrEqual(atLeast(status, 30));
+      if (status.flowSamplingPeriod === 1) expect(flow?.count).toBe(r?.count);
     });
 
     it("shows the code path of a NOT_SPECIFIED drop: IPv6 multicast nobody joined, dropped in ip6_mc_input, received by the core from the sender's own transmit", () => {

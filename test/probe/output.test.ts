@@ -113,10 +113,11 @@ describe("parseProbeLine", () => {
     ["R\t1\t0x1\tlo\t0\tNO_SOCKET", /reason must be -1/],
     ["R\t1\t0x1\tlo\t0\t2\r", /reason must be -1/],
     ["I\t0\t4\t0", /seq must be a positive decimal integer/],
-    ["I\t1\t4", /expected 10 tab-separated fields .* got 3/],
+    ["I\t1\t4", /expected 11 tab-separated fields .* got 3/],
     ["I\t1\t4\tx", /overflow must be a decimal integer/],
-    ["I\t1\t4\t0\t0\t0\t10", /expected 10 tab-separated fields .* got 7/],
-    ["I\t1\t4\t0\t0\t0\t10\t2000\t1000000000\t", /flowOverflow must be a decimal integer/],
+    ["I\t1\t4\t0\t0\t0\t10", /expected 11 tab-separated fields .* got 7/],
+    ["I\t1\t4\t0\t0\t0\t10\t2000\t1000000000\t", /expected 11 tab-separated fields .* got 10/],
+    ["I\t1\t4\t0\t0\t0\t10\t2000\t1000000000\t0\t0", /flowSamplingPeriod must be a positive decimal integer/],
     ["I\t1\t4\t0\t0\t0\t-10\t2000\t1000000000", /cost\.hits must be a decimal integer/],
     ["I\t1\t4\t0\t0\t0\t10\t2.5\t1000000000", /cost\.probeNs must be a decimal integer/],
     ["I\t1\t4\t0\t0\t0\t10\t2000\t1234567890123456", /cost\.elapsedNs must be a decimal integer of at most 15 digits/],
@@ -273,8 +274,8 @@ describe("flows: R rows with a socket cgroup and a row ID, F flows of those rows
     expect(() => parseProbeLine("F\t5\t3\t4\t17\t1\t2\t0\t1\t0")).toThrow(/expected 11 tab-separated fields/);
   });
 
-  it("reads the interval record with flows not stored, and the 9-field one of the probe before flows", () => {
-    expect(parseProbeLine("I\t7\t1200\t35\t12\t3\t48210\t15893420\t10000212338\t44")).toMatchObject({ seq: 7, flowOverflow: 44 });
+  it("reads the interval record with flows not stored and their sampling period, and the 9-field one of the probe before flows", () => {
+    expect(parseProbeLine("I\t7\t1200\t35\t12\t3\t48210\t15893420\t10000212338\t44\t16")).toMatchObject({ seq: 7, flowOverflow: 44, flowSamplingPeriod: 16 });
     expect(parseProbeLine("I\t7\t1200\t35\t12\t3\t48210\t15893420\t10000212338")).not.toHaveProperty("flowOverflow");
   });
 });

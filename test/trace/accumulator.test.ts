@@ -341,7 +341,7 @@ describe("flows", () => {
       ${flow(2, 5, "10.9.1.7", 4000)}
       F\t1\t5\t0\t0\t0\t0\t0\t0\t0\t0
       ${flow(2, 6, "10.9.1.2", 5000)}
-      I\t1\t2\t0\t0\t0\t35\t1000\t1000000000\t3
+      I\t1\t2\t0\t0\t0\t35\t1000\t1000000000\t3\t1
       `,
     );
     // The next interval gives the same rows other IDs (IDs are per interval), and a flow moves up.
@@ -350,13 +350,15 @@ describe("flows", () => {
       `
       R\t3\t0xa\teth0\t7\t3\t0\t9
       ${flow(3, 9, "10.9.1.7", 4000)}
-      I\t2\t1\t0\t0\t0\t3\t100\t1000000000\t0
+      I\t2\t1\t0\t0\t0\t3\t100\t1000000000\t0\t4
       E\t2
       `,
     );
     const snapshot = acc.snapshot(10);
     expect(acc.protocolErrors).toBe(0);
     expect(snapshot.unstoredFlows).toBe(3);
+    // The second interval's flows were sampled one in 4: the largest period is the trace's.
+    expect(snapshot.flowSamplingPeriod).toBe(4);
     const [udp, neigh] = snapshot.rows;
     expect(udp).toMatchObject({ symbol: "udp_rcv+0x452", count: 36, unparsedFlows: 1, otherFlows: 3 });
     expect(udp?.flows?.map((f) => [f.source.address, f.count])).toEqual([
@@ -380,7 +382,7 @@ describe("flows", () => {
       R\t6\t0xa\t-\t0\t3\t8002\t2
       F\t4\t1\t0\t0\t0\t0\t0\t0\t0\t0
       F\t6\t3\t0\t0\t0\t0\t0\t0\t0\t0
-      I\t1\t2\t0\t0\t0\t10\t100\t1000000000\t0
+      I\t1\t2\t0\t0\t0\t10\t100\t1000000000\t0\t1
       `,
     );
     const rows = acc.snapshot(10).rows;
