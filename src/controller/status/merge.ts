@@ -13,6 +13,7 @@ import { sortInterfaces, type ViewCounters, type ViewProbeCost, type ViewRow } f
 import { agree, agreedOwner, type OwnerAgreement } from "./owner-agreement.js";
 import type { KernelCountersStatus } from "../../api/droptrace.js";
 import { compareStacks, MAX_STACK_ROWS, MAX_STACKS_PER_ROW, MAX_STATUS_STACK_BYTES, stacksOnTopRows, type Stack } from "../../api/stacks.js";
+import { statusFlows, sumFlows, type AddressNamer, type ViewFlows } from "./flow-sums.js";
 import { addNotCounted, nanosecondsPerHit, type NotCounted, type ProbeCostStatus } from "../../api/probe-cost.js";
 
 export interface NodeDrops {
@@ -56,9 +57,16 @@ interface Summing {
   owner?: OwnerAgreement;
   /** Only for rows some node sent stacks for: each stack's key (its frames), summed over nodes. */
   stacks?: Map<string, number>;
+  /** Only for rows some node sent flows for: each node's, summed for the top rows only. */
+  flows?: ViewFlows[];
 }
 
-export function mergeReports(nodes: Iterable<NodeDrops>, topN: number): MergedDrops {
+export interface MergeOptions {
+  /** Names the addresses of the top rows' flows; without it they stay unnamed. */
+  addressName?: AddressNamer;
+}
+
+export function mergeReports(nodes: Iterable<NodeDrops>, topN: number, options: MergeOptions = {}): MergedDrops {
   const merged = new Map<string, Summing>();
   let totalDrops = 0;
   let uncountedDrops = 0;
@@ -106,13 +114,14 @@ export function mergeReports(nodes: Iterable<NodeDrops>, topN: number): MergedDr
         const owner = agree(existing.owner, row.owner);
         if (owner !== undefined) existing.owner = owner;
       }
-      if (row.stacks !== undefined) {
-        // Only rows some node sent stacks for pay for the lookup.
+      if (row.stacks !== undefined || row.flows !== undefined) {
+        // Only rows some node sent stacks or flows for pay for the lookup.
         const summing = merged.get(row.key);
-        if (summing !== undefined) {
+        if (summing !== undefined && row.stacks !== undefined) {
           const sums = (summing.stacks ??= new Map<string, number>());
           for (const stack of row.stacks) sums.set(stack.key, (sums.get(stack.key) ?? 0) + stack.count);
         }
+        if (summing !== undefined && row.flows !== undefined) (summing.flows ??= []).push(row.flows);
       }
     }
   }
@@ -128,13 +137,14 @@ export function mergeReports(nodes: Iterable<NodeDrops>, topN: number): MergedDr
     if (isActionable(row) && (topActionable === undefined || compareRows(row, topActionable) < 0)) topActionable = row;
   }
   const topWorkload = largestWorkload(merged.values());
-  // Owners and stacks are added to the top rows only: the rest are dropped anyway.
-  const ranked = topBy(merged.values(), topN, (a, b) => compareRows(a.row, b.row)).map(({ row, owner, stacks }, index) => {
+  // Owners, stacks and flows are added to the top rows only: the rest are dropped anyway.
+  const ranked = topBy(merged.values(), topN, (a, b) => compareRows(a.row, b.row)).map(({ row, owner, stacks, flows }, index) => {
     const rowStacks = index < MAX_STACK_ROWS ? topStacks(stacks) : undefined;
     return {
       ...row,
       ...(owner === undefined ? {} : agreedOwner(owner)),
       ...(rowStacks === undefined ? {} : { stacks: rowStacks }),
+      ...(flows === undefined ? {} : statusFlows(sumFlows(flows), row.count, options.addressName)),
     };
   });
   const drops = stacksOnTopRows(ranked, MAX_STATUS_STACK_BYTES);
