@@ -13,7 +13,7 @@ import { sortInterfaces, type ViewCounters, type ViewProbeCost, type ViewRow } f
 import { agree, agreedOwner, type OwnerAgreement } from "./owner-agreement.js";
 import type { KernelCountersStatus } from "../../api/droptrace.js";
 import { compareStacks, MAX_STACK_ROWS, MAX_STACKS_PER_ROW, MAX_STATUS_STACK_BYTES, stacksOnTopRows, type Stack } from "../../api/stacks.js";
-import { statusFlows, sumFlows, type AddressNamer, type ViewFlows } from "./flow-sums.js";
+import { flowsWithinBudget, MAX_STATUS_FLOW_BYTES, statusFlows, sumFlows, type AddressNamer, type ViewFlows } from "./flow-sums.js";
 import { addNotCounted, nanosecondsPerHit, type NotCounted, type ProbeCostStatus } from "../../api/probe-cost.js";
 
 export interface NodeDrops {
@@ -147,7 +147,7 @@ export function mergeReports(nodes: Iterable<NodeDrops>, topN: number, options: 
       ...(flows === undefined ? {} : statusFlows(sumFlows(flows), row.count, options.addressName)),
     };
   });
-  const drops = stacksOnTopRows(ranked, MAX_STATUS_STACK_BYTES);
+  const drops = stacksOnTopRows(flowsWithinBudget(ranked, MAX_STATUS_FLOW_BYTES), MAX_STATUS_STACK_BYTES);
   const kernelCounters = counters.status();
   const probeCost = costs.status();
   return {

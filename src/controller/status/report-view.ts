@@ -17,7 +17,7 @@ import { MAX_MESSAGE_LENGTH } from "./limits.js";
 import { agree, ownerOf, type OwnerAgreement } from "./owner-agreement.js";
 import { MAX_STACK_ROWS, stackKey, type Stack } from "../../api/stacks.js";
 import type { NotCounted, ProbeCost } from "../../api/probe-cost.js";
-import { sumFlows, viewFlows, type ViewFlows } from "./flow-sums.js";
+import { MAX_FLOW_ROWS, sumFlows, viewFlows, type ViewFlows } from "./flow-sums.js";
 
 /** One status row's share from one node: a (symbol, module, reason, workload), or a (symbol, interface, module, reason, attribution) no workload owns. */
 export interface ViewRow {
@@ -176,7 +176,7 @@ export function toReportView(raw: unknown, pool: StringPool): { view: ReportView
       uids.add(row.pod.uid);
       pods.set(key, uids);
     }
-    const flows = viewFlows(row);
+    const flows = viewFlows(row, index < MAX_FLOW_ROWS);
     if (flows !== undefined) {
       const parts = flowParts.get(key);
       if (parts === undefined) flowParts.set(key, [flows]);

@@ -10,6 +10,7 @@ import { dropClass, type DropClass } from "../../../src/api/drop-explanations.js
 import { MAX_STACK_ROWS, MAX_STATUS_STACK_BYTES, type Stack } from "../../../src/api/stacks.js";
 import type { ProbeCost } from "../../../src/api/probe-cost.js";
 import { MAX_FLOWS_PER_ROW, type Flow } from "../../../src/api/flows.js";
+import { MAX_FLOW_ROWS, MAX_STATUS_FLOW_BYTES } from "../../../src/controller/status/flow-sums.js";
 
 const pool = new StringPool();
 
@@ -616,6 +617,41 @@ describe("merging nodes' flows", () => {
       20,
     );
     expect(merged.drops[0]).toMatchObject({ count: 17, flows: [udp("10.0.0.9", "10.0.2.1", 16)], unparsedFlows: 1, otherFlows: 0 });
+  });
+
+  it(`keeps the listed flows of a report's first ${MAX_FLOW_ROWS} rows only, counting a lower row's as other flows and keeping its unparsed ones`, () => {
+    const rows = Array.from({ length: MAX_FLOW_ROWS + 1 }, (_, i) => ({
+      symbol: `f${String(i).padStart(2, "0")}+0x1`,
+      count: 100 - i,
+      flows: [udp("10.0.0.1", "10.0.1.1", 90 - i)],
+      unparsedFlows: 3,
+      otherFlows: 7,
+    }));
+    const merged = mergeReports([node("a", rows)], 100);
+    const last = merged.drops.at(-1);
+    expect(merged.drops[0]).toMatchObject({ count: 100, flows: [udp("10.0.0.1", "10.0.1.1", 90)], unparsedFlows: 3, otherFlows: 7 });
+    expect(last).toMatchObject({ count: 100 - MAX_FLOW_ROWS, flows: [], unparsedFlows: 3, otherFlows: 97 - MAX_FLOW_ROWS });
+  });
+
+  it("keeps the status's flows within their byte budget: lower rows list none and count them as other flows", () => {
+    const long = "x".repeat(300);
+    const rows = Array.from({ length: 200 }, (_, i) => ({
+      symbol: `f${String(i).padStart(3, "0")}+0x1`,
+      count: 1000 - i,
+      flows: Array.from({ length: MAX_FLOWS_PER_ROW }, (_, k) => udp(`10.0.${k}.1`, "10.0.1.1", 10)),
+      unparsedFlows: 0,
+    }));
+    const merged = mergeReports(
+      Array.from({ length: 10 }, (_, n) => node(`n${n}`, rows.slice(n * 20, n * 20 + 20))),
+      200,
+      { addressName: () => long },
+    );
+    const bytes = Buffer.byteLength(JSON.stringify(merged.drops.map((d) => d.flows ?? [])));
+    expect(bytes).toBeLessThanOrEqual(MAX_STATUS_FLOW_BYTES + 1024);
+    expect(merged.drops[0]?.flows).toHaveLength(MAX_FLOWS_PER_ROW);
+    const last = merged.drops.at(-1);
+    expect(last).toMatchObject({ flows: [], otherFlows: last?.count });
+    for (const row of merged.drops) expect(flowSum(row)).toBe(row.count);
   });
 
   it("names the top rows' addresses with the namer it is given, and leaves unknown addresses unnamed", () => {
