@@ -63,13 +63,20 @@ function flat(key: string): string {
 }
 
 /** Flows with the same key summed, the most frequent `max` kept (the rest end up in otherFlows, as what the row's count leaves). */
-export function sumFlows(parts: Iterable<ViewFlows>, max: number = MAX_FLOWS_PER_ROW): ViewFlows {
-  const sums = new Map<string, number>();
+export function sumFlows(parts: readonly ViewFlows[], max: number = MAX_FLOWS_PER_ROW): ViewFlows {
   let unparsed = 0;
-  for (const part of parts) {
-    unparsed += part.unparsed;
-    for (const { key, count } of part.list) sums.set(key, (sums.get(key) ?? 0) + count);
-  }
+  for (const part of parts) unparsed += part.unparsed;
+  return sumFlowLists(
+    parts.map((part) => part.list),
+    unparsed,
+    max,
+  );
+}
+
+/** sumFlows over lists whose unparsed drops are summed already. */
+export function sumFlowLists(lists: Iterable<readonly ViewFlow[]>, unparsed: number, max: number = MAX_FLOWS_PER_ROW): ViewFlows {
+  const sums = new Map<string, number>();
+  for (const list of lists) for (const { key, count } of list) sums.set(key, (sums.get(key) ?? 0) + count);
   // flows.ts compareFlows' order: most first, equal counts by key.
   const list = [...sums]
     .map(([key, count]) => ({ key, count }))

@@ -13,7 +13,7 @@ import { sortInterfaces, type ViewCounters, type ViewProbeCost, type ViewRow } f
 import { agree, agreedOwner, type OwnerAgreement } from "./owner-agreement.js";
 import type { KernelCountersStatus } from "../../api/droptrace.js";
 import { compareStacks, MAX_STACK_ROWS, MAX_STACKS_PER_ROW, MAX_STATUS_STACK_BYTES, stacksOnTopRows, type Stack } from "../../api/stacks.js";
-import { flowsWithinBudget, MAX_STATUS_FLOW_BYTES, statusFlows, sumFlows, type AddressNamer, type ViewFlows } from "./flow-sums.js";
+import { flowsWithinBudget, MAX_STATUS_FLOW_BYTES, statusFlows, sumFlowLists, type AddressNamer, type ViewFlow } from "./flow-sums.js";
 import { addNotCounted, nanosecondsPerHit, type NotCounted, type ProbeCostStatus } from "../../api/probe-cost.js";
 
 export interface NodeDrops {
@@ -57,8 +57,10 @@ interface Summing {
   owner?: OwnerAgreement;
   /** Only for rows some node sent stacks for: each stack's key (its frames), summed over nodes. */
   stacks?: Map<string, number>;
-  /** Only for rows some node sent flows for: each node's, summed for the top rows only. */
-  flows?: ViewFlows[];
+  /** Only for rows some node sent flows for: their unparsed drops summed (so undefined: no flows). */
+  unparsed?: number;
+  /** Each node's listed flows, summed for the top rows only. */
+  flowLists?: (readonly ViewFlow[])[];
 }
 
 export interface MergeOptions {
@@ -80,10 +82,9 @@ export function mergeReports(nodes: Iterable<NodeDrops>, topN: number, options: 
     if (node.counters !== undefined) counters.add(node.counters);
     if (node.probeCost !== undefined) costs.add(node.node ?? "", node.probeCost);
     for (const row of node.rows) {
-      const existing = merged.get(row.key);
-
-      if (existing === undefined) {
-        const summing: Summing = {
+      let summing = merged.get(row.key);
+      if (summing === undefined) {
+        summing = {
           row: {
             symbol: row.symbol,
             interface: row.interface,
@@ -102,6 +103,7 @@ export function mergeReports(nodes: Iterable<NodeDrops>, topN: number, options: 
         if (row.owner !== undefined) summing.owner = row.owner;
         merged.set(row.key, summing);
       } else {
+        const existing = summing;
         const sum = existing.row;
         // A workload's row: its interfaces are counted apart only once a second one shows up (most rows have one, eth0).
         if (sum.workload !== undefined && (existing.interfaces !== undefined || row.interfaces !== undefined || row.interface !== sum.interface)) {
@@ -114,14 +116,14 @@ export function mergeReports(nodes: Iterable<NodeDrops>, topN: number, options: 
         const owner = agree(existing.owner, row.owner);
         if (owner !== undefined) existing.owner = owner;
       }
-      if (row.stacks !== undefined || row.flows !== undefined) {
-        // Only rows some node sent stacks or flows for pay for the lookup.
-        const summing = merged.get(row.key);
-        if (summing !== undefined && row.stacks !== undefined) {
-          const sums = (summing.stacks ??= new Map<string, number>());
-          for (const stack of row.stacks) sums.set(stack.key, (sums.get(stack.key) ?? 0) + stack.count);
-        }
-        if (summing !== undefined && row.flows !== undefined) (summing.flows ??= []).push(row.flows);
+      if (row.stacks !== undefined) {
+        const sums = (summing.stacks ??= new Map<string, number>());
+        for (const stack of row.stacks) sums.set(stack.key, (sums.get(stack.key) ?? 0) + stack.count);
+      }
+      if (row.flows !== undefined) {
+        summing.unparsed = (summing.unparsed ?? 0) + row.flows.unparsed;
+        // Most rows list none (beyond a report's first rows): no array entry for them.
+        if (row.flows.list.length > 0) (summing.flowLists ??= []).push(row.flows.list);
       }
     }
   }
@@ -138,13 +140,13 @@ export function mergeReports(nodes: Iterable<NodeDrops>, topN: number, options: 
   }
   const topWorkload = largestWorkload(merged.values());
   // Owners, stacks and flows are added to the top rows only: the rest are dropped anyway.
-  const ranked = topBy(merged.values(), topN, (a, b) => compareRows(a.row, b.row)).map(({ row, owner, stacks, flows }, index) => {
+  const ranked = topBy(merged.values(), topN, (a, b) => compareRows(a.row, b.row)).map(({ row, owner, stacks, unparsed, flowLists }, index) => {
     const rowStacks = index < MAX_STACK_ROWS ? topStacks(stacks) : undefined;
     return {
       ...row,
       ...(owner === undefined ? {} : agreedOwner(owner)),
       ...(rowStacks === undefined ? {} : { stacks: rowStacks }),
-      ...(flows === undefined ? {} : statusFlows(sumFlows(flows), row.count, options.addressName)),
+      ...(unparsed === undefined ? {} : statusFlows(sumFlowLists(flowLists ?? [], unparsed), row.count, options.addressName)),
     };
   });
   const drops = stacksOnTopRows(flowsWithinBudget(ranked, MAX_STATUS_FLOW_BYTES), MAX_STATUS_STACK_BYTES);
