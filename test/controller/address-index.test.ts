@@ -50,12 +50,15 @@ describe("the address index", () => {
       namespace: "kube-system",
       body: model<V1Service>({
         metadata: { name: "kube-dns", namespace: "kube-system" },
-        spec: { clusterIP: "10.96.0.10", clusterIPs: ["10.96.0.10", "fd00:96::a"] },
+        spec: { clusterIP: "10.96.0.10", clusterIPs: ["10.96.0.10", "fd00:96::a"], ports: [{ port: 53, protocol: "UDP" }] },
       }),
     });
     await cluster.core.createNamespacedService({
       namespace: "shop",
-      body: model<V1Service>({ metadata: { name: "cart-headless", namespace: "shop" }, spec: { clusterIP: "None", clusterIPs: ["None"] } }),
+      body: model<V1Service>({
+        metadata: { name: "cart-headless", namespace: "shop" },
+        spec: { clusterIP: "None", clusterIPs: ["None"], ports: [{ port: 8080 }] },
+      }),
     });
     await cluster.core.createNode({
       body: model<V1Node>({

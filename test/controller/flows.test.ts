@@ -37,7 +37,10 @@ async function cartPodAndDns(): Promise<void> {
   });
   await cluster.core.createNamespacedService({
     namespace: "kube-system",
-    body: model<V1Service>({ metadata: { name: "kube-dns", namespace: "kube-system" }, spec: { clusterIP: "10.96.0.10", clusterIPs: ["10.96.0.10"] } }),
+    body: model<V1Service>({
+      metadata: { name: "kube-dns", namespace: "kube-system" },
+      spec: { clusterIP: "10.96.0.10", clusterIPs: ["10.96.0.10"], ports: [{ port: 53, protocol: "UDP" }] },
+    }),
   });
 }
 

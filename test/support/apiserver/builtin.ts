@@ -49,22 +49,6 @@ const nodes: ResourceType = {
   fieldLabels: { "spec.unschedulable": (o) => String(at(o, "spec", "unschedulable") === true) },
 };
 
-/** Stored as sent: the controller only lists and watches Services for their cluster IPs. */
-const services: ResourceType = {
-  ...base,
-  group: "",
-  version: "v1",
-  plural: "services",
-  singular: "service",
-  kind: "Service",
-  listKind: "ServiceList",
-  namespaced: true,
-  shortNames: ["svc"],
-  categories: ["all"],
-  statusSubresource: true,
-  generation: "none",
-};
-
 function qosClass(spec: unknown): string {
   const containers = isRecord(spec) && Array.isArray(spec["containers"]) ? spec["containers"] : [];
   const resources = containers.map((c) => (isRecord(c) && isRecord(c["resources"]) ? c["resources"] : {}));
@@ -317,7 +301,6 @@ export const builtinResources: ResourceType[] = [
   namespaces,
   nodes,
   pods,
-  services,
   coreEvents,
   eventsV1,
   daemonsets,
