@@ -2,6 +2,8 @@
 //
 //   npx tsx bench/controller/merge.ts                  # rows named as agents name them (issue 11)
 //   npx tsx bench/controller/merge.ts --unattributed   # rows as agents older than attribution wrote them
+//   npx tsx bench/controller/merge.ts --flows          # every row with 5 flows (issue 11), addresses named from an index
+//   npx tsx bench/controller/merge.ts --merge-only     # 1 to 3 only (for profiling: node --cpu-prof --import tsx ...)
 //
 // 1. Ingest: each report through the cache's transform (zod + compact view), as the informer does.
 // 2. Memory with 5,000 cached reports (JS heap and RSS, after full collections).
@@ -24,7 +26,8 @@ import { DropTraceSpecSchema } from "../../src/api/droptrace.js";
 import type { DropTraceReport } from "../../src/api/report.js";
 import { REASON } from "../../src/api/conditions.js";
 import { dropClass } from "../../src/api/drop-explanations.js";
-import { mergeReports } from "../../src/controller/status/merge.js";
+import { mergeReports, type MergeOptions } from "../../src/controller/status/merge.js";
+import { MAX_FLOWS_PER_ROW, type Flow } from "../../src/api/flows.js";
 import { countNodes, type NodeState } from "../../src/controller/status/node-states.js";
 import { Reconciler } from "../../src/controller/reconciler.js";
 import { StringPool, toReportView, type ReportView } from "../../src/controller/status/report-view.js";
@@ -42,6 +45,9 @@ const SIZES = [10, 100, 1_000, 5_000];
 const INTERVALS = 6;
 const INTERVAL_SECONDS = 10;
 const ATTRIBUTED = !process.argv.includes("--unattributed");
+const FLOWS = process.argv.includes("--flows");
+const MERGE_ONLY = process.argv.includes("--merge-only");
+const SERVICE_IPS = 10_000;
 const PODS_PER_NODE = 30;
 const WORKLOADS = 3_000;
 const NAMESPACES = 150;
@@ -142,8 +148,45 @@ function attribution(node: number, podIndex: number | undefined, netns: number) 
   return { attribution: netns === 0 ? ("unknown" as const) : ("host" as const) };
 }
 
+const podIP = (node: number, podIndex: number) => `10.${1 + (node >> 8)}.${node & 0xff}.${podIndex + 2}`;
+const serviceIP = (i: number) => `10.96.${i >> 8}.${i & 0xff}`;
+
+/**
+ * A row's 5 flows, as an agent sends them: from one of the node's pods (or a pod on another node)
+ * to a Service, skewed so popular Services and ports recur across nodes; they hold about 80% of
+ * the row's count, unparsed drops 5%, the rest is other flows.
+ */
+function rowFlows(node: number, count: number, next: () => number): { flows: Flow[]; unparsedFlows: number; otherFlows: number } {
+  const shares = [0.4, 0.2, 0.1, 0.06, 0.04];
+  const flows: Flow[] = shares.slice(0, MAX_FLOWS_PER_ROW).map((share) => ({
+    protocol: next() < 0.7 ? "TCP" : "UDP",
+    source: { address: podIP(next() < 0.8 ? node : Math.floor(next() * NODES), Math.floor(next() * PODS_PER_NODE)), port: 32768 + Math.floor(next() * 28000) },
+    destination: { address: serviceIP(Math.floor(next() ** 3 * SERVICE_IPS)), port: [80, 443, 53, 8080, 5432][Math.floor(next() ** 2 * 5)] ?? 80 },
+    count: Math.floor(count * share),
+  }));
+  flows.sort((a, b) => b.count - a.count);
+  const listed = flows.reduce((sum, f) => sum + f.count, 0);
+  const unparsedFlows = Math.floor(count * 0.05);
+  return { flows, unparsedFlows, otherFlows: count - listed - unparsedFlows };
+}
+
+/** Pods' and Services' addresses by name, as the address index keeps them. */
+function addressNames(): MergeOptions {
+  if (!FLOWS) return {};
+  const names = new Map<string, string>();
+  for (let n = 0; n < NODES; n += 1) {
+    for (let p = 0; p < PODS_PER_NODE; p += 1) {
+      const { pod } = nodePod(n, p);
+      names.set(podIP(n, p), `${pod.namespace}/${pod.name}`);
+    }
+  }
+  for (let i = 0; i < SERVICE_IPS; i += 1) names.set(serviceIP(i), `svc/team-${String(i % NAMESPACES).padStart(3, "0")}/service-${String(i).padStart(5, "0")}`);
+  return { addressName: (address) => names.get(address) };
+}
+
 /** One node's report as the API server would send it. */
 function report(node: number, next: () => number, scale: number): DropTraceReport {
+  const flowNext = random(1_000_003 + node);
   const rows = new Map<string, DropTraceReport["status"] extends infer S ? (S extends { rows: (infer R)[] } ? R : never) : never>();
   while (rows.size < ROWS_PER_NODE) {
     // Skewed: low indexes are hot, so nodes share most of their top rows.
@@ -157,6 +200,7 @@ function report(node: number, next: () => number, scale: number): DropTraceRepor
     const netns = podIndex !== undefined ? 4026532000 + podIndex : iface === "-" ? 0 : 4026531840;
     const key = `${symbol}/${iface}/${reason}/${netns}`;
     if (rows.has(key)) continue;
+    const count = Math.max(1, Math.floor((1 - next()) ** 6 * 10_000 * scale));
     rows.set(key, {
       symbol,
       interface: iface,
@@ -164,7 +208,9 @@ function report(node: number, next: () => number, scale: number): DropTraceRepor
       module: fn === "nft_do_chain" ? "nf_tables" : "kernel",
       reason,
       class: dropClass(reason),
-      count: Math.max(1, Math.floor((1 - next()) ** 6 * 10_000 * scale)),
+      count,
+      // From their own random stream: the rows are the same with flows as without.
+      ...(FLOWS ? rowFlows(node, count, flowNext) : {}),
       stacks: [3, 2, 1].map((weight) => ({ count: weight * 10, frames: stackFrames(symbol, next) })),
       ...(ATTRIBUTED ? attribution(node, podIndex, netns) : {}),
     });
@@ -229,7 +275,9 @@ const cached = memory();
 // 3: one status update.
 const spec = DropTraceSpecSchema.parse({ duration: "1h", reportInterval: "10s", topN: TOP_N });
 const nodes: NodeState[] = views.map((v) => ({ node: v.node, phase: v.phase, totalDrops: v.totalDrops }));
+const mergeOptions = addressNames();
 const mergeTimes: number[] = [];
+let flowBytes5000 = 0;
 let distinct = 0;
 let workloadRows = 0;
 let topWorkload: string | undefined;
@@ -237,7 +285,7 @@ let statusBytes5000 = 0;
 let stackBytes5000 = 0;
 for (let r = 0; r < ROUNDS; r += 1) {
   const start = performance.now();
-  const merged = mergeReports(views, TOP_N);
+  const merged = mergeReports(views, TOP_N, mergeOptions);
   const status = buildStatus({
     current: undefined,
     generation: 1,
@@ -252,6 +300,7 @@ for (let r = 0; r < ROUNDS; r += 1) {
   });
   statusBytes5000 = Buffer.byteLength(JSON.stringify(status));
   stackBytes5000 = Buffer.byteLength(JSON.stringify(status.drops?.map((d) => d.stacks ?? []) ?? []));
+  flowBytes5000 = Buffer.byteLength(JSON.stringify(status.drops?.map((d) => [d.flows ?? [], d.unparsedFlows, d.otherFlows]) ?? []));
   mergeTimes.push(performance.now() - start);
   distinct = merged.distinctRows;
   workloadRows = merged.drops.filter((d) => d.workload !== undefined).length;
@@ -259,7 +308,7 @@ for (let r = 0; r < ROUNDS; r += 1) {
 }
 
 // 4: status size by node count (the first n nodes; a quarter of them failing with long messages).
-const sizes = SIZES.map((n) => {
+const sizes = (MERGE_ONLY ? [] : SIZES).map((n) => {
   const some = views.slice(0, n);
   const states: NodeState[] = some.map((v, i) =>
     i % 4 === 0
@@ -282,7 +331,7 @@ const sizes = SIZES.map((n) => {
     outcome: { phase: "Completed", reason: REASON.deadlinePassed },
     nodes: states,
     counts: countNodes(states, n),
-    merged: mergeReports(some, TOP_N),
+    merged: mergeReports(some, TOP_N, mergeOptions),
     notReporting: { count: 0, names: [] },
     startTime: "2026-03-01T10:00:00Z",
     nowMs: Date.now(),
@@ -333,9 +382,11 @@ async function writesPerInterval(nodeCount: number): Promise<{ perInterval: numb
 }
 
 const writeRuns: { nodes: number; perInterval: number[]; reconciles: number; reconcileMs: number }[] = [];
-for (const n of SIZES) writeRuns.push({ nodes: n, ...(await writesPerInterval(n)) });
+for (const n of MERGE_ONLY ? [] : SIZES) writeRuns.push({ nodes: n, ...(await writesPerInterval(n)) });
 
-console.log(`node ${process.version}; rows ${ATTRIBUTED ? "attributed (pods' eth0 merged by workload)" : "unattributed"}`);
+console.log(
+  `node ${process.version}; rows ${ATTRIBUTED ? "attributed (pods' eth0 merged by workload)" : "unattributed"}${FLOWS ? `, each with ${MAX_FLOWS_PER_ROW} flows` : ""}`,
+);
 console.log(`reports: ${fmt(NODES)} nodes x ${ROWS_PER_NODE} rows = ${fmt(NODES * ROWS_PER_NODE)} rows, ${fmt(rawBytes / 2 ** 20)} MiB of report JSON`);
 console.log(`ingest (zod + compact view): ${fmt(ingestMs)} ms total, ${fmt((ingestMs * 1000) / NODES)} us per report`);
 console.log(
@@ -346,7 +397,7 @@ console.log(
 );
 console.log(`top ${TOP_N} rows naming a workload: ${workloadRows}; top workload: ${topWorkload ?? "none"}`);
 console.log(
-  `status size at ${fmt(NODES)} nodes, all running: ${fmt(statusBytes5000)} bytes (${fmt(statusBytes5000 / 1024)} KiB), of which the top rows' stacks ${fmt(stackBytes5000)}`,
+  `status size at ${fmt(NODES)} nodes, all running: ${fmt(statusBytes5000)} bytes (${fmt(statusBytes5000 / 1024)} KiB), of which the top rows' stacks ${fmt(stackBytes5000)}, flows ${fmt(flowBytes5000)}`,
 );
 for (const s of sizes) console.log(`status size, ${fmt(s.nodes)} nodes (1 in 4 failing, 1 KiB messages): ${fmt(s.bytes)} bytes (${fmt(s.bytes / 1024)} KiB)`);
 for (const w of writeRuns) {

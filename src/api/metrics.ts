@@ -82,7 +82,7 @@ export function controllerMetrics(registry: Registry = new Registry()) {
     }),
     watchRestartsTotal: new Counter({
       name: "droptrace_controller_watch_restarts_total",
-      help: "Informer restarts after their watch or list failed, by resource: droptraces, droptracereports or daemonsets.",
+      help: "Informer restarts after their watch or list failed, by resource: droptraces, droptracereports, daemonsets, pods, events (the agents'), or the address index's address-pods, services and nodes.",
       labelNames: ["resource"] as const,
       registers: [registry],
     }),

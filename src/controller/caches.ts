@@ -10,7 +10,6 @@ import {
   KubeConfig,
   ListWatch,
   makeInformer,
-  Watch,
   type KubernetesListObject,
   type KubernetesObject,
   type V1DaemonSet,
@@ -21,6 +20,8 @@ import { z } from "zod";
 import { DROPTRACE, DROPTRACE_REPORT, GROUP, VERSION } from "../api/constants.js";
 import type { ControllerMetrics } from "../api/metrics.js";
 import { REPORT_LIST_PAGE, type ControllerTimings } from "./defaults.js";
+import { clusterAddressIndex, type AddressIndex } from "./address-index.js";
+import { TransformingWatch } from "../kube/transforming-watch.js";
 import { model } from "../kube/api.js";
 import { OWNED_DAEMONSET_SELECTOR } from "./daemonset.js";
 import { toReportView, StringPool, type ReportView } from "./status/report-view.js";
@@ -48,37 +49,6 @@ function asList(raw: unknown, what: string): KubernetesListObject<KubernetesObje
   };
 }
 
-/** client-node's Watch, handing each object through `transform` before the informer caches it. */
-class TransformingWatch extends Watch {
-  constructor(
-    config: KubeConfig,
-    private readonly transform: (object: unknown) => unknown,
-  ) {
-    super(config);
-  }
-
-  override watch(
-    path: string,
-    query: Record<string, string | number | boolean | undefined>,
-    callback: (phase: string, apiObj: unknown, watchObj?: unknown) => void,
-    done: (err: unknown) => void,
-  ): Promise<AbortController> {
-    return super.watch(
-      path,
-      query,
-      (phase, object: unknown, watchObj: unknown) => {
-        if (phase !== "ADDED" && phase !== "MODIFIED" && phase !== "DELETED") {
-          callback(phase, object, watchObj);
-          return;
-        }
-        const transformed = this.transform(object);
-        if (transformed !== undefined) callback(phase, transformed, watchObj);
-      },
-      done,
-    );
-  }
-}
-
 interface CachesOptions {
   kubeConfig: KubeConfig;
   namespace: string;
@@ -100,6 +70,8 @@ export class Caches {
   readonly daemonSets: RestartingInformer<V1DaemonSet>;
   readonly pods: RestartingInformer<AgentPodView>;
   readonly events: RestartingInformer<DaemonSetEventView>;
+  /** Apart from the caches above: status is written without it (addresses unnamed) while it cannot list. */
+  readonly addresses: AddressIndex;
   readonly #byTrace = new Map<string, Map<string, ReportView>>();
   readonly #traceOfReport = new Map<string, string>();
   readonly #pool = new StringPool();
@@ -214,8 +186,19 @@ export class Caches {
       "events",
     );
 
+    this.addresses = clusterAddressIndex(kubeConfig, {
+      backoff: timings.watchBackoff,
+      log,
+      onRestart: (r) => {
+        metrics.watchRestartsTotal.inc({ resource: r });
+      },
+    });
+
     this.#wire();
   }
+
+  /** Whose an address is, as far as the address index knows now. */
+  readonly addressName = (address: string): string | undefined => this.addresses.name(address);
 
   #wire(): void {
     const { onChange } = this.#options;
@@ -292,6 +275,7 @@ export class Caches {
 
   start(): void {
     for (const informer of this.#all()) informer.start();
+    this.addresses.start();
   }
 
   async waitForSync(): Promise<void> {
@@ -312,7 +296,7 @@ export class Caches {
   }
 
   async stop(): Promise<void> {
-    await Promise.all(this.#all().map((informer) => informer.stop()));
+    await Promise.all([...this.#all().map((informer) => informer.stop()), this.addresses.stop()]);
   }
 
   #traceOfLabel(label: string | undefined): string | undefined {

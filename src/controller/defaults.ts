@@ -60,3 +60,6 @@ export const DEFAULT_WORKERS = 4;
 
 /** Report list pages: a list of thousands of reports in one answer would be hundreds of MiB. */
 export const REPORT_LIST_PAGE = 250;
+
+/** Pod, Service and node list pages of the address index: 150,000 pods in one answer would be GiBs. */
+export const ADDRESS_LIST_PAGE = 500;

@@ -22,7 +22,8 @@ import { EventRecorder } from "./event-recorder.js";
 import { agentStartEvent, nodeFailureEvent, nodeStoppedEarlyEvent, phaseEvent } from "./events.js";
 import { apiMessageIn, apiStatusIn, timeMs, rfc3339, type Clock } from "../kube/api.js";
 import { agentStartProblems, describeAgentStartProblem, type AgentPodView, type DaemonSetEventView } from "./status/agent-start.js";
-import { mergeReports } from "./status/merge.js";
+import { mergeReports, type MergeOptions } from "./status/merge.js";
+import type { AddressNamer } from "./status/flow-sums.js";
 import { countNodes, type NodeState } from "./status/node-states.js";
 import { decidePhase, isFinal, type PhaseOutcome } from "./status/phase.js";
 import type { ReportView } from "./status/report-view.js";
@@ -38,6 +39,8 @@ export interface TraceSource {
   agentPods(trace: string, daemonSetUid: string): readonly AgentPodView[];
   /** The DaemonSet controller's FailedCreate Events about this DaemonSet. */
   daemonSetEvents(daemonSet: string, daemonSetUid: string): readonly DaemonSetEventView[];
+  /** Whose an address is, for flows in status (address-index.ts); absent or undefined: addresses stay unnamed. */
+  addressName?: AddressNamer;
 }
 
 export interface ReconcileResult {
@@ -225,7 +228,7 @@ export class Reconciler {
     const written = this.#status(trace, status, outcome, {
       nodes,
       counts,
-      merged: mergeReports(reports, spec.data.topN),
+      merged: mergeReports(reports, spec.data.topN, this.#mergeOptions()),
       notReporting: isFinal(outcome.phase) && missing > 0 ? { count: missing, names: silent } : { count: 0, names: [] },
       notStarted: problems.flatMap((p) => p.nodes.map((node) => ({ node, reason: p.cause, message: p.message }))),
       agentStart,
@@ -249,6 +252,11 @@ export class Reconciler {
    * agent whose final report was delayed (API errors past the deadline's grace, a slow probe
    * stop) still writes it, and the merged drops, node counts and conditions take it in.
    */
+  #mergeOptions(): MergeOptions {
+    const addressName = this.#deps.source.addressName;
+    return addressName === undefined ? {} : { addressName };
+  }
+
   async #mergeLate(trace: TraceObject, current: DropTraceStatus, memory: TraceMemory, log: Logger): Promise<DropTraceStatus> {
     const spec = DropTraceSpecSchema.safeParse(trace.spec);
     const reports = this.#deps.source.reportsOf(trace.name, trace.uid);
@@ -258,7 +266,7 @@ export class Reconciler {
     const refused = readyReason === REASON.invalidSpec || readyReason === REASON.specChanged || readyReason === REASON.agentsRefused;
     if (!spec.success || reports.length === 0 || phase === undefined || refused) return current;
     const nodes = reports.map(nodeState);
-    const merged = mergeReports(reports, spec.data.topN);
+    const merged = mergeReports(reports, spec.data.topN, this.#mergeOptions());
     // The DaemonSet is gone: the node count is the one the trace ended with.
     const counts = countNodes(nodes, current.nodes?.desired);
     const before = current.nodes;

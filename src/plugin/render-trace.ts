@@ -3,8 +3,10 @@
 import { formatDuration } from "../api/duration.js";
 import { formatRate, kubectlTable, type Cell } from "./table.js";
 import { hasEnded, type RatedRow, type TraceView } from "./view.js";
+import type { DropRow } from "../api/droptrace.js";
 import { probeCostLine } from "../api/probe-cost.js";
 import type { WorkloadIdentity } from "../api/attribution.js";
+import { formatFlow } from "../api/flows.js";
 
 /** kubectl's short names for the kinds a workload usually is; any other kind is shown whole. */
 const SHORT_KINDS: Readonly<Record<string, string>> = {
@@ -50,6 +52,30 @@ export function rowsTable(rows: readonly RatedRow[], options: { withRate: boolea
   return kubectlTable(head, body);
 }
 
+/**
+ * Each row's top flows (issue 11: who is dropping), under the row they belong to, with the drops
+ * of the row whose packet had no readable header and those in flows not listed. Nothing for
+ * rows without flows (agents older than flows).
+ */
+export function flowsSection(rows: readonly DropRow[]): string[] {
+  const withFlows = rows.filter((row) => row.flows !== undefined);
+  if (withFlows.length === 0) return [];
+  const lines = ["flows behind each row, most drops first (named where the cluster knows the address):"];
+  for (const row of withFlows) {
+    const owner = row.workload === undefined ? "" : ` ${shortWorkload(row.workload)}`;
+    lines.push(`${row.symbol} ${row.reason} on ${row.interface}${owner}:`);
+    const counts = (row.flows ?? []).map((flow) => String(flow.count));
+    const width = Math.max(0, ...counts.map((c) => c.length));
+    for (const flow of row.flows ?? []) lines.push(`  ${String(flow.count).padStart(width)}  ${formatFlow(flow)}`);
+    const rest = [
+      ...((row.unparsedFlows ?? 0) > 0 ? [`${row.unparsedFlows ?? 0} without a readable header`] : []),
+      ...((row.otherFlows ?? 0) > 0 ? [`${row.otherFlows ?? 0} in other flows`] : []),
+    ];
+    if (rest.length > 0) lines.push(`  (${rest.join(", ")})`);
+  }
+  return lines;
+}
+
 export function nodeDone(view: TraceView): string {
   const nodes = view.nodes;
   if (nodes === undefined || nodes.desired === 0) return hasEnded(view.phase) ? "no node was scheduled" : "no nodes scheduled yet";
@@ -78,7 +104,8 @@ function rowsSection(view: TraceView): string[] {
   const lines = [rowsTable(view.rows, { withRate: true })];
   if (view.rows.length >= view.topN) lines.push(`(the top ${view.topN} rows: the trace keeps no more, see spec.topN)`);
   if (view.uncountedDrops > 0) lines.push(`${view.uncountedDrops} more drops not counted in any row: a node's probe map was full`);
-  return [...lines, ...cost];
+  const flows = flowsSection(view.rows);
+  return [...lines, ...cost, ...(flows.length === 0 ? [] : ["", ...flows])];
 }
 
 export function nodesSection(view: TraceView): string[] {

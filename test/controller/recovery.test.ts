@@ -102,14 +102,16 @@ describe("API trouble", () => {
     const { nodeAgents } = await runningTrace("cut", ["a", "b"]);
     await totalIs("cut", 20);
 
-    expect(cluster.server.faults.dropWatches()).toBe(5);
+    // Five caches and the address index's three watches (pods, Services, nodes), which the controller does not wait for.
+    await until("eight watches", () => cluster.server.openWatches() === 8);
+    expect(cluster.server.faults.dropWatches()).toBe(8);
     // Writes while the watches are down must still reach the status.
     for (const a of nodeAgents) await a.report(reportStatus("Completed", [row("udp_rcv+0x452", 40)]));
     const done = await untilPhase(cluster, "cut", "Completed");
     expect(done.status?.totalDrops).toBe(80);
-    await until("five watches again", () => cluster.server.openWatches() === 5);
+    await until("eight watches again", () => cluster.server.openWatches() === 8);
     const restarts = await controller.metrics.registry.getSingleMetricAsString("droptrace_controller_watch_restarts_total");
-    for (const resource of ["droptraces", "droptracereports", "daemonsets", "pods", "events"]) {
+    for (const resource of ["droptraces", "droptracereports", "daemonsets", "pods", "events", "address-pods", "services", "nodes"]) {
       expect(restarts).toContain(`droptrace_controller_watch_restarts_total{resource="${resource}"} 1`);
     }
   });

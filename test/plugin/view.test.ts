@@ -113,6 +113,42 @@ describe("the rows table", () => {
     expect(quiet).toContain("no drops counted\nprobe: 901,000 hits, 300 ns per hit handler time, 0.03% of CPU (handler time");
   });
 
+  it("lists each row's top flows under the row, with names where the status has them, and nothing for rows without flows", () => {
+    const [lo, vb] = rows;
+    const withFlows: DropRow[] = [
+      {
+        ...lo,
+        attribution: "netns",
+        workload: { kind: "Deployment", namespace: "shop", name: "cart" },
+        flows: [
+          {
+            protocol: "UDP",
+            source: { address: "10.1.0.5", port: 40000, name: "shop/cart-1" },
+            destination: { address: "10.96.0.10", port: 53, name: "svc/kube-system/kube-dns" },
+            count: 450,
+          },
+          { protocol: "ICMPv6", source: { address: "fd00::5" }, destination: { address: "fd00::1" }, count: 30 },
+        ],
+        unparsedFlows: 20,
+        otherFlows: 100,
+      },
+      vb,
+    ];
+    const text = renderTrace(traceView(trace({ phase: "Completed", startTime: START, completionTime: START, drops: withFlows }), startMs));
+    expect(text).toContain(
+      [
+        "flows behind each row, most drops first (named where the cluster knows the address):",
+        "udp_rcv+0x452 NO_SOCKET on lo deploy/shop/cart:",
+        "  450  UDP 10.1.0.5:40000 (shop/cart-1) -> 10.96.0.10:53 (svc/kube-system/kube-dns)",
+        "   30  ICMPv6 fd00::5 -> fd00::1",
+        "  (20 without a readable header, 100 in other flows)",
+        "",
+      ].join("\n"),
+    );
+    expect(text).not.toContain("nft_do_chain+0x4c3 NETFILTER_DROP on vb");
+    expect(renderTrace(traceView(trace({ phase: "Completed", startTime: START, completionTime: START, drops: rows }), startMs))).not.toContain("flows behind");
+  });
+
   it("prints a trace the controller has not seen yet", () => {
     expect(renderTrace(traceView(trace(undefined), startMs))).toBe(
       "t: waiting for the controller (no status yet), duration 1m\nnot started; duration 1m\n\nno drops counted yet\n",

@@ -42,6 +42,12 @@ function permission(a: { verb: string; apiGroup: string; resource: string; subre
  */
 const USED: Record<(typeof SERVICE_ACCOUNTS)[number], string[]> = {
   [`${NAMESPACE}/droptrace-controller`]: [
+    "(cluster) core/nodes list",
+    "(cluster) core/nodes watch",
+    "(cluster) core/pods list",
+    "(cluster) core/pods watch",
+    "(cluster) core/services list",
+    "(cluster) core/services watch",
     "(cluster) droptrace.io/droptracereports list",
     "(cluster) droptrace.io/droptracereports watch",
     "(cluster) droptrace.io/droptraces list",

@@ -13,6 +13,7 @@ import { sortInterfaces, type ViewCounters, type ViewProbeCost, type ViewRow } f
 import { agree, agreedOwner, type OwnerAgreement } from "./owner-agreement.js";
 import type { KernelCountersStatus } from "../../api/droptrace.js";
 import { compareStacks, MAX_STACK_ROWS, MAX_STACKS_PER_ROW, MAX_STATUS_STACK_BYTES, stacksOnTopRows, type Stack } from "../../api/stacks.js";
+import { flowsWithinBudget, MAX_STATUS_FLOW_BYTES, statusFlows, sumFlowLists, type AddressNamer, type ViewFlow } from "./flow-sums.js";
 import { addNotCounted, nanosecondsPerHit, type NotCounted, type ProbeCostStatus } from "../../api/probe-cost.js";
 
 export interface NodeDrops {
@@ -56,9 +57,18 @@ interface Summing {
   owner?: OwnerAgreement;
   /** Only for rows some node sent stacks for: each stack's key (its frames), summed over nodes. */
   stacks?: Map<string, number>;
+  /** Only for rows some node sent flows for: their unparsed drops summed (so undefined: no flows). */
+  unparsed?: number;
+  /** Each node's listed flows, summed for the top rows only. */
+  flowLists?: (readonly ViewFlow[])[];
 }
 
-export function mergeReports(nodes: Iterable<NodeDrops>, topN: number): MergedDrops {
+export interface MergeOptions {
+  /** Names the addresses of the top rows' flows; without it they stay unnamed. */
+  addressName?: AddressNamer;
+}
+
+export function mergeReports(nodes: Iterable<NodeDrops>, topN: number, options: MergeOptions = {}): MergedDrops {
   const merged = new Map<string, Summing>();
   let totalDrops = 0;
   let uncountedDrops = 0;
@@ -72,10 +82,9 @@ export function mergeReports(nodes: Iterable<NodeDrops>, topN: number): MergedDr
     if (node.counters !== undefined) counters.add(node.counters);
     if (node.probeCost !== undefined) costs.add(node.node ?? "", node.probeCost);
     for (const row of node.rows) {
-      const existing = merged.get(row.key);
-
-      if (existing === undefined) {
-        const summing: Summing = {
+      let summing = merged.get(row.key);
+      if (summing === undefined) {
+        summing = {
           row: {
             symbol: row.symbol,
             interface: row.interface,
@@ -94,6 +103,7 @@ export function mergeReports(nodes: Iterable<NodeDrops>, topN: number): MergedDr
         if (row.owner !== undefined) summing.owner = row.owner;
         merged.set(row.key, summing);
       } else {
+        const existing = summing;
         const sum = existing.row;
         // A workload's row: its interfaces are counted apart only once a second one shows up (most rows have one, eth0).
         if (sum.workload !== undefined && (existing.interfaces !== undefined || row.interfaces !== undefined || row.interface !== sum.interface)) {
@@ -107,12 +117,13 @@ export function mergeReports(nodes: Iterable<NodeDrops>, topN: number): MergedDr
         if (owner !== undefined) existing.owner = owner;
       }
       if (row.stacks !== undefined) {
-        // Only rows some node sent stacks for pay for the lookup.
-        const summing = merged.get(row.key);
-        if (summing !== undefined) {
-          const sums = (summing.stacks ??= new Map<string, number>());
-          for (const stack of row.stacks) sums.set(stack.key, (sums.get(stack.key) ?? 0) + stack.count);
-        }
+        const sums = (summing.stacks ??= new Map<string, number>());
+        for (const stack of row.stacks) sums.set(stack.key, (sums.get(stack.key) ?? 0) + stack.count);
+      }
+      if (row.flows !== undefined) {
+        summing.unparsed = (summing.unparsed ?? 0) + row.flows.unparsed;
+        // Most rows list none (beyond a report's first rows): no array entry for them.
+        if (row.flows.list.length > 0) (summing.flowLists ??= []).push(row.flows.list);
       }
     }
   }
@@ -128,16 +139,17 @@ export function mergeReports(nodes: Iterable<NodeDrops>, topN: number): MergedDr
     if (isActionable(row) && (topActionable === undefined || compareRows(row, topActionable) < 0)) topActionable = row;
   }
   const topWorkload = largestWorkload(merged.values());
-  // Owners and stacks are added to the top rows only: the rest are dropped anyway.
-  const ranked = topBy(merged.values(), topN, (a, b) => compareRows(a.row, b.row)).map(({ row, owner, stacks }, index) => {
+  // Owners, stacks and flows are added to the top rows only: the rest are dropped anyway.
+  const ranked = topBy(merged.values(), topN, (a, b) => compareRows(a.row, b.row)).map(({ row, owner, stacks, unparsed, flowLists }, index) => {
     const rowStacks = index < MAX_STACK_ROWS ? topStacks(stacks) : undefined;
     return {
       ...row,
       ...(owner === undefined ? {} : agreedOwner(owner)),
       ...(rowStacks === undefined ? {} : { stacks: rowStacks }),
+      ...(unparsed === undefined ? {} : statusFlows(sumFlowLists(flowLists ?? [], unparsed), row.count, options.addressName)),
     };
   });
-  const drops = stacksOnTopRows(ranked, MAX_STATUS_STACK_BYTES);
+  const drops = stacksOnTopRows(flowsWithinBudget(ranked, MAX_STATUS_FLOW_BYTES), MAX_STATUS_STACK_BYTES);
   const kernelCounters = counters.status();
   const probeCost = costs.status();
   return {

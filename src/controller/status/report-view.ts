@@ -17,6 +17,7 @@ import { MAX_MESSAGE_LENGTH } from "./limits.js";
 import { agree, ownerOf, type OwnerAgreement } from "./owner-agreement.js";
 import { MAX_STACK_ROWS, stackKey, type Stack } from "../../api/stacks.js";
 import type { NotCounted, ProbeCost } from "../../api/probe-cost.js";
+import { MAX_FLOW_ROWS, sumFlows, viewFlows, type ViewFlows } from "./flow-sums.js";
 
 /** One status row's share from one node: a (symbol, module, reason, workload), or a (symbol, interface, module, reason, attribution) no workload owns. */
 export interface ViewRow {
@@ -37,6 +38,8 @@ export interface ViewRow {
   owner?: OwnerAgreement;
   /** The row's stacks, each by its frames joined (stacks.ts stackKey, interned: nodes share them); only on the report's top rows. */
   stacks?: ViewStack[];
+  /** The node's flows of the rows summed here (flow-sums.ts); absent when none of them carried flow fields (an older agent). */
+  flows?: ViewFlows;
 }
 
 export interface ViewStack {
@@ -162,6 +165,7 @@ export function toReportView(raw: unknown, pool: StringPool): { view: ReportView
   // Only while this report is read: a workload's interfaces and pods on this node.
   const interfaces = new Map<string, Map<string, number>>();
   const pods = new Map<string, Set<string>>();
+  const flowParts = new Map<string, ViewFlows[]>();
   const workloads = new WorkloadCache(pool);
   for (const [index, row] of (status?.rows ?? []).entries()) {
     // Only the report's top rows' stacks (its rows come largest first): the status shows no more, and the cache stays small whatever a report holds.
@@ -171,6 +175,12 @@ export function toReportView(raw: unknown, pool: StringPool): { view: ReportView
       const uids = pods.get(key) ?? new Set();
       uids.add(row.pod.uid);
       pods.set(key, uids);
+    }
+    const flows = viewFlows(row, index < MAX_FLOW_ROWS);
+    if (flows !== undefined) {
+      const parts = flowParts.get(key);
+      if (parts === undefined) flowParts.set(key, [flows]);
+      else parts.push(flows);
     }
     const workload = rowWorkload(row);
     if (workload !== undefined) {
@@ -198,6 +208,11 @@ export function toReportView(raw: unknown, pool: StringPool): { view: ReportView
         ...viewStacks(rowStacks, pool),
       });
     }
+  }
+  // Rows summed here keep their most frequent flows over all of them; the rest count as other flows.
+  for (const [key, parts] of flowParts) {
+    const row = rows.get(key);
+    if (row !== undefined) row.flows = parts.length === 1 && parts[0] !== undefined ? parts[0] : sumFlows(parts);
   }
   for (const [key, uids] of pods) {
     const row = rows.get(key);

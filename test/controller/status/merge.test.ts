@@ -9,6 +9,8 @@ import { MAX_ROW_INTERFACES } from "../../../src/api/constants.js";
 import { dropClass, type DropClass } from "../../../src/api/drop-explanations.js";
 import { MAX_STACK_ROWS, MAX_STATUS_STACK_BYTES, type Stack } from "../../../src/api/stacks.js";
 import type { ProbeCost } from "../../../src/api/probe-cost.js";
+import { MAX_FLOWS_PER_ROW, type Flow } from "../../../src/api/flows.js";
+import { MAX_FLOW_ROWS, MAX_STATUS_FLOW_BYTES } from "../../../src/controller/status/flow-sums.js";
 
 const pool = new StringPool();
 
@@ -25,6 +27,9 @@ function node(
     count: number;
     stacks?: Stack[];
     workload?: WorkloadRef;
+    flows?: Flow[];
+    unparsedFlows?: number;
+    otherFlows?: number;
   } & RowOwner)[],
   extra: { otherDrops?: number; uncountedDrops?: number; kernelCounters?: unknown; probeCost?: ProbeCost } = {},
 ) {
@@ -497,5 +502,183 @@ describe("merging nodes' probe cost", () => {
     expect(mergeReports([b, a], 20).probeCost?.busiestNode).toBe("a");
     expect(mergeReports([a, b], 20).probeCost?.busiestNode).toBe("a");
     expect(mergeReports([node("c", [])], 20).probeCost).toBeUndefined();
+  });
+});
+
+describe("merging nodes' flows", () => {
+  const udp = (source: string, destination: string, count: number): Flow => ({
+    protocol: "UDP",
+    source: { address: source, port: 5353 },
+    destination: { address: destination, port: 9 },
+    count,
+  });
+  const icmp = (source: string, destination: string, count: number): Flow => ({
+    protocol: "ICMPv6",
+    source: { address: source },
+    destination: { address: destination },
+    count,
+  });
+  const flowSum = (row: DropRow) => (row.flows ?? []).reduce((s, f) => s + f.count, 0) + (row.unparsedFlows ?? 0) + (row.otherFlows ?? 0);
+
+  it("sums flows by identity across nodes, keeps the top 5, and counts the rest as other flows", () => {
+    const merged = mergeReports(
+      [
+        node("a", [
+          {
+            symbol: "udp_rcv+0x452",
+            count: 100,
+            flows: [udp("10.0.0.1", "10.0.1.1", 40), udp("10.0.0.2", "10.0.1.1", 30), udp("10.0.0.3", "10.0.1.1", 10), icmp("fd00::1", "fd00::2", 5)],
+            unparsedFlows: 10,
+            otherFlows: 5,
+          },
+        ]),
+        node("b", [
+          {
+            symbol: "udp_rcv+0x452",
+            count: 60,
+            flows: [udp("10.0.0.3", "10.0.1.1", 25), udp("10.0.0.4", "10.0.1.1", 20), udp("10.0.0.5", "10.0.1.1", 4)],
+            unparsedFlows: 1,
+            otherFlows: 10,
+          },
+        ]),
+      ],
+      20,
+    );
+    const row = merged.drops[0];
+    expect(row?.flows).toEqual([
+      udp("10.0.0.1", "10.0.1.1", 40),
+      udp("10.0.0.3", "10.0.1.1", 35),
+      udp("10.0.0.2", "10.0.1.1", 30),
+      udp("10.0.0.4", "10.0.1.1", 20),
+      icmp("fd00::1", "fd00::2", 5),
+    ]);
+    expect(row?.flows).toHaveLength(MAX_FLOWS_PER_ROW);
+    expect(row?.unparsedFlows).toBe(11);
+    // 5 + 10 the nodes did not list, and 4 of the flow cut from the top 5.
+    expect(row?.otherFlows).toBe(19);
+    expect(row === undefined ? 0 : flowSum(row)).toBe(160);
+  });
+
+  it("counts an older agent's drops as other flows of a row other nodes sent flows for, and keeps count = flows + unparsed + other on every row", () => {
+    const merged = mergeReports(
+      [
+        node("new", [
+          { symbol: "udp_rcv+0x452", count: 50, flows: [udp("10.0.0.1", "10.0.1.1", 50)], unparsedFlows: 0, otherFlows: 0 },
+          { symbol: "tcp_v4_rcv+0x1a", count: 8, flows: [], unparsedFlows: 8, otherFlows: 0 },
+        ]),
+        node("old", [
+          { symbol: "udp_rcv+0x452", count: 30 },
+          { symbol: "nft_do_chain+0x2d1", count: 20 },
+        ]),
+      ],
+      20,
+    );
+    const bySymbol = new Map(merged.drops.map((row) => [row.symbol, row]));
+    expect(bySymbol.get("udp_rcv+0x452")).toMatchObject({ count: 80, flows: [udp("10.0.0.1", "10.0.1.1", 50)], unparsedFlows: 0, otherFlows: 30 });
+    expect(bySymbol.get("tcp_v4_rcv+0x1a")).toMatchObject({ count: 8, flows: [], unparsedFlows: 8, otherFlows: 0 });
+    // No node sent flows for it: the row has none of the three fields.
+    const old = bySymbol.get("nft_do_chain+0x2d1");
+    expect(old).toBeDefined();
+    expect(old).not.toHaveProperty("flows");
+    expect(old).not.toHaveProperty("unparsedFlows");
+    expect(old).not.toHaveProperty("otherFlows");
+    for (const row of merged.drops) if (row.flows !== undefined) expect(flowSum(row)).toBe(row.count);
+  });
+
+  it("sums one node's rows of a workload's pods into one row's flows", () => {
+    const cart = { kind: "Deployment", name: "cart" };
+    const podA = { namespace: "shop", name: "cart-a", uid: "11111111-1111-4111-8111-111111111111" };
+    const podB = { namespace: "shop", name: "cart-b", uid: "22222222-2222-4222-8222-222222222222" };
+    const merged = mergeReports(
+      [
+        node("a", [
+          {
+            symbol: "udp_rcv+0x452",
+            netns: 1,
+            count: 10,
+            attribution: "netns",
+            pod: podA,
+            workload: cart,
+            flows: [udp("10.0.0.9", "10.0.2.1", 10)],
+            unparsedFlows: 0,
+          },
+          {
+            symbol: "udp_rcv+0x452",
+            netns: 2,
+            count: 7,
+            attribution: "netns",
+            pod: podB,
+            workload: cart,
+            flows: [udp("10.0.0.9", "10.0.2.1", 6)],
+            unparsedFlows: 1,
+          },
+        ]),
+      ],
+      20,
+    );
+    expect(merged.drops[0]).toMatchObject({ count: 17, flows: [udp("10.0.0.9", "10.0.2.1", 16)], unparsedFlows: 1, otherFlows: 0 });
+  });
+
+  it(`keeps the listed flows of a report's first ${MAX_FLOW_ROWS} rows only, counting a lower row's as other flows and keeping its unparsed ones`, () => {
+    const rows = Array.from({ length: MAX_FLOW_ROWS + 1 }, (_, i) => ({
+      symbol: `f${String(i).padStart(2, "0")}+0x1`,
+      count: 100 - i,
+      flows: [udp("10.0.0.1", "10.0.1.1", 90 - i)],
+      unparsedFlows: 3,
+      otherFlows: 7,
+    }));
+    const merged = mergeReports([node("a", rows)], 100);
+    const last = merged.drops.at(-1);
+    expect(merged.drops[0]).toMatchObject({ count: 100, flows: [udp("10.0.0.1", "10.0.1.1", 90)], unparsedFlows: 3, otherFlows: 7 });
+    expect(last).toMatchObject({ count: 100 - MAX_FLOW_ROWS, flows: [], unparsedFlows: 3, otherFlows: 97 - MAX_FLOW_ROWS });
+  });
+
+  it("keeps the status's flows within their byte budget: lower rows list none and count them as other flows", () => {
+    const long = "x".repeat(300);
+    const rows = Array.from({ length: 200 }, (_, i) => ({
+      symbol: `f${String(i).padStart(3, "0")}+0x1`,
+      count: 1000 - i,
+      flows: Array.from({ length: MAX_FLOWS_PER_ROW }, (_, k) => udp(`10.0.${k}.1`, "10.0.1.1", 10)),
+      unparsedFlows: 0,
+    }));
+    const merged = mergeReports(
+      Array.from({ length: 10 }, (_, n) => node(`n${n}`, rows.slice(n * 20, n * 20 + 20))),
+      200,
+      { addressName: () => long },
+    );
+    const bytes = Buffer.byteLength(JSON.stringify(merged.drops.map((d) => d.flows ?? [])));
+    expect(bytes).toBeLessThanOrEqual(MAX_STATUS_FLOW_BYTES + 1024);
+    expect(merged.drops[0]?.flows).toHaveLength(MAX_FLOWS_PER_ROW);
+    const last = merged.drops.at(-1);
+    expect(last).toMatchObject({ flows: [], otherFlows: last?.count });
+    for (const row of merged.drops) expect(flowSum(row)).toBe(row.count);
+  });
+
+  it("names the top rows' addresses with the namer it is given, and leaves unknown addresses unnamed", () => {
+    const names = new Map([
+      ["10.0.0.1", "shop/cart-a"],
+      ["10.96.0.10", "svc/kube-system/kube-dns"],
+    ]);
+    const merged = mergeReports(
+      [node("a", [{ symbol: "udp_rcv+0x452", count: 3, flows: [udp("10.0.0.1", "10.96.0.10", 2), udp("10.0.0.7", "10.96.0.10", 1)] }])],
+      20,
+      {
+        addressName: (address) => names.get(address),
+      },
+    );
+    expect(merged.drops[0]?.flows).toEqual([
+      {
+        protocol: "UDP",
+        source: { address: "10.0.0.1", port: 5353, name: "shop/cart-a" },
+        destination: { address: "10.96.0.10", port: 9, name: "svc/kube-system/kube-dns" },
+        count: 2,
+      },
+      {
+        protocol: "UDP",
+        source: { address: "10.0.0.7", port: 5353 },
+        destination: { address: "10.96.0.10", port: 9, name: "svc/kube-system/kube-dns" },
+        count: 1,
+      },
+    ]);
   });
 });
