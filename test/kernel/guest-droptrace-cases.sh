@@ -154,6 +154,202 @@ udp 10 10.9.0.2 7777 a      # vb, NETFILTER_DROP: another reason
 udp 15 10.9.1.2 6000        # eth0, NO_SOCKET: another interface
 finish_case filtered
 
+# ---- case 7, "pods": the agent names each drop's pod ------------------------------------------
+# `droptrace agent` as its DaemonSet runs it, against the test API server (guest-apiserver.ts)
+# holding three pods of this node, whose processes live in kubelet-shaped cgroups (cgroup v2):
+#   A shop/web-…   (Deployment web)  systemd driver: kubepods-besteffort-pod<uid_>.slice/cri-containerd-<id>.scope,
+#                  netns pod-a, eth0 10.9.10.2 (vpa 10.9.10.1): 60 UDP to a closed port, NO_SOCKET;
+#   B shop/db-0    (StatefulSet db)  cgroupfs driver: /kubepods/burstable/pod<uid>/<id>,
+#                  netns pod-b, eth0 10.9.11.2 (vpb 10.9.11.1): 50 UDP into a DROP rule, NETFILTER_DROP;
+#   H kube-system/node-agent-… (DaemonSet node-agent), host network, node IP 10.9.12.1:
+#                  40 UDP it sends through a DROP rule in the root namespace's OUTPUT (NETFILTER_DROP,
+#                  the skb carries H's socket and no device), and a connected UDP socket with the
+#                  smallest SO_RCVBUF that it never reads, flooded with 200 datagrams from netns peer
+#                  (eth0 10.9.12.2, vpeer 10.9.12.1): SOCKET_RCVBUFF for all that do not fit.
+# Every datagram has a fixed source and destination address and port (pods/facts.env), for flows.
+# H's processes are in their cgroup before they open a socket: a socket belongs to the cgroup its
+# creator was in. Everything the assertions need is in $OUT/pods: facts.env, reports.json (the
+# DropTraceReports as the API server held them once the agent had stopped), agent.log, pods.env.
+say "case pods: the agent names each drop's pod (test API server in the guest)"
+pods_case() {
+PODS=$OUT/pods
+mkdir -p "$PODS"
+echo "$(up)" >"$PODS/started"
+# The cgroup v2 hierarchy, mounted again where nothing else is: in the cgroup2 mount the initrd left
+# on /sys/fs/cgroup (under the sysfs this init mounts over it) mkdir failed with "No such file or
+# directory" on 6.1. Where it is mounted does not matter: /proc/<pid>/cgroup gives paths from the
+# hierarchy's root (here, init is in /init.scope).
+CG=/run/cgroup2
+mkdir -p $CG
+mount -t cgroup2 none $CG || { say "FAIL: cannot mount cgroup2"; return 1; }
+{ grep cgroup /proc/self/mountinfo; echo "init: $(cat /proc/1/cgroup)"; ls -la /sys/fs; } >"$PODS/cgroup-mounts.txt" 2>&1
+fact() { echo "$1=$2" >>"$PODS/facts.env"; }
+# pod_netns NAME HOST_IF HOST_IP POD_IP: a pod's network: its own namespace, an eth0 that is a veth
+# to the root namespace, IPv4 only, and permanent neighbour entries both ways (no ARP queue to
+# overflow): each link carries only the datagrams sent on purpose, so its counters count them.
+pod_netns() {
+  ip netns add "$1"; ip -n "$1" link set lo up
+  ip link add "$2" type veth peer name eth0 netns "$1"
+  sysctl -q -w "net.ipv6.conf.$2.disable_ipv6=1"
+  ip netns exec "$1" sysctl -q -w net.ipv6.conf.eth0.disable_ipv6=1
+  ip addr add "$3/24" dev "$2"; ip link set "$2" up
+  ip -n "$1" addr add "$4/24" dev eth0; ip -n "$1" link set eth0 up
+  ip -n "$1" route add default via "$3"
+  ip neigh replace "$4" lladdr "$(ip -n "$1" -br link show eth0 | awk '{ print $3 }')" dev "$2" nud permanent
+  ip -n "$1" neigh replace "$3" lladdr "$(ip -br link show "$2" | awk '{ print $3 }')" dev eth0 nud permanent
+  fact "netns_$1" "$(stat -L -c %i "/run/netns/$1")"
+}
+pod_netns pod-a vpa 10.9.10.1 10.9.10.2
+pod_netns pod-b vpb 10.9.11.1 10.9.11.2
+pod_netns peer vpeer 10.9.12.1 10.9.12.2
+fact netns_root "$(stat -L -c %i /proc/self/ns/net)"
+pods_links_up() { carrier vpa && carrier vpb && carrier vpeer && carrier eth0 pod-a && carrier eth0 pod-b && carrier eth0 peer; }
+wait_for 60 "the pods' links' carrier" pods_links_up || status=1
+ip netns exec pod-b iptables -A INPUT -p udp --dport 7002 -j DROP || { say "FAIL: pod-b's DROP rule not added"; status=1; }
+iptables -A OUTPUT -p udp --dport 7003 -j DROP || { say "FAIL: the OUTPUT DROP rule not added"; status=1; }
+
+mkdir -p /opt/test-apiserver
+tar -C /opt/test-apiserver -xzf /droptrace/guest-apiserver.tgz
+(NODE_NAME=guest-node NODE_IP=10.9.12.1 POD_A_IP=10.9.10.2 POD_B_IP=10.9.11.2 TRACE=pods TRACE_DURATION=10m CRD_DIR=/opt/test-apiserver/crds \
+  exec node /opt/test-apiserver/guest-apiserver.mjs "$PODS" >"$PODS/apiserver.log" 2>&1) &
+apiserver_pid=$!
+wait_for 180 "the test API server's pods" test -f "$PODS/pods.env" || { kill "$apiserver_pid"; return 1; }
+. "$PODS/pods.env"
+
+# The pods' cgroups, named after the UIDs the API server gave them, as kubelet names them.
+container_id() { printf '%s' "$1" | sha256sum | cut -c1-64; }
+CG_A=/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod${POD_A_UID//-/_}.slice/cri-containerd-$(container_id a).scope
+CG_B=/kubepods/burstable/pod${POD_B_UID}/$(container_id b)
+CG_H=/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod${POD_H_UID//-/_}.slice/cri-containerd-$(container_id h).scope
+for key in A B H; do
+  var=CG_$key uid=POD_${key}_UID
+  mkdir -p "$CG${!var}" || { say "FAIL: cannot make pod $key's cgroup"; kill "$apiserver_pid"; return 1; }
+  fact "pod_${key,,}_uid" "${!uid}"
+  fact "pod_${key,,}_cgroup" "${!var}"
+  fact "pod_${key,,}_cgroup_inode" "$(stat -c %i "$CG${!var}")"
+done
+# in_pod CGROUP NETNS COMMAND...: execs COMMAND as a process of that pod from its first instruction
+# (its shell joins the cgroup, then execs it); run it in a subshell, or in the background, where $!
+# is then COMMAND's PID. nsenter, not `ip netns exec`, which remounts /sys.
+in_pod() {
+  local cg=$1 ns=$2; shift 2
+  exec nsenter --net="$ns" bash -c 'echo $$ >"$0/cgroup.procs" && exec "$@"' "$CG$cg" "$@"
+}
+cat >/tmp/udp-send.py <<'PY'
+# udp-send.py SRC_IP SRC_PORT DST_IP DST_PORT COUNT [SIZE]: COUNT datagrams from one socket bound
+# to SRC; prints how many the kernel took and how many it refused (EPERM from a netfilter DROP).
+import socket, sys
+src, sport, dst, dport, count = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
+size = int(sys.argv[6]) if len(sys.argv) > 6 else 1
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind((src, sport))
+sent = refused = 0
+for _ in range(count):
+    try:
+        s.sendto(b"x" * size, (dst, dport))
+        sent += 1
+    except PermissionError:
+        refused += 1
+print(f"sent={sent} refused={refused}")
+PY
+cat >/tmp/never-reads.py <<'PY'
+# never-reads.py LOCAL_IP LOCAL_PORT PEER_IP PEER_PORT READY_FILE: a connected UDP socket with the
+# smallest receive buffer, never read; writes the buffer's size to READY_FILE, then waits.
+import signal, socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1)
+s.bind((sys.argv[1], int(sys.argv[2])))
+s.connect((sys.argv[3], int(sys.argv[4])))
+with open(sys.argv[5], "w") as f:
+    f.write(f"{s.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)}\n")
+signal.pause()
+PY
+in_pod "$CG_A" /run/netns/pod-a sleep infinity & pod_a_pid=$!
+in_pod "$CG_B" /run/netns/pod-b sleep infinity & pod_b_pid=$!
+in_pod "$CG_H" /proc/1/ns/net python3 /tmp/never-reads.py 10.9.12.1 7004 10.9.12.2 7104 "$PODS/h-rcvbuf" & pod_h_pid=$!
+in_cgroup() { grep -qx "0::$2" "/proc/$1/cgroup"; }
+wait_for 60 "pod A's process in its cgroup" in_cgroup "$pod_a_pid" "$CG_A" || status=1
+wait_for 60 "pod B's process in its cgroup" in_cgroup "$pod_b_pid" "$CG_B" || status=1
+wait_for 60 "pod H's socket" test -s "$PODS/h-rcvbuf" || status=1
+fact pod_h_rcvbuf_bytes "$(cat "$PODS/h-rcvbuf")"
+for key in a b h; do
+  pid_var=pod_${key}_pid
+  cat "/proc/${!pid_var}/cgroup" >"$PODS/pod-$key.proc-cgroup"
+  fact "pod_${key}_pid" "${!pid_var}"
+  fact "pod_${key}_pid_netns" "$(stat -L -c %i "/proc/${!pid_var}/ns/net")"
+done
+
+# The agent, with the environment the controller's DaemonSet gives it (controller/daemonset.ts),
+# the host's /proc being this /proc.
+echo "$(up)" >"$PODS/agent-started"
+(
+  export KUBECONFIG=$PODS/kubeconfig NODE_NAME=guest-node DROPTRACE_TRACE=pods DROPTRACE_TRACE_UID=$TRACE_UID \
+    DROPTRACE_DURATION=10m DROPTRACE_REPORT_INTERVAL=5s DROPTRACE_INTERFACES= DROPTRACE_REASONS= DROPTRACE_STACKS=false \
+    DROPTRACE_MAX_PROBE_CPU_PERCENT=5 DROPTRACE_NAMESPACES= DROPTRACE_POD_SELECTOR= DROPTRACE_CACHE_DIR=/var/cache/droptrace \
+    DROPTRACE_METRICS_PORT=9102 DROPTRACE_ROW_CAP=1000 DROPTRACE_HOST_PROC=/proc
+  exec node /opt/droptrace/dist/src/cli/main.js agent >"$PODS/agent.log" 2>&1
+) &
+agent_pid=$!
+agent_armed_or_gone() { grep -q '"msg":"probe armed: counting"' "$PODS/agent.log" 2>/dev/null || ! kill -0 "$agent_pid" 2>/dev/null; }
+wait_for 300 "the agent's probe to be armed" agent_armed_or_gone || status=1
+grep -q '"msg":"probe armed: counting"' "$PODS/agent.log" || { say "FAIL: the agent ended before its probe was armed"; status=1; }
+echo "$(up)" >"$PODS/armed"
+
+snmp() { # NETNS PROTO FIELD: a counter of /proc/net/snmp in that namespace
+  ip netns exec "$1" awk -v p="$2:" -v f="$3" '$1 == p && !n { for (i = 2; i <= NF; i++) col[$i] = i; n = 1; next } $1 == p { print $col[f] }' /proc/net/snmp
+}
+root_snmp() { awk -v p="$1:" -v f="$2" '$1 == p && !n { for (i = 2; i <= NF; i++) col[$i] = i; n = 1; next } $1 == p { print $col[f] }' /proc/net/snmp; }
+rule_packets() { # [NETNS] CHAIN PORT
+  if [[ $# == 3 ]]; then ip netns exec "$1" iptables -L "$2" -n -v -x; else iptables -L "$1" -n -v -x; fi | awk -v p="dpt:${*: -1}" '$0 ~ p { print $1 }'
+}
+socket_drops() { awk -v a="$1" '$2 == a { print $NF }' /proc/net/udp; }
+h_socket=$(printf '%02X%02X%02X%02X:%04X' 1 12 9 10 7004) # 10.9.12.1:7004 as /proc/net/udp writes it
+ge() { [[ $("${@:2}") -ge $1 ]]; }
+a_noports0=$(snmp pod-a Udp NoPorts)
+vpeer_rx() { ip -s link show vpeer | awk '/RX:/ { getline; print $2; exit }'; }
+vpeer_rx0=$(vpeer_rx) rcvbuf_errors0=$(root_snmp Udp RcvbufErrors)
+
+# A: 60 to a closed port on its eth0, from 10.9.10.1:7101.
+fact a_sent 60; fact a_src 10.9.10.1:7101; fact a_dst 10.9.10.2:7001
+python3 /tmp/udp-send.py 10.9.10.1 7101 10.9.10.2 7001 60 >"$PODS/a-send.txt"
+# B: 50 into its DROP rule, from 10.9.11.1:7102.
+fact b_sent 50; fact b_src 10.9.11.1:7102; fact b_dst 10.9.11.2:7002
+python3 /tmp/udp-send.py 10.9.11.1 7102 10.9.11.2 7002 50 >"$PODS/b-send.txt"
+# H: 40 sent by a process of pod H (as `kubectl exec` would run it) into the OUTPUT DROP rule.
+fact h_out_sent 40; fact h_out_src 10.9.12.1:7103; fact h_out_dst 10.9.12.2:7003
+(in_pod "$CG_H" /proc/1/ns/net python3 /tmp/udp-send.py 10.9.12.1 7103 10.9.12.2 7003 40 >"$PODS/h-out-send.txt")
+# H: 200 of 100 bytes from netns peer to its socket that never reads.
+fact h_rcvbuf_sent 200; fact h_rcvbuf_src 10.9.12.2:7104; fact h_rcvbuf_dst 10.9.12.1:7004
+ip netns exec peer python3 /tmp/udp-send.py 10.9.12.2 7104 10.9.12.1 7004 200 100 >"$PODS/h-rcvbuf-send.txt"
+
+a_noports() { echo $(( $(snmp pod-a Udp NoPorts) - a_noports0 )); }
+h_received() { echo $(( $(vpeer_rx) - vpeer_rx0 )); }
+wait_for 60 "pod A's namespace to count 60 NoPorts" ge 60 a_noports || status=1
+wait_for 60 "pod B's rule to count 50" ge 50 rule_packets pod-b INPUT 7002 || status=1
+wait_for 60 "the OUTPUT rule to count 40" ge 40 rule_packets OUTPUT 7003 || status=1
+wait_for 60 "the node to receive H's 200 datagrams" ge 200 h_received || status=1
+fact a_noports "$(a_noports)"
+fact b_rule_packets "$(rule_packets pod-b INPUT 7002)"
+fact h_out_rule_packets "$(rule_packets OUTPUT 7003)"
+fact h_out_refused "$(sed -n 's/.*refused=\([0-9]*\).*/\1/p' "$PODS/h-out-send.txt")"
+fact h_rcvbuf_socket_drops "$(socket_drops "$h_socket")"
+fact h_rcvbuf_received "$(h_received)"
+fact h_rcvbuf_udp_rcvbuf_errors "$(( $(root_snmp Udp RcvbufErrors) - rcvbuf_errors0 ))"
+grep -E '^ *sl|:1B5C ' /proc/net/udp >"$PODS/proc-net-udp.txt"
+
+kill -TERM "$agent_pid"
+wait "$agent_pid"; echo $? >"$PODS/agent.rc"
+echo "$(up)" >"$PODS/ended"
+kill -TERM "$apiserver_pid"
+wait "$apiserver_pid"; echo $? >"$PODS/apiserver.rc"
+test -s "$PODS/reports.json" || { say "FAIL: no reports.json from the test API server"; status=1; }
+kill "$pod_a_pid" "$pod_b_pid" "$pod_h_pid" 2>/dev/null; wait "$pod_a_pid" "$pod_b_pid" "$pod_h_pid" 2>/dev/null
+iptables -D OUTPUT -p udp --dport 7003 -j DROP
+for ns in pod-a pod-b peer; do ip netns del "$ns"; done
+echo "$(up)" >"$PODS/cleaned"
+}
+pods_case || status=1
+
 # ---- case 4: what drops mean, their code path, and drops the probe cannot see --------------
 #   25 OTHERHOST on eth0@c: datagrams to 10.9.1.2 sent to a MAC that is not eth0's (a static
 #      neighbour entry with a wrong address): a normal drop;

@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { execa } from "execa";
 import { beforeAll, describe, expect, it } from "vitest";
-import { DropTraceReportStatusSchema, type DropTraceReportStatus, type ReportRow } from "../../src/api/report.js";
+import { DropTraceReportSchema, DropTraceReportStatusSchema, type DropTraceReportStatus, type ReportRow } from "../../src/api/report.js";
 import { parseKfreeSkbFormat } from "../../src/trace/kernel-reasons.js";
 import { rowsTable } from "../../src/cli/run.js";
 import { stackLines } from "../../src/cli/stacks-text.js";
@@ -389,6 +389,120 @@ describe.each(FAMILIES)("kernel %s", (family) => {
     });
   });
 
+  describe("case pods: the agent, against the Kubernetes API, names each drop's pod", () => {
+    // Everything the guest made and measured: addresses, ports, counts, UIDs, cgroups and their
+    // inodes (a socket's cgroup ID), namespaces' inodes (guest-droptrace-cases.sh, case "pods").
+    const facts = () =>
+      new Map(
+        k
+          .text("pods/facts.env")
+          .trim()
+          .split("\n")
+          .map((line) => line.split("=") as [string, string]),
+      );
+    const fact = (name: string) => {
+      const value = facts().get(name);
+      if (value === undefined) throw new Error(`pods/facts.env has no ${name}`);
+      return value;
+    };
+    const num = (name: string) => Number(fact(name));
+    /** The agent's final DropTraceReport, as the test API server held it once the agent had stopped. */
+    const report = () => {
+      const list = JSON.parse(k.text("pods/reports.json")) as { items: unknown[] };
+      expect(list.items).toHaveLength(1);
+      return DropTraceReportSchema.parse(list.items[0]);
+    };
+    const status = (): DropTraceReportStatus => {
+      const s = report().status;
+      if (s === undefined) throw new Error("the agent's report has no status");
+      return s;
+    };
+    const podA = () => ({ namespace: "shop", name: "web-5c8d7f9b64-q7x2z", uid: fact("pod_a_uid") });
+    const podB = () => ({ namespace: "shop", name: "db-0", uid: fact("pod_b_uid") });
+
+    it("armed, traced until SIGTERM, and wrote its final report for this node and trace", () => {
+      expect(k.text("pods/agent.rc").trim()).toBe("0");
+      expect(k.text("pods/agent.log")).toContain('"msg":"probe armed: counting"');
+      const r = report();
+      expect(r.metadata.name).toBe("pods-guest-node");
+      expect(r.spec).toMatchObject({ trace: "pods", node: "guest-node" });
+      const s = status();
+      expect(s.phase).toBe("Completed");
+      expect(s.kernelRelease).toBe(k.release());
+      expect(s.message ?? "").not.toMatch(/malformed|not attributed|pod names unknown|not among this node's pods/);
+      expect(s.uncountedDrops).toBeLessThanOrEqual(Math.ceil(s.totalDrops / 100));
+    });
+
+    it("ran its pods where kubelet would: each process in its pod's cgroup (both drivers' shapes), A and B in namespaces of their own, H in the node's", () => {
+      for (const key of ["a", "b", "h"]) {
+        expect(k.text(`pods/pod-${key}.proc-cgroup`).trim()).toBe(`0::${fact(`pod_${key}_cgroup`)}`);
+        expect(num(`pod_${key}_cgroup_inode`)).toBeGreaterThan(0);
+      }
+      expect(fact("pod_a_cgroup")).toMatch(
+        /^\/kubepods\.slice\/kubepods-besteffort\.slice\/kubepods-besteffort-pod[0-9a-f_]{36}\.slice\/cri-containerd-[0-9a-f]{64}\.scope$/,
+      );
+      expect(fact("pod_b_cgroup")).toBe(`/kubepods/burstable/pod${fact("pod_b_uid")}/${fact("pod_b_cgroup").split("/").at(-1) ?? ""}`);
+      expect(num("pod_a_pid_netns")).toBe(num("netns_pod-a"));
+      expect(num("pod_b_pid_netns")).toBe(num("netns_pod-b"));
+      expect(num("pod_h_pid_netns")).toBe(num("netns_root"));
+      expect(num("netns_root")).toBe(k.ns("root"));
+    });
+
+    it("names pod A's drops (NO_SOCKET on its eth0) by its namespace: pod A, of Deployment web", () => {
+      const s = status();
+      expect(num("a_noports")).toBe(num("a_sent"));
+      const r = row(s, { interface: "eth0", reason: "NO_SOCKET", netns: num("netns_pod-a") });
+      expect(r.count).toBeGreaterThanOrEqual(atLeast(s, num("a_sent")));
+      expect(r).toMatchObject({ attribution: "netns", pod: podA(), workload: { kind: "Deployment", name: "web" } });
+    });
+
+    it("names pod B's drops (its firewall's NETFILTER_DROP on its eth0) by its namespace: pod B, of StatefulSet db", () => {
+      const s = status();
+      expect(num("b_rule_packets")).toBe(num("b_sent"));
+      const r = row(s, { interface: "eth0", reason: "NETFILTER_DROP", netns: num("netns_pod-b") });
+      expect(r.count).toBeGreaterThanOrEqual(atLeast(s, num("b_sent")));
+      expect(r).toMatchObject({ attribution: "netns", pod: podB(), workload: { kind: "StatefulSet", name: "db" } });
+    });
+
+    it("counts what host-network pod H's sockets dropped in the node's namespace, for now attributed to the host", () => {
+      const s = status();
+      // The socket's receive buffer: every datagram that did not fit is one SOCKET_RCVBUFF drop
+      // the kernel counted on the socket, on the node's end of the link from netns peer.
+      const socketDrops = num("h_rcvbuf_socket_drops");
+      expect(num("h_rcvbuf_received")).toBe(num("h_rcvbuf_sent"));
+      expect(socketDrops).toBeGreaterThan(0);
+      expect(socketDrops).toBeLessThanOrEqual(num("h_rcvbuf_sent"));
+      expect(num("h_rcvbuf_udp_rcvbuf_errors")).toBe(socketDrops);
+      const rcvbuf = row(s, { interface: "vpeer", reason: "SOCKET_RCVBUFF", netns: k.ns("root") });
+      expect(rcvbuf.count).toBeGreaterThanOrEqual(atLeast(s, socketDrops));
+      expect(rcvbuf.attribution).toBe("host");
+      // Sent through the OUTPUT chain's DROP rule: refused before any device, so in no namespace yet.
+      expect(num("h_out_refused")).toBe(num("h_out_sent"));
+      expect(num("h_out_rule_packets")).toBe(num("h_out_sent"));
+      const sent = row(s, { interface: "-", reason: "NETFILTER_DROP", netns: 0 });
+      expect(sent.count).toBeGreaterThanOrEqual(atLeast(s, num("h_out_sent")));
+      expect(sent.attribution).toBe("unknown");
+    });
+
+    it("attributes every row exactly: A's and B's namespaces to them, the node's to the host, any other to nobody", () => {
+      const s = status();
+      const owners = new Map<number, unknown>([
+        [num("netns_pod-a"), { attribution: "netns", pod: podA(), workload: { kind: "Deployment", name: "web" } }],
+        [num("netns_pod-b"), { attribution: "netns", pod: podB(), workload: { kind: "StatefulSet", name: "db" } }],
+        [num("netns_root"), { attribution: "host" }],
+      ]);
+      expect(s.rows.length).toBeGreaterThan(0);
+      for (const r of s.rows) {
+        const named = {
+          attribution: r.attribution,
+          ...(r.pod === undefined ? {} : { pod: r.pod }),
+          ...(r.workload === undefined ? {} : { workload: r.workload }),
+        };
+        expect(named, JSON.stringify(r)).toEqual(owners.get(r.netns) ?? { attribution: "unknown" });
+      }
+    });
+  });
+
   // On one kernel only (the issue's own scope): the SIGKILL recovery is the agent's, not the kernel's.
   if (expected.cases === "full") {
     describe("case 2: agents killed mid-trace, then started again", () => {
@@ -445,6 +559,7 @@ describe.each(FAMILIES)("kernel %s", (family) => {
       `warm compile (cache hit):      ${host.get("compile_warm_seconds")} s`,
       `run start to probe armed (guest, emulated): ${(armed - started).toFixed(1)} s`,
       `run start to first row:        ${(firstRow - started).toFixed(1)} s`,
+      `pods case (API server, pods, agent), in the guest: ${(Number(k.text("pods/cleaned")) - Number(k.text("pods/started"))).toFixed(1)} s, of which agent start to probe armed ${(Number(k.text("pods/armed")) - Number(k.text("pods/agent-started"))).toFixed(1)} s`,
       `guest boot to power-off:       ${host.get("guest_seconds")} s (${host.get("cases")} cases)`,
     ];
     console.log(`\nreal-kernel timings (${k.release()}):\n  ${lines.join("\n  ")}`);

@@ -9,10 +9,12 @@
 #   4. for each kernel, boot the guest on it with guest-droptrace-cases.sh as init, the staged
 #      project and the module cache as tarballs; the guest runs `droptrace run` as a user would:
 #      every case on the newest kernel ("full"), the scenarios, filters and a cache holding
-#      only the other kernels' modules on the others ("matrix");
+#      only the other kernels' modules on the others ("matrix"); on every kernel, `droptrace agent`
+#      against the test API server (bundled here from guest-apiserver.ts) naming pods' drops;
 #   5. leave each kernel's results and timings in OUTDIR/<release>/ for the assertions.
 # usage: run-droptrace-cases.sh OUTDIR
-# Environment: DROPTRACE_KERNELS="<release> ..." runs only those of the tree's kernels.
+# Environment: DROPTRACE_KERNELS="<release> ..." runs only those of the tree's kernels;
+# DROPTRACE_CASES=matrix runs the matrix cases even on the newest of them (quicker, while developing a case).
 set -euo pipefail
 
 die() { echo "run-droptrace-cases: ERROR: $*" >&2; exit 1; }
@@ -83,16 +85,26 @@ mounted=()
 
 tar -C "$stage" -czf "$work/droptrace.tgz" .
 tar -C "$cache" -czf "$work/module-cache.tgz" .
+# The "pods" case's Kubernetes API: the test API server and its starter (guest-apiserver.ts) as one
+# ES module for the guest's node, beside the CRDs it serves.
+apiserver="$work/test-apiserver"
+mkdir -p "$apiserver"
+cp -a "$repo/crds" "$apiserver/crds"
+"$repo/node_modules/.bin/esbuild" "$here/guest-apiserver.ts" --bundle --platform=node --format=esm --target=node20 --log-level=warning \
+  --outfile="$apiserver/guest-apiserver.mjs" \
+  "--banner:js=import { createRequire as __guestCreateRequire } from 'node:module'; const require = __guestCreateRequire(import.meta.url);" \
+  || die "esbuild could not bundle guest-apiserver.ts"
+tar -C "$apiserver" -czf "$work/guest-apiserver.tgz" .
 failed=()
 for r in "${kernels[@]}"; do
   cases=matrix
-  [[ $r == "$full" ]] && cases=full
+  [[ $r == "$full" ]] && cases=${DROPTRACE_CASES:-full}
   echo "CASES=$cases" >"$work/cases.env"
   log "booting $r ($cases cases)"
   t3=$(now)
   set +e
   DROPTRACE_GUEST_NIC_LOOP=1 DROPTRACE_GUEST_KERNEL=$r DROPTRACE_GUEST_OUT="$out/$r/guest" "$here/boot-guest.sh" "$GUEST_TREE" "$here/guest-droptrace-cases.sh" \
-    "$here/guest-common.sh" "$work/droptrace.tgz" "$work/module-cache.tgz" "$work/cases.env" >"$out/$r/console.txt" 2>"$out/$r/boot.txt"
+    "$here/guest-common.sh" "$work/droptrace.tgz" "$work/module-cache.tgz" "$work/guest-apiserver.tgz" "$work/cases.env" >"$out/$r/console.txt" 2>"$out/$r/boot.txt"
   rc=$?
   set -e
   t4=$(now)

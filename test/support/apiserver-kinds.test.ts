@@ -98,6 +98,27 @@ describe("Deployments", () => {
   });
 });
 
+describe("StatefulSets", () => {
+  it("get the real defaults and status, and own pods the garbage collector then keeps", async () => {
+    const res = await post("/apis/apps/v1/namespaces/default/statefulsets", { ...deployment("db"), kind: "StatefulSet" });
+    expect(res.status, res.text).toBe(201);
+    const sts = res.json as Obj;
+    expect(sts.spec).toMatchObject({
+      replicas: 1,
+      podManagementPolicy: "OrderedReady",
+      updateStrategy: { type: "RollingUpdate", rollingUpdate: { partition: 0 } },
+      persistentVolumeClaimRetentionPolicy: { whenDeleted: "Retain", whenScaled: "Retain" },
+    });
+    expect(sts.status).toEqual({ replicas: 0, availableReplicas: 0 });
+    const owner = { apiVersion: "apps/v1", kind: "StatefulSet", name: "db", uid: sts.metadata["uid"], controller: true };
+    const pod = { apiVersion: "v1", kind: "Pod", metadata: { name: "db-0", ownerReferences: [owner] }, spec: { containers: [{ name: "db", image: "db:1" }] } };
+    expect((await post("/api/v1/namespaces/default/pods", pod)).status).toBe(201);
+    // The collector looks on the next tick: a pod whose owner did not exist would be gone by then.
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect((await raw(server, "/api/v1/namespaces/default/pods/db-0")).status).toBe(200);
+  });
+});
+
 describe("Services, Secrets, ConfigMaps", () => {
   it("allocates a Service's cluster IP, defaults its ports, and keeps the IP", async () => {
     const res = await post("/api/v1/namespaces/default/services", {

@@ -1,8 +1,10 @@
-// apps/v1 Deployments and ReplicaSets. Deployments get the defaults a real server adds (replicas 1, RollingUpdate 25%/25%,
+// apps/v1 Deployments, ReplicaSets and StatefulSets. Deployments get the defaults a real server adds (replicas 1, RollingUpdate 25%/25%,
 // revisionHistoryLimit 10, progressDeadlineSeconds 600, the pod template's) and an empty status:
 // no controller runs here, so status stays as a test (or a stand-in kubelet) writes it, and no
 // ReplicaSet is created. ReplicaSets are served because status waiters (helm --wait, kstatus)
-// list a Deployment's ReplicaSets to judge it.
+// list a Deployment's ReplicaSets to judge it. StatefulSets are served so that a pod can name
+// one as its owner (the emulated garbage collector collects a pod whose owners do not exist):
+// their defaults and status as a real server gives them, no controller.
 import { isDeepStrictEqual } from "node:util";
 import { fieldErrors, FieldPath, type FieldError } from "../crd/field-error.js";
 import { at, base, selectorMatches, selectorText } from "./builtin-common.js";
@@ -87,4 +89,26 @@ const replicaSets: ResourceType = {
   },
 };
 
-export const builtinDeploymentResources: ResourceType[] = [deployments, replicaSets];
+const statefulSets: ResourceType = {
+  ...deployments,
+  plural: "statefulsets",
+  singular: "statefulset",
+  kind: "StatefulSet",
+  listKind: "StatefulSetList",
+  shortNames: ["sts"],
+  defaulter: (o) => {
+    const spec = o["spec"];
+    if (!isRecord(spec)) return;
+    if (spec["replicas"] === undefined) spec["replicas"] = 1;
+    if (spec["podManagementPolicy"] === undefined) spec["podManagementPolicy"] = "OrderedReady";
+    if (!isRecord(spec["updateStrategy"])) spec["updateStrategy"] = { type: "RollingUpdate", rollingUpdate: { partition: 0 } };
+    if (spec["revisionHistoryLimit"] === undefined) spec["revisionHistoryLimit"] = 10;
+    if (!isRecord(spec["persistentVolumeClaimRetentionPolicy"])) spec["persistentVolumeClaimRetentionPolicy"] = { whenDeleted: "Retain", whenScaled: "Retain" };
+    defaultPodSpec(at(spec, "template", "spec"));
+  },
+  prepareForCreate: (o) => {
+    o["status"] = { replicas: 0, availableReplicas: 0 };
+  },
+};
+
+export const builtinDeploymentResources: ResourceType[] = [deployments, replicaSets, statefulSets];
