@@ -59,6 +59,15 @@ describe("the agents' DaemonSet", () => {
     const usrLib = mounts.get("/host/usr/lib");
     expect(usrLib?.readOnly).toBe(true);
     expect(volumes.get(usrLib?.name ?? "")?.path).toBe("/usr/lib");
+    // The host's /proc and cgroup hierarchy, aside and read-only: whose each namespace and each socket's cgroup is.
+    for (const [mountPath, hostPath] of [
+      ["/host/proc", "/proc"],
+      ["/host/sys/fs/cgroup", "/sys/fs/cgroup"],
+    ] as const) {
+      const mount = mounts.get(mountPath);
+      expect(mount?.readOnly, mountPath).toBe(true);
+      expect(volumes.get(mount?.name ?? "")?.path).toBe(hostPath);
+    }
     const cache = mounts.get("/var/cache/droptrace");
     expect(cache?.readOnly).toBeUndefined();
     expect(volumes.get(cache?.name ?? "")).toEqual({ path: "/var/cache/droptrace", type: "DirectoryOrCreate" });

@@ -83,6 +83,7 @@ describe("a DropTrace's life", () => {
       [AGENT_ENV.metricsPort]: "9102",
       [AGENT_ENV.rowCap]: "1000",
       [AGENT_ENV.hostProc]: "/host/proc",
+      [AGENT_ENV.hostCgroup]: "/host/sys/fs/cgroup",
     });
 
     // Running: three nodes wanted, the first reports arrive.

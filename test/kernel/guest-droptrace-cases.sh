@@ -181,7 +181,7 @@ echo "$(up)" >"$PODS/started"
 # hierarchy's root (here, init is in /init.scope).
 CG=/run/cgroup2
 mkdir -p $CG
-mount -t cgroup2 none $CG || { say "FAIL: cannot mount cgroup2"; return 1; }
+mountpoint -q $CG || mount -t cgroup2 none $CG || { say "FAIL: cannot mount cgroup2"; return 1; }
 { grep cgroup /proc/self/mountinfo; echo "init: $(cat /proc/1/cgroup)"; ls -la /sys/fs; } >"$PODS/cgroup-mounts.txt" 2>&1
 fact() { echo "$1=$2" >>"$PODS/facts.env"; }
 # pod_netns NAME HOST_IF HOST_IP POD_IP: a pod's network: its own namespace, an eth0 that is a veth
@@ -286,7 +286,7 @@ echo "$(up)" >"$PODS/agent-started"
   export KUBECONFIG=$PODS/kubeconfig NODE_NAME=guest-node DROPTRACE_TRACE=pods DROPTRACE_TRACE_UID=$TRACE_UID \
     DROPTRACE_DURATION=10m DROPTRACE_REPORT_INTERVAL=5s DROPTRACE_INTERFACES= DROPTRACE_REASONS= DROPTRACE_STACKS=false \
     DROPTRACE_MAX_PROBE_CPU_PERCENT=5 DROPTRACE_NAMESPACES= DROPTRACE_POD_SELECTOR= DROPTRACE_CACHE_DIR=/var/cache/droptrace \
-    DROPTRACE_METRICS_PORT=9102 DROPTRACE_ROW_CAP=1000 DROPTRACE_HOST_PROC=/proc
+    DROPTRACE_METRICS_PORT=9102 DROPTRACE_ROW_CAP=1000 DROPTRACE_HOST_PROC=/proc DROPTRACE_HOST_CGROUP=$CG
   exec node /opt/droptrace/dist/src/cli/main.js agent >"$PODS/agent.log" 2>&1
 ) &
 agent_pid=$!

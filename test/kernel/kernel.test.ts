@@ -419,6 +419,23 @@ describe.each(FAMILIES)("kernel %s", (family) => {
     };
     const podA = () => ({ namespace: "shop", name: "web-5c8d7f9b64-q7x2z", uid: fact("pod_a_uid") });
     const podB = () => ({ namespace: "shop", name: "db-0", uid: fact("pod_b_uid") });
+    const podH = () => ({ namespace: "kube-system", name: "node-agent-8k2lp", uid: fact("pod_h_uid") });
+    const ownerH = () => ({ attribution: "socket", pod: podH(), workload: { kind: "DaemonSet", name: "node-agent" } });
+    /** The one flow a fixed pair of addresses and ports made, its count exact unless the probe sampled flows. */
+    const expectOneFlow = (s: DropTraceReportStatus, r: ReportRow, from: string, to: string) => {
+      const [sourceAddress, sourcePort] = fact(from).split(":");
+      const [destinationAddress, destinationPort] = fact(to).split(":");
+      expect(r.flows, JSON.stringify(r)).toEqual([
+        {
+          protocol: "UDP",
+          source: { address: sourceAddress, port: Number(sourcePort) },
+          destination: { address: destinationAddress, port: Number(destinationPort) },
+          count: s.flowSamplingPeriod === 1 ? r.count : (r.flows?.[0]?.count ?? -1),
+        },
+      ]);
+      if (s.flowSamplingPeriod !== 1)
+        console.warn(`kernel ${family}, pods: flows sampled (period up to ${String(s.flowSamplingPeriod)}): flow counts not asserted`);
+    };
 
     it("armed, traced until SIGTERM, and wrote its final report for this node and trace", () => {
       expect(k.text("pods/agent.rc").trim()).toBe("0");
@@ -454,6 +471,7 @@ describe.each(FAMILIES)("kernel %s", (family) => {
       const r = row(s, { interface: "eth0", reason: "NO_SOCKET", netns: num("netns_pod-a") });
       expect(r.count).toBeGreaterThanOrEqual(atLeast(s, num("a_sent")));
       expect(r).toMatchObject({ attribution: "netns", pod: podA(), workload: { kind: "Deployment", name: "web" } });
+      expectOneFlow(s, r, "a_src", "a_dst");
     });
 
     it("names pod B's drops (its firewall's NETFILTER_DROP on its eth0) by its namespace: pod B, of StatefulSet db", () => {
@@ -462,9 +480,10 @@ describe.each(FAMILIES)("kernel %s", (family) => {
       const r = row(s, { interface: "eth0", reason: "NETFILTER_DROP", netns: num("netns_pod-b") });
       expect(r.count).toBeGreaterThanOrEqual(atLeast(s, num("b_sent")));
       expect(r).toMatchObject({ attribution: "netns", pod: podB(), workload: { kind: "StatefulSet", name: "db" } });
+      expectOneFlow(s, r, "b_src", "b_dst");
     });
 
-    it("counts what host-network pod H's sockets dropped in the node's namespace, for now attributed to the host", () => {
+    it("names what host-network pod H's socket sent and the node dropped by the socket's cgroup (pod H, of DaemonSet node-agent); a datagram its full receive queue refused carries no socket", () => {
       const s = status();
       // The socket's receive buffer: every datagram that did not fit is one SOCKET_RCVBUFF drop
       // the kernel counted on the socket, on the node's end of the link from netns peer.
@@ -475,16 +494,24 @@ describe.each(FAMILIES)("kernel %s", (family) => {
       expect(num("h_rcvbuf_udp_rcvbuf_errors")).toBe(socketDrops);
       const rcvbuf = row(s, { interface: "vpeer", reason: "SOCKET_RCVBUFF", netns: k.ns("root") });
       expect(rcvbuf.count).toBeGreaterThanOrEqual(atLeast(s, socketDrops));
+      // A received datagram carries no socket when its socket's queue refuses it: early demux may attach
+      // H's connected socket, but the UDP receive path takes it off the packet (skb_steal_sock) before
+      // queueing. So the drop is the host's, its flow H's addresses: what the probe cannot see.
+      expect(rcvbuf.socketCgroup).toBeUndefined();
       expect(rcvbuf.attribution).toBe("host");
+      expectOneFlow(s, rcvbuf, "h_rcvbuf_src", "h_rcvbuf_dst");
       // Sent through the OUTPUT chain's DROP rule: refused before any device, so in no namespace yet.
       expect(num("h_out_refused")).toBe(num("h_out_sent"));
       expect(num("h_out_rule_packets")).toBe(num("h_out_sent"));
       const sent = row(s, { interface: "-", reason: "NETFILTER_DROP", netns: 0 });
       expect(sent.count).toBeGreaterThanOrEqual(atLeast(s, num("h_out_sent")));
-      expect(sent.attribution).toBe("unknown");
+      // The sender's socket is H's: made in H's cgroup.
+      expect(sent.socketCgroup).toBe(num("pod_h_cgroup_inode"));
+      expect(sent).toMatchObject(ownerH());
+      expectOneFlow(s, sent, "h_out_src", "h_out_dst");
     });
 
-    it("attributes every row exactly: A's and B's namespaces to them, the node's to the host, any other to nobody", () => {
+    it("attributes every row exactly: A's and B's namespaces to them, H's sockets in the node's namespace or in none to H, the rest of the node's to the host, any other to nobody", () => {
       const s = status();
       const owners = new Map<number, unknown>([
         [num("netns_pod-a"), { attribution: "netns", pod: podA(), workload: { kind: "Deployment", name: "web" } }],
@@ -498,7 +525,9 @@ describe.each(FAMILIES)("kernel %s", (family) => {
           ...(r.pod === undefined ? {} : { pod: r.pod }),
           ...(r.workload === undefined ? {} : { workload: r.workload }),
         };
-        expect(named, JSON.stringify(r)).toEqual(owners.get(r.netns) ?? { attribution: "unknown" });
+        const byNetns = owners.get(r.netns) as { attribution: string } | undefined;
+        const bySocket = (r.netns === num("netns_root") || r.netns === 0) && r.socketCgroup === num("pod_h_cgroup_inode") ? ownerH() : undefined;
+        expect(named, JSON.stringify(r)).toEqual(byNetns?.attribution === "netns" ? byNetns : (bySocket ?? byNetns ?? { attribution: "unknown" }));
       }
     });
   });
