@@ -13,6 +13,7 @@ import type { Backoff } from "../kube/backoff.js";
 import type { AddressNamer } from "./status/flow-sums.js";
 import { TransformingWatch } from "../kube/transforming-watch.js";
 import { ADDRESS_LIST_PAGE } from "./defaults.js";
+import { listPages, type PageLister } from "../kube/list-pages.js";
 
 /** What the index keeps of a pod, a Service or a node: its name in flows and its addresses. */
 export interface AddressView {
@@ -104,26 +105,14 @@ export class AddressBook {
 }
 
 /** How the index lists: one page of raw objects at a time (the API's `limit` and `continue`). */
-export type PageLister = (cont: string | undefined) => Promise<{ metadata?: { resourceVersion?: string; continue?: string }; items: unknown[] }>;
+export type { PageLister } from "../kube/list-pages.js";
 
 /** A list of every page, each item through `view` as it arrives: no page outlives its turn. */
 export async function listLean(
   listPage: PageLister,
   view: (raw: unknown) => AddressView | undefined,
 ): Promise<KubernetesListObject<AddressView & KubernetesObject>> {
-  const items: (AddressView & KubernetesObject)[] = [];
-  let resourceVersion: string | undefined;
-  let cont: string | undefined;
-  do {
-    const page = await listPage(cont);
-    // The first page's resourceVersion is the list's: the watch resumes from there.
-    resourceVersion ??= page.metadata?.resourceVersion;
-    for (const item of page.items) {
-      const v = view(item);
-      if (v !== undefined) items.push(v);
-    }
-    cont = page.metadata?.continue === "" ? undefined : page.metadata?.continue;
-  } while (cont !== undefined);
+  const { resourceVersion, items } = await listPages(listPage, view);
   return { metadata: model<V1ListMeta>(resourceVersion === undefined ? {} : { resourceVersion }), items };
 }
 

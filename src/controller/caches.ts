@@ -3,6 +3,7 @@
 // DaemonSets it owns, their agent pods and the DaemonSet controller's FailedCreate Events
 // (both compact: why agents do not start). Reconciles read from here, never from the API; every
 // change is reported as the name of the DropTrace it concerns.
+import { listPages } from "../kube/list-pages.js";
 import {
   AppsV1Api,
   CoreV1Api,
@@ -114,10 +115,7 @@ export class Caches {
       return result?.view;
     };
     const listReports = async (): Promise<KubernetesListObject<ReportView>> => {
-      const items: ReportView[] = [];
-      let resourceVersion: string | undefined;
-      let cont: string | undefined;
-      do {
+      const { resourceVersion, items } = await listPages(async (cont) => {
         const raw: unknown = await custom.listClusterCustomObject({
           group: GROUP,
           version: VERSION,
@@ -125,15 +123,8 @@ export class Caches {
           limit: REPORT_LIST_PAGE,
           ...(cont === undefined ? {} : { _continue: cont }),
         });
-        const page = ListEnvelopeSchema.parse(raw, { error: () => "the API server's report list is not a list" });
-        // The first page's resourceVersion is the list's: the watch resumes from there.
-        resourceVersion ??= page.metadata?.resourceVersion;
-        for (const item of page.items) {
-          const v = view(item);
-          if (v !== undefined) items.push(v);
-        }
-        cont = page.metadata?.continue === "" ? undefined : page.metadata?.continue;
-      } while (cont !== undefined);
+        return ListEnvelopeSchema.parse(raw, { error: () => "the API server's report list is not a list" });
+      }, view);
       return { metadata: listMeta(resourceVersion), items };
     };
     this.reports = restarting(new ListWatch<ReportView>(reportPath, new TransformingWatch(kubeConfig, view), listReports, false), DROPTRACE_REPORT.plural);

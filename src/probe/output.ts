@@ -285,17 +285,9 @@ export function parseProbeLine(line: string): ProbeRecord {
   const tag = fields[0];
   switch (tag) {
     case "R":
-      if (fields.length === LEGACY_ROW_FIELDS) {
-        return validate(line, ProbeRowSchema, {
-          kind: "row",
-          count: fields[1],
-          location: fields[2],
-          interface: fields[3],
-          netns: fields[4],
-          reason: fields[5],
-        });
+      if (fields.length !== LEGACY_ROW_FIELDS) {
+        expectFieldCount(line, fields, 8, "R\\t<count>\\t<location>\\t<interface>\\t<netns>\\t<reason>\\t<socket cgroup>\\t<row id>");
       }
-      expectFieldCount(line, fields, 8, "R\\t<count>\\t<location>\\t<interface>\\t<netns>\\t<reason>\\t<socket cgroup>\\t<row id>");
       return validate(line, ProbeRowSchema, {
         kind: "row",
         count: fields[1],
@@ -303,8 +295,7 @@ export function parseProbeLine(line: string): ProbeRecord {
         interface: fields[3],
         netns: fields[4],
         reason: fields[5],
-        socketCgroup: fields[6],
-        rowId: fields[7],
+        ...(fields.length === LEGACY_ROW_FIELDS ? {} : { socketCgroup: fields[6], rowId: fields[7] }),
       });
     case "F":
       expectFieldCount(

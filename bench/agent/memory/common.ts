@@ -416,10 +416,10 @@ export async function measure(variant: Variant, prepared: Prepared, options: Mea
     };
 
     try {
-      await waitFor("probe started", 60_000);
+      await waitFor("probe armed: counting", 60_000);
       await at(PRELUDE_MS / 2);
       await observe("kallsyms");
-      const tracingStart = (run.events.get("probe started") ?? 0) + PRELUDE_MS;
+      const tracingStart = (run.events.get("probe armed: counting") ?? 0) + PRELUDE_MS;
       const tracingMs = seconds * 1000;
       let snapshotTaken = false;
       for (let t = SCRAPE_EVERY_MS; t < tracingMs; t += SCRAPE_EVERY_MS) {
@@ -569,7 +569,7 @@ interface Phases {
 export function phases(run: Run): Phases {
   const event = (name: string): number => run.events.get(name) ?? Number.NaN;
   const lastBefore = (t: number): Sample | undefined => run.samples.filter((s) => s.t < t).at(-1);
-  const tracingStart = event("probe started") + PRELUDE_MS;
+  const tracingStart = event("probe armed: counting") + PRELUDE_MS;
   const tracingEnd = Math.min(event("probe stopped"), run.events.get("snapshot requested") ?? Infinity);
   const tracing = run.samples.filter((s) => s.t >= tracingStart && s.t <= tracingEnd);
   const secondHalf = tracing.filter((s) => s.t >= (tracingStart + tracingEnd) / 2).map((s) => s.rss);
@@ -602,7 +602,7 @@ function describe(run: Run): void {
   console.log(`  ${"VmHWM (the kernel's peak RSS)".padEnd(38)} ${mib(p.hwm).padStart(6)} MiB`);
 
   console.log("  RSS over time (every 2 s from the probe's start; t=0 is the first interval):");
-  const tracingStart = (run.events.get("probe started") ?? 0) + PRELUDE_MS;
+  const tracingStart = (run.events.get("probe armed: counting") ?? 0) + PRELUDE_MS;
   const series: string[] = [];
   for (const s of run.samples.filter((x) => x.t >= tracingStart - PRELUDE_MS)) {
     const second = Math.round((s.t - tracingStart) / 1000);
