@@ -112,6 +112,8 @@ interface Entry {
   readonly flows: Map<string, Flow>;
   /** Drops of this row whose packet had no readable network header. */
   unparsed: number;
+  /** Every F count of this row, kept or not: what the flows stand for, for scaling sampled ones. */
+  flowWeight: number;
 }
 
 export class DropAccumulator {
@@ -224,6 +226,7 @@ export class DropAccumulator {
         count: row.count,
         flows: new Map(),
         unparsed: 0,
+        flowWeight: 0,
       };
       this.#entries.set(key, entry);
     } else {
@@ -245,6 +248,7 @@ export class DropAccumulator {
       this.noteProtocolError(`flow of row ID ${flow.rowId}, which no row of this interval has`);
       return;
     }
+    entry.flowWeight += flow.count;
     const parsed = flow.parsed;
     if (parsed === undefined) {
       entry.unparsed += flow.count;
@@ -317,7 +321,7 @@ export class DropAccumulator {
           class: dropClass(reason),
           count: entry.count,
           ...(entry.socketCgroup === 0 ? {} : { socketCgroup: entry.socketCgroup }),
-          ...(this.#flowsReported ? rowFlows(entry) : {}),
+          ...(this.#flowsReported ? rowFlows(entry, this.#flowSamplingPeriod > 1) : {}),
         },
         site: `${entry.location.symbolId}\t${entry.reason}`,
       });
@@ -416,12 +420,20 @@ export class DropAccumulator {
   }
 }
 
-/** A row's top flows, its unparsed drops and the rest: count = listed + unparsedFlows + otherFlows. */
-function rowFlows(entry: Entry): { flows: Flow[]; unparsedFlows: number; otherFlows: number } {
+/**
+ * A row's top flows, its unparsed drops and the rest: count = listed + unparsedFlows + otherFlows.
+ * When the probe sampled flows, each sampled one stands for N drops, so their sum only estimates
+ * the row's exact count, above or below it; they are then scaled to it (each flow's share of what
+ * the flows stand for, times the row's count, rounded down, at least 1 for a flow that was seen).
+ */
+function rowFlows(entry: Entry, sampled: boolean): { flows: Flow[]; unparsedFlows: number; otherFlows: number } {
+  const scale = sampled && entry.flowWeight > 0 ? entry.count / entry.flowWeight : 1;
+  const scaled = (n: number) => (scale === 1 || n === 0 ? n : Math.max(1, Math.floor(n * scale)));
   const flows = [...entry.flows.values()]
     .sort(compareFlows)
     .slice(0, MAX_FLOWS_PER_ROW)
-    .map((f) => ({ ...f, source: { ...f.source }, destination: { ...f.destination } }));
+    .map((f) => ({ ...f, count: scaled(f.count), source: { ...f.source }, destination: { ...f.destination } }));
   const listed = flows.reduce((sum, f) => sum + f.count, 0);
-  return { flows, unparsedFlows: entry.unparsed, otherFlows: Math.max(0, entry.count - listed - entry.unparsed) };
+  const unparsedFlows = Math.min(scaled(entry.unparsed), Math.max(0, entry.count - listed));
+  return { flows, unparsedFlows, otherFlows: Math.max(0, entry.count - listed - unparsedFlows) };
 }

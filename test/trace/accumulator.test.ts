@@ -394,6 +394,20 @@ describe("flows", () => {
     expect(acc.snapshot(10).protocolErrorSamples[0]).toBe("flow of row ID 3, which no row of this interval has");
   });
 
+  it("scales sampled flows to their row's exact count: each sample stands for N drops, so their sum only estimates it", () => {
+    // As the 7.2 guest printed it under a flood (test/fixtures/kernel-guest-flows/flood.tsv): two samples
+    // of 4096 and 4097 for a row of 3508 drops.
+    const acc = new DropAccumulator(symbols(), reasons);
+    const flow = (count: number, sport: number) => `F\t${count}\t2\t4\t17\t${sport}\t9\t0\t100007f\t0\t100007f`;
+    feed(acc, `R\t3508\t0xa\tlo\t7\t3\t0\t2\n${flow(4097, 43948)}\n${flow(4096, 45363)}\nI\t1\t1\t0\t0\t0\t3508\t100\t1000000000\t0\t4096`);
+    const [r] = acc.snapshot(10).rows;
+    expect(r?.flows?.map((f) => [f.source.port, f.count])).toEqual([
+      [43948, 1754],
+      [45363, 1753],
+    ]);
+    expect(r).toMatchObject({ count: 3508, unparsedFlows: 0, otherFlows: 1 });
+  });
+
   it("gives rows of the probe before flows no flow fields", () => {
     const acc = new DropAccumulator(symbols(), reasons);
     feed(acc, "R\t4\t0xa\teth0\t7\t3\nI\t1\t1\t0");
