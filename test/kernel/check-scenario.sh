@@ -28,12 +28,16 @@ NO_SOCKET=$(reason NO_SOCKET) NETFILTER_DROP=$(reason NETFILTER_DROP) NEIGH_FAIL
 
 # sum FILE IFACE NETNS REASON: total count of matching R rows, all intervals.
 sum() { awk -F'\t' -v i="$2" -v n="$3" -v r="$4" '$1 == "R" && $4 == i && $5 == n && $6 == r { s += $2 } END { print s + 0 }' "$1"; }
-# Every line is R, I or E; each I counts the R rows before it; I numbers run
-# 1, 2, ...; E is last and repeats the last I number.
+# Every line is A (first), R, F, I, O (the guard stopped the probe) or E; each I counts the R rows before it; I numbers run
+# 1, 2, ...; every F names an R row of its interval by its row ID; E is last and repeats the
+# last I number.
 wellformed() {
   awk -F'\t' '
-    $1 == "R" { if (NF != 6 || $2 !~ /^[0-9]+$/ || $3 !~ /^0x[0-9a-f]+$/ || $5 !~ /^[0-9]+$/ || $6 !~ /^-?[0-9]+$/) exit 1; rows++; next }
-    $1 == "I" { if (NF != 4 || $2 != ++seq || $3 != rows) exit 1; rows = 0; next }
+    $1 == "A" { if (NF != 1 || NR != 1) exit 1; next }
+    $1 == "R" { if (NF != 8 || $2 !~ /^[0-9]+$/ || $3 !~ /^0x[0-9a-f]+$/ || $5 !~ /^[0-9]+$/ || $6 !~ /^-?[0-9]+$/ || $7 !~ /^[0-9]+$/) exit 1; ids[$8] = 1; rows++; next }
+    $1 == "F" { if (NF != 11 || !($3 in ids) || $4 !~ /^[046]$/) exit 1; next }
+    $1 == "I" { if (NF != 11 || $2 != ++seq || $3 != rows) exit 1; rows = 0; delete ids; next }
+    $1 == "O" { if (NF != 3) exit 1; next }
     $1 == "E" { if (NF != 2 || $2 != seq) exit 1; ended = NR; next }
     { exit 1 }
     END { if (!ended || ended != NR || rows) exit 1 }' "$1"
