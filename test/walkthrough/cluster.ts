@@ -3,16 +3,16 @@
 // cluster), a cluster admin's kubeconfig, a token per service account of the chart, and the
 // played kubelets (kubelet.ts) with three nodes: node-a the kernel suite's guest, node-b the boot
 // of ../shared/fixtures, node-c without kernel headers.
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { AppsV1Api, CoreV1Api, CustomObjectsApi, KubeConfig, type V1Namespace, type V1Pod, type V1ReplicaSet } from "@kubernetes/client-node";
+import { AppsV1Api, CoreV1Api, CustomObjectsApi, KubeConfig, type V1Namespace, type V1Pod, type V1PodStatus, type V1ReplicaSet } from "@kubernetes/client-node";
 import { model } from "../support/apiserver-test-helpers.js";
 import { FakeProc } from "../trace/fake-proc.js";
 import { NETNS } from "../trace/stand-ins.js";
 import { startTestApiServer, type TestApiServer } from "../support/apiserver.js";
 import { freePort } from "../support/free-port.js";
-import { fixtureIntervals, replayCapture } from "../trace/stand-ins.js";
+import { fixtureIntervals, GUEST_FLOWS_DIR, replayCapture } from "../trace/stand-ins.js";
 import { Kubelet, type WalkthroughNode } from "./kubelet.js";
 
 export const NAMESPACE = "droptrace-system";
@@ -25,8 +25,38 @@ export const IMAGES = [
   "agent.image.repository=registry.example.com/droptrace-agent",
 ];
 
-/** The kernel suite's guest: stap/droptrace.stp on 7.2 (lo, an iptables DROP, veths, two pods' eth0). */
-export const guestRecording = () => replayCapture("all.tsv", 1_000, 4);
+/**
+ * The kernel suite's guest: stap/droptrace.stp on 7.2 (lo, an iptables DROP, veths, two pods'
+ * eth0), with the flows behind each row (test/fixtures/kernel-guest-flows).
+ */
+export const guestRecording = () => replayCapture("all.tsv", 1_000, 4, GUEST_FLOWS_DIR);
+
+/**
+ * The recording's network (test/kernel/guest-common.sh): namespaces c and d, each with an eth0,
+ * are the two cart pods' (their addresses are the pods' IPs), reached from the node's own
+ * namespace over hc and hd (its addresses). Inodes as that boot recorded them.
+ */
+function recordedNetwork(): { root: number; pods: { netns: number; ip: string }[]; nodeAddresses: string[] } {
+  const inums = new Map(
+    readFileSync(path.join(GUEST_FLOWS_DIR, "netns-inums.txt"), "utf8")
+      .trim()
+      .split("\n")
+      .map((line) => line.split(" ") as [string, string]),
+  );
+  const inum = (name: string) => {
+    const value = inums.get(name);
+    if (value === undefined) throw new Error(`${GUEST_FLOWS_DIR}/netns-inums.txt has no ${name}`);
+    return Number(value);
+  };
+  return {
+    root: inum("root"),
+    pods: [
+      { netns: inum("c"), ip: "10.9.1.2" },
+      { netns: inum("d"), ip: "10.9.2.2" },
+    ],
+    nodeAddresses: ["10.9.1.1", "10.9.2.1"],
+  };
+}
 
 export interface WalkthroughCluster {
   dir: string;
@@ -76,7 +106,7 @@ export async function startWalkthroughCluster(name: string, options: { nodeA?: W
     dir,
     freePort,
     nodes: [
-      { name: "node-a", machine: "guest", probe: options.nodeA ?? guestRecording() },
+      { name: "node-a", machine: "guest-flows", addresses: recordedNetwork().nodeAddresses, probe: options.nodeA ?? guestRecording() },
       // The boot of ../shared/fixtures: UDP to closed ports and failed neighbour resolution.
       { name: "node-b", machine: "fixture", probe: { steps: [{ out: first }, { sleepMs: 1_000 }, { out: second }], onSigint: [{ out: last }, { exit: 0 }] } },
       // A node where nobody installed the kernel headers.
@@ -107,8 +137,6 @@ export async function startWalkthroughCluster(name: string, options: { nodeA?: W
   };
 }
 
-/** The recording's two pod namespaces on node-a (test/kernel/guest-scenario.sh made them: an eth0 each). */
-const POD_NETNS = [4026532252, 4026532302] as const;
 const CART_HASH = "5c8f9d7b6";
 
 /**
@@ -119,6 +147,7 @@ const CART_HASH = "5c8f9d7b6";
  * namespace, in the cgroup kubelet's systemd driver makes for it.
  */
 async function placeWorkload(admin: KubeConfig, dir: string): Promise<void> {
+  const network = recordedNetwork();
   const core = admin.makeApiClient(CoreV1Api);
   const apps = admin.makeApiClient(AppsV1Api);
   await core.createNamespace({ body: model<V1Namespace>({ metadata: { name: "shop" } }) });
@@ -143,13 +172,20 @@ async function placeWorkload(admin: KubeConfig, dir: string): Promise<void> {
       body: model<V1Pod>({ metadata: { name, labels, ownerReferences: [owner] }, spec: { ...template.spec, nodeName: "node-a" } }),
     });
     uids.push(pod.metadata?.uid ?? "");
+    // Running, with the IP of the recording's namespace it owns, as kubelet would report it.
+    const ip = network.pods[uids.length - 1]?.ip ?? "";
+    await core.replaceNamespacedPodStatus({
+      namespace: "shop",
+      name,
+      body: Object.assign(pod, { status: model<V1PodStatus>({ phase: "Running", podIP: ip, podIPs: [{ ip }] }) }),
+    });
   }
   const pause = (i: number) => String(i).repeat(64);
   const slice = (uid: string) => `/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod${uid.replaceAll("-", "_")}.slice`;
   await FakeProc.create(
     [
-      { pid: 1, netns: NETNS.root, cgroup: "/init.scope" },
-      ...POD_NETNS.map((netns, i) => ({ pid: 4100 + i * 100, netns, cgroup: `${slice(uids[i] ?? "")}/cri-containerd-${pause(i + 1)}.scope` })),
+      { pid: 1, netns: network.root, cgroup: "/init.scope" },
+      ...network.pods.map(({ netns }, i) => ({ pid: 4100 + i * 100, netns, cgroup: `${slice(uids[i] ?? "")}/cri-containerd-${pause(i + 1)}.scope` })),
     ],
     path.join(dir, "nodes", "node-a", "proc"),
   );

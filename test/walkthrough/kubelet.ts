@@ -44,6 +44,8 @@ export interface WalkthroughNode {
   headers?: boolean;
   /** the real machine it is (see NodeHost) */
   machine: NodeHost["machine"];
+  /** the node's own addresses (status.addresses, as InternalIP), as kubelet reports them */
+  addresses?: string[];
   /**
    * what the stand-in staprun prints on this node (output the real probe printed on 7.2), or
    * what it prints for each trace's DaemonSet, by its name
@@ -168,6 +170,7 @@ export class Kubelet {
       await this.#core.createNode({
         body: model<V1Node>({
           metadata: { name: node.name, labels: { "kubernetes.io/os": "linux", "kubernetes.io/hostname": node.name, ...(node.labels ?? {}) } },
+          ...(node.addresses === undefined ? {} : { status: { addresses: node.addresses.map((address) => ({ type: "InternalIP", address })) } }),
         }),
       });
     }

@@ -23,16 +23,18 @@ import { agentSettingsFromEnv } from "../../src/agent/settings.js";
 import { startHealthServer } from "../../src/kube/health-server.js";
 import { agentMetrics } from "../../src/api/metrics.js";
 import { loadProbeScript } from "../../src/probe/script.js";
-import { FAKE_STAP, FAKE_STAPRUN, fixtureHost, guestHost, moduleTableOver } from "../trace/stand-ins.js";
+import { FAKE_STAP, FAKE_STAPRUN, fixtureHost, GUEST_DIR, GUEST_FLOWS_DIR, guestHost, moduleTableOver } from "../trace/stand-ins.js";
 
 export interface NodeHost {
   /** false: this node has no kernel headers (the package was never installed) */
   headers: boolean;
   /**
    * Which real machine the node is: `guest`, the boot of test/fixtures/kernel-guest (the kernel
-   * suite's guest, stap/droptrace.stp itself), or `fixture`, the boot of ../shared/fixtures.
+   * suite's guest, stap/droptrace.stp itself), `guest-flows`, the boot of
+   * test/fixtures/kernel-guest-flows (the same, with the probe that reads flows and sockets), or
+   * `fixture`, the boot of ../shared/fixtures.
    */
-  machine: "guest" | "fixture";
+  machine: "guest" | "guest-flows" | "fixture";
   /** the port the pod's metrics port is reached at (each pod has its own network namespace; these share one) */
   metricsPort: number;
 }
@@ -63,7 +65,10 @@ try {
     trace: {
       // The recorded boots kept no /proc/net files, so these nodes cannot read the kernel's own
       // counters and their reports say so; the real-kernel suite shows them read and compared.
-      host: host.machine === "guest" ? guestHost({ headers: host.headers, procNet: noProcNet }) : fixtureHost({ headers: host.headers, procNet: noProcNet }),
+      host:
+        host.machine === "fixture"
+          ? fixtureHost({ headers: host.headers, procNet: noProcNet })
+          : guestHost({ headers: host.headers, procNet: noProcNet }, host.machine === "guest" ? GUEST_DIR : GUEST_FLOWS_DIR),
       modules: moduleTableOver(process.env["FAKE_MODULES_FILE"] ?? ""),
       script: loadProbeScript(),
       stapCommand: FAKE_STAP,
