@@ -2,8 +2,8 @@
 // It traces once, writes its DropTraceReport every interval and at the end, then stays
 // idle until the controller deletes the DaemonSet (a DaemonSet restarts pods that exit,
 // and a restart must not trace again).
-import type { CustomObjectsApi } from "@kubernetes/client-node";
 import type { Logger } from "pino";
+import type { ReportApi } from "./api-requests.js";
 import { carryOver } from "./carry-over.js";
 import { realHost } from "../trace/host.js";
 import { procModules } from "../probe/loaded-modules.js";
@@ -25,7 +25,7 @@ const noLabels: PodLabels = () => undefined;
 const FINAL_PHASES = new Set(["Completed", "Failed"]);
 
 export interface AgentDeps {
-  api: CustomObjectsApi;
+  api: ReportApi;
   log: Logger;
   trace?: Partial<TraceDeps>;
   metrics?: AgentMetrics;

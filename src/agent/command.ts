@@ -1,6 +1,6 @@
 // `droptrace agent`: the environment the DaemonSet gave, the host's kbuild links, the Kubernetes
 // client, /metrics and /healthz, and the signals that stop the trace.
-import { CustomObjectsApi, KubeConfig } from "@kubernetes/client-node";
+import { KubeConfig } from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import { HOST_USR_LIB_MOUNT } from "../api/constants.js";
 import { EXIT } from "../api/exit-codes.js";
@@ -9,6 +9,7 @@ import { startHealthServer } from "../kube/health-server.js";
 import { runAgent } from "./agent.js";
 import { linkHostKbuild } from "./host-kbuild.js";
 import { agentSettingsFromEnv, AgentSettingsError, type AgentSettings } from "./settings.js";
+import { reportApi } from "./api-requests.js";
 import { NodePods } from "./node-pods.js";
 import { PodAttributor } from "./pod-attributor.js";
 import { DEFAULT_BACKOFF } from "./report-writer.js";
@@ -49,7 +50,7 @@ export async function agentCommand(log: Logger): Promise<number> {
   pods.start();
   try {
     return await runAgent(settings, {
-      api: kubeConfig.makeApiClient(CustomObjectsApi),
+      api: reportApi(kubeConfig),
       log,
       metrics,
       signal: controller.signal,

@@ -2,9 +2,10 @@
 // (fieldSelector spec.nodeName, as kubelet itself watches): the agent's only read of anything
 // but its own report. Every pod seen is remembered for the rest of the trace, so a pod that
 // ended mid-trace keeps the name it had in every later report.
-import { CoreV1Api, ListWatch, Watch, type KubeConfig, type KubernetesListObject, type V1Pod } from "@kubernetes/client-node";
+import { ListWatch, Watch, type KubeConfig, type V1Pod } from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import type { PodRef, WorkloadRef } from "../api/attribution.js";
+import { listPods } from "./api-requests.js";
 import { RestartingInformer } from "../kube/restarting-informer.js";
 import type { Backoff } from "../kube/backoff.js";
 import { workloadOf } from "./workload.js";
@@ -46,9 +47,8 @@ export class NodePods implements PodSource {
 
   constructor(kubeConfig: KubeConfig, node: string, log: Logger, backoff: Backoff & { resetAfterMs: number }) {
     this.#node = node;
-    const core = kubeConfig.makeApiClient(CoreV1Api);
     const fieldSelector = `spec.nodeName=${node}`;
-    const list = (): Promise<KubernetesListObject<V1Pod>> => core.listPodForAllNamespaces({ fieldSelector });
+    const list = () => listPods(kubeConfig, fieldSelector);
     const informer = new ListWatch<V1Pod>("/api/v1/pods", new Watch(kubeConfig), list, false, undefined, fieldSelector);
     const remember = (pod: V1Pod) => {
       const named = namedPod(pod);

@@ -2,8 +2,8 @@
 // agent is its only writer. Counts are cumulative, so a write that fails is simply
 // superseded by the next one: the latest status is kept, retried with capped backoff,
 // and nothing is lost as long as one write lands before the agent stops.
-import type { CustomObjectsApi } from "@kubernetes/client-node";
 import type { Logger } from "pino";
+import type { ReportApi } from "./api-requests.js";
 import { API_VERSION, DROPTRACE, DROPTRACE_REPORT, GROUP, LABELS, MANAGED_BY, VERSION } from "../api/constants.js";
 import { labelValue, reportName } from "../api/names.js";
 import { DropTraceReportSchema, type DropTraceReport, type DropTraceReportStatus } from "../api/report.js";
@@ -24,7 +24,7 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 
 export class ReportWriter {
   readonly name: string;
-  readonly #api: CustomObjectsApi;
+  readonly #api: ReportApi;
   readonly #id: ReportIdentity;
   readonly #log: Logger;
   readonly #metrics: AgentMetrics | undefined;
@@ -33,7 +33,7 @@ export class ReportWriter {
   #pending: DropTraceReportStatus | undefined;
   #pump: Promise<void> | undefined;
 
-  constructor(api: CustomObjectsApi, id: ReportIdentity, log: Logger, options: { metrics?: AgentMetrics; backoff?: Backoff } = {}) {
+  constructor(api: ReportApi, id: ReportIdentity, log: Logger, options: { metrics?: AgentMetrics; backoff?: Backoff } = {}) {
     this.#api = api;
     this.#id = id;
     this.name = reportName(id.trace, id.node);

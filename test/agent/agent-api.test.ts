@@ -2,6 +2,7 @@
 // node's DropTraceReport as the cluster sees it, through API failures, SIGTERM and restarts.
 import path from "node:path";
 import { CustomObjectsApi } from "@kubernetes/client-node";
+import { reportApi, type ReportApi } from "../../src/agent/api-requests.js";
 import { execa } from "execa";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { runAgent } from "../../src/agent/agent.js";
@@ -100,7 +101,7 @@ interface Agent {
   done: Promise<number>;
 }
 
-function startAgent(settings: AgentSettings, agentApi: CustomObjectsApi = api, attributor?: Attributor, podLabels?: PodLabels): Agent {
+function startAgent(settings: AgentSettings, agentApi: ReportApi = reportApi(server.kubeConfig), attributor?: Attributor, podLabels?: PodLabels): Agent {
   const controller = new AbortController();
   const metrics = agentMetrics();
   const done = runAgent(settings, {
@@ -493,7 +494,7 @@ describe("the agent names the pods behind its rows", () => {
     const uid = await createTrace("dt1");
     const { uid: podUid, proc } = await podOnNodeA();
     await fixtureScenario();
-    startAgent(settingsFor("dt1", uid), api, new PodAttributor(proc.root, nodePods()));
+    startAgent(settingsFor("dt1", uid), undefined, new PodAttributor(proc.root, nodePods()));
 
     const final = await finalReport("dt1-node-a");
     const cart = { pod: { namespace: "shop", name: "cart-0", uid: podUid }, workload: { kind: "Pod", name: "cart-0" } };
@@ -515,7 +516,7 @@ describe("the agent names the pods behind its rows", () => {
     const { proc } = await podOnNodeA();
     server.faults.failNext({ method: "GET", pathPrefix: "/api/v1/pods", status: 503, count: 1_000_000, message: "etcdserver: request timed out" });
     await fixtureScenario();
-    startAgent(settingsFor("dt1", uid), api, new PodAttributor(proc.root, nodePods()));
+    startAgent(settingsFor("dt1", uid), undefined, new PodAttributor(proc.root, nodePods()));
 
     const final = await finalReport("dt1-node-a");
     expect(final.status).toMatchObject({ phase: "Completed", intervals: 3, totalDrops: 551, rows: FIXTURE_ROWS });
@@ -536,7 +537,7 @@ describe("the agent names the pods behind its rows", () => {
       namespaces: ["shop"],
       podSelector: { matchLabels: { app: "cart" }, matchExpressions: [{ key: "track", operator: "NotIn" as const, values: ["canary"] }] },
     };
-    startAgent(settingsFor("dt1", uid, { podFilter }), api, new PodAttributor(proc.root, pods), (u) => pods.labels(u));
+    startAgent(settingsFor("dt1", uid, { podFilter }), undefined, new PodAttributor(proc.root, pods), (u) => pods.labels(u));
 
     const final = await finalReport("dt1-node-a");
     const cart = { pod: { namespace: "shop", name: "cart-0", uid: podUid }, workload: { kind: "Pod", name: "cart-0" } };
@@ -550,7 +551,7 @@ describe("the agent names the pods behind its rows", () => {
     const { proc } = await podOnNodeA();
     await fixtureScenario();
     const pods = nodePods();
-    startAgent(settingsFor("dt1", uid, { podFilter: { podSelector: { matchLabels: { app: "db" } } } }), api, new PodAttributor(proc.root, pods), (u) =>
+    startAgent(settingsFor("dt1", uid, { podFilter: { podSelector: { matchLabels: { app: "db" } } } }), undefined, new PodAttributor(proc.root, pods), (u) =>
       pods.labels(u),
     );
     const final = await finalReport("dt1-node-a");
@@ -563,7 +564,7 @@ describe("the agent names the pods behind its rows", () => {
     server.faults.failNext({ method: "GET", pathPrefix: "/api/v1/pods", status: 503, count: 1_000_000, message: "etcdserver: request timed out" });
     await fixtureScenario();
     const pods = nodePods();
-    startAgent(settingsFor("dt1", uid, { podFilter: { namespaces: ["shop"] } }), api, new PodAttributor(proc.root, pods), (u) => pods.labels(u));
+    startAgent(settingsFor("dt1", uid, { podFilter: { namespaces: ["shop"] } }), undefined, new PodAttributor(proc.root, pods), (u) => pods.labels(u));
     const final = await finalReport("dt1-node-a");
     expect(final.status).toMatchObject({ phase: "Completed", totalDrops: 0, filteredDrops: 551, rows: [] });
     expect(final.status?.message).toMatch(/pod names unknown/);

@@ -2,7 +2,8 @@
 // so a test can kill it (SIGKILL: a crashed or evicted pod) or stop it (SIGTERM) for real.
 // Run with `node --import tsx`; DROPTRACE_TEST_AGENT holds {settings, apiUrl}; the
 // stand-ins' environment (FAKE_*) is inherited.
-import { CustomObjectsApi, KubeConfig } from "@kubernetes/client-node";
+import { KubeConfig } from "@kubernetes/client-node";
+import { reportApi } from "../../src/agent/api-requests.js";
 import { runAgent } from "../../src/agent/agent.js";
 import type { AgentSettings } from "../../src/agent/settings.js";
 import { silentLogger } from "../../src/cli/log.js";
@@ -29,7 +30,7 @@ process.on("SIGTERM", () => {
   controller.abort();
 });
 process.exitCode = await runAgent(config.settings, {
-  api: kubeConfig.makeApiClient(CustomObjectsApi),
+  api: reportApi(kubeConfig),
   log: silentLogger,
   backoff: { initialMs: 20, maxMs: 200 },
   signal: controller.signal,

@@ -3,7 +3,8 @@
 // request, which is what a node losing its network mid-write looks like.
 import { createServer, connect, type Server, type Socket } from "node:net";
 import type { AddressInfo } from "node:net";
-import { CustomObjectsApi, KubeConfig } from "@kubernetes/client-node";
+import { KubeConfig } from "@kubernetes/client-node";
+import { reportApi, type ReportApi } from "../../src/agent/api-requests.js";
 
 const REQUEST_LINE = /^(GET|POST|PUT|PATCH|DELETE) (\S+) HTTP\/1\.[01]\r\n/;
 
@@ -47,7 +48,8 @@ export class FlakyProxy {
     this.#cuts.push({ method, pathPrefix, when, remaining: count });
   }
 
-  api(): CustomObjectsApi {
+  /** The agent's report requests, through this proxy. */
+  api(): ReportApi {
     const kc = new KubeConfig();
     kc.loadFromOptions({
       clusters: [{ name: "test", server: this.url, skipTLSVerify: true }],
@@ -55,7 +57,7 @@ export class FlakyProxy {
       contexts: [{ name: "test", cluster: "test", user: "test" }],
       currentContext: "test",
     });
-    return kc.makeApiClient(CustomObjectsApi);
+    return reportApi(kc);
   }
 
   async close(): Promise<void> {
