@@ -49,6 +49,11 @@ export const REASON = {
    * SystemTap's own overload threshold): the node completed with its counts so far. Degraded says so.
    */
   probeOverload: "ProbeOverload",
+  /**
+   * Event only: flows in status whose addresses the controller could not name, because its watch of
+   * pods, Services or nodes fails (RBAC, the API server): the flows are kept, by address.
+   */
+  flowAddressesUnnamed: "FlowAddressesUnnamed",
   /** DropsVisible: every check agrees and nothing was counted out of the probe's sight. */
   countersAgree: "CountersAgree",
 } as const;

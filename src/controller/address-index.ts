@@ -200,13 +200,16 @@ export class AddressIndex {
     await Promise.all(this.#informers.map((informer) => informer.stop()));
   }
 
-  /** Why some addresses may stay unnamed now (a watch failing or not listed yet); undefined when all three are up. */
-  problem(): string | undefined {
+  /**
+   * Why some addresses may stay unnamed now (a watch failing or not listed yet); undefined when all
+   * three are up. `failingOnly`: only watches that fail, not those still listing at start.
+   */
+  problem(options: { failingOnly?: boolean } = {}): string | undefined {
     const problems = this.#informers.flatMap((informer) => {
       const failing = informer.failing;
       if (failing !== undefined)
         return [`the ${informer.resource} watch fails: ${failing.error instanceof Error ? failing.error.message : String(failing.error)}`];
-      return informer.synced ? [] : [`the ${informer.resource} are not listed yet`];
+      return informer.synced || options.failingOnly === true ? [] : [`the ${informer.resource} are not listed yet`];
     });
     return problems.length === 0 ? undefined : problems.join("; ");
   }

@@ -191,6 +191,9 @@ export class Caches {
   /** Whose an address is, as far as the address index knows now. */
   readonly addressName = (address: string): string | undefined => this.addresses.name(address);
 
+  /** Why addresses stay unnamed now: the address index's watches failing (not those still listing at start). */
+  readonly addressProblem = (): string | undefined => this.addresses.problem({ failingOnly: true });
+
   #wire(): void {
     const { onChange } = this.#options;
     const traceChanged = (object: KubernetesObject) => {

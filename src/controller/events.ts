@@ -56,6 +56,19 @@ export function agentStartEvent(problem: { reason: string; description: string }
   return { key: `agents/${problem.reason}`, type: "Warning", reason: problem.reason, message: problem.description };
 }
 
+/**
+ * Flows in status left unnamed because the address index's watches fail (`problem`, as
+ * AddressIndex.problem() says it): announced once per trace, the first time it is seen.
+ */
+export function addressesUnnamedEvent(problem: string): EventSpec {
+  return {
+    key: "addresses/unnamed",
+    type: "Warning",
+    reason: REASON.flowAddressesUnnamed,
+    message: `flow addresses are shown unnamed: ${problem}; the controller's ClusterRole must allow list and watch on pods, services and nodes`,
+  };
+}
+
 export function eventName(trace: { name: string; uid: string }, key: string): string {
   const digest = createHash("sha256").update(`${trace.uid}\0${key}`).digest("hex").slice(0, 16);
   return `${shortenName(trace.name, 200)}.${digest}`;

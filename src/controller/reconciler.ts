@@ -19,7 +19,7 @@ import type { ControllerTimings } from "./defaults.js";
 import { desiredDaemonSet, OWNED_DAEMONSET_SELECTOR, type AgentPodSettings } from "./daemonset.js";
 import { appliedSpecOf, desiredScheduledOf, ownership, templateHashOf } from "./daemonset-state.js";
 import { EventRecorder } from "./event-recorder.js";
-import { agentStartEvent, nodeFailureEvent, nodeStoppedEarlyEvent, phaseEvent } from "./events.js";
+import { agentStartEvent, addressesUnnamedEvent, nodeFailureEvent, nodeStoppedEarlyEvent, phaseEvent } from "./events.js";
 import { apiMessageIn, apiStatusIn, timeMs, rfc3339, type Clock } from "../kube/api.js";
 import { agentStartProblems, describeAgentStartProblem, type AgentPodView, type DaemonSetEventView } from "./status/agent-start.js";
 import { mergeReports, type MergeOptions } from "./status/merge.js";
@@ -41,6 +41,8 @@ export interface TraceSource {
   daemonSetEvents(daemonSet: string, daemonSetUid: string): readonly DaemonSetEventView[];
   /** Whose an address is, for flows in status (address-index.ts); absent or undefined: addresses stay unnamed. */
   addressName?: AddressNamer;
+  /** Why addresses may stay unnamed now (the index's watches failing); undefined when they can be named. */
+  addressProblem?: () => string | undefined;
 }
 
 export interface ReconcileResult {
@@ -242,6 +244,10 @@ export class Reconciler {
       else if (node.phase === "Completed" && node.reason === REASON.probeOverload) await this.#events.nodeFailure(trace, nodeStoppedEarlyEvent(node), log);
     }
     if (!isFinal(outcome.phase)) for (const problem of agentStart) await this.#events.phase(trace, agentStartEvent(problem), log);
+    const addressProblem = this.#deps.source.addressProblem?.();
+    if (addressProblem !== undefined && (written.drops ?? []).some((d) => (d.flows?.length ?? 0) > 0)) {
+      await this.#events.phase(trace, addressesUnnamedEvent(addressProblem), log);
+    }
 
     if (isFinal(outcome.phase)) return this.#finished(trace, written, log);
     return after(next - nowMs);

@@ -2,7 +2,18 @@
 // the cluster's pods and Services, and the status still written when it may not list pods.
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { V1Pod, V1PodStatus, V1Service } from "@kubernetes/client-node";
-import { agents, createTrace, getDaemonSet, getTrace, reportStatus, setDesiredNodes, startCluster, startController, type Cluster } from "./harness.js";
+import {
+  agents,
+  createTrace,
+  eventsAbout,
+  getDaemonSet,
+  getTrace,
+  reportStatus,
+  setDesiredNodes,
+  startCluster,
+  startController,
+  type Cluster,
+} from "./harness.js";
 import { model } from "../support/apiserver-test-helpers.js";
 import { until } from "../support/until.js";
 
@@ -84,6 +95,8 @@ describe("a DropTrace's flows", () => {
       unparsedFlows: 1,
       otherFlows: 0,
     });
+    // Every watch of the address index is up: no Event says addresses are unnamed.
+    expect((await eventsAbout(cluster, "flows")).map((e) => e.reason)).not.toContain("FlowAddressesUnnamed");
     // The reports keep the addresses as the node saw them.
     const reports = (await cluster.custom.listClusterCustomObject({ group: "droptrace.io", version: "v1alpha1", plural: "droptracereports" })) as {
       items: { status?: { rows?: { flows?: { source: { name?: string } }[] }[] } }[];
@@ -107,5 +120,13 @@ describe("a DropTrace's flows", () => {
       destination: { address: "10.96.0.10", port: 53, name: "svc/kube-system/kube-dns" },
       count: 9,
     });
+    // And says why, once: a Warning Event on the trace quoting the failing watch.
+    const warned = await until("the Event about unnamed addresses", async () => {
+      const events = (await eventsAbout(cluster, "refused")).filter((e) => e.reason === "FlowAddressesUnnamed");
+      return events.length > 0 ? events : undefined;
+    });
+    expect(warned).toHaveLength(1);
+    expect(warned[0]?.type).toBe("Warning");
+    expect(warned[0]?.message).toMatch(/^flow addresses are shown unnamed: the address-pods watch fails: .*403.*list and watch on pods, services and nodes$/s);
   });
 });
