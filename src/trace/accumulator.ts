@@ -433,6 +433,15 @@ function rowFlows(entry: Entry, sampled: boolean): { flows: Flow[]; unparsedFlow
     .sort(compareFlows)
     .slice(0, MAX_FLOWS_PER_ROW)
     .map((f) => ({ ...f, count: scaled(f.count), source: { ...f.source }, destination: { ...f.destination } }));
+  // "At least 1" can lift the listed flows past a small row's count: take the excess off the
+  // largest, none below 1 (a row has at least as many drops as distinct flows).
+  let excess = flows.reduce((sum, f) => sum + f.count, 0) - entry.count;
+  for (const f of flows) {
+    if (excess <= 0) break;
+    const cut = Math.min(excess, f.count - 1);
+    f.count -= cut;
+    excess -= cut;
+  }
   const listed = flows.reduce((sum, f) => sum + f.count, 0);
   const unparsedFlows = Math.min(scaled(entry.unparsed), Math.max(0, entry.count - listed));
   return { flows, unparsedFlows, otherFlows: Math.max(0, entry.count - listed - unparsedFlows) };

@@ -408,6 +408,19 @@ describe("flows", () => {
     expect(r).toMatchObject({ count: 3508, unparsedFlows: 0, otherFlows: 1 });
   });
 
+  it("keeps a small row's scaled flows within its count: a sample of 64 and two first drops in a row of 3", () => {
+    const acc = new DropAccumulator(symbols(), reasons);
+    const flow = (count: number, sport: number) => `F\t${count}\t2\t4\t17\t${sport}\t9\t0\t100007f\t0\t100007f`;
+    feed(acc, `R\t3\t0xa\tlo\t7\t3\t0\t2\n${flow(64, 1001)}\n${flow(1, 1002)}\n${flow(1, 1003)}\nI\t1\t1\t0\t0\t0\t3\t100\t1000000000\t0\t64`);
+    const [r] = acc.snapshot(10).rows;
+    expect(r?.flows?.map((f) => [f.source.port, f.count])).toEqual([
+      [1001, 1],
+      [1002, 1],
+      [1003, 1],
+    ]);
+    expect(r).toMatchObject({ count: 3, unparsedFlows: 0, otherFlows: 0 });
+  });
+
   it("gives rows of the probe before flows no flow fields", () => {
     const acc = new DropAccumulator(symbols(), reasons);
     feed(acc, "R\t4\t0xa\teth0\t7\t3\nI\t1\t1\t0");
