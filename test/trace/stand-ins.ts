@@ -149,7 +149,7 @@ export const FIRST_INTERVAL_ROWS = [
   { count: 4, symbol: "ip6_mc_input+0x18c", interface: "va", netns: NETNS.a, module: "kernel", reason: "NOT_SPECIFIED", class: "depends" },
 ] as const;
 
-export const GUEST_DIR = path.resolve(import.meta.dirname, "../fixtures/kernel-guest");
+const GUEST_DIR = path.resolve(import.meta.dirname, "../fixtures/kernel-guest");
 /**
  * A later boot of the same 7.2 kernel with the probe that reads flows and sockets
  * (test/fixtures/kernel-guest-flows/README.md): the walkthrough's node-a replays it.

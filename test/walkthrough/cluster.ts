@@ -106,7 +106,7 @@ export async function startWalkthroughCluster(name: string, options: { nodeA?: W
     dir,
     freePort,
     nodes: [
-      { name: "node-a", machine: "guest-flows", addresses: recordedNetwork().nodeAddresses, probe: options.nodeA ?? guestRecording() },
+      { name: "node-a", machine: "guest", addresses: recordedNetwork().nodeAddresses, probe: options.nodeA ?? guestRecording() },
       // The boot of ../shared/fixtures: UDP to closed ports and failed neighbour resolution.
       { name: "node-b", machine: "fixture", probe: { steps: [{ out: first }, { sleepMs: 1_000 }, { out: second }], onSigint: [{ out: last }, { exit: 0 }] } },
       // A node where nobody installed the kernel headers.

@@ -23,18 +23,17 @@ import { agentSettingsFromEnv } from "../../src/agent/settings.js";
 import { startHealthServer } from "../../src/kube/health-server.js";
 import { agentMetrics } from "../../src/api/metrics.js";
 import { loadProbeScript } from "../../src/probe/script.js";
-import { FAKE_STAP, FAKE_STAPRUN, fixtureHost, GUEST_DIR, GUEST_FLOWS_DIR, guestHost, moduleTableOver } from "../trace/stand-ins.js";
+import { FAKE_STAP, FAKE_STAPRUN, fixtureHost, GUEST_FLOWS_DIR, guestHost, moduleTableOver } from "../trace/stand-ins.js";
 
 export interface NodeHost {
   /** false: this node has no kernel headers (the package was never installed) */
   headers: boolean;
   /**
-   * Which real machine the node is: `guest`, the boot of test/fixtures/kernel-guest (the kernel
-   * suite's guest, stap/droptrace.stp itself), `guest-flows`, the boot of
-   * test/fixtures/kernel-guest-flows (the same, with the probe that reads flows and sockets), or
-   * `fixture`, the boot of ../shared/fixtures.
+   * Which real machine the node is: `guest`, the boot of test/fixtures/kernel-guest-flows (the
+   * kernel suite's guest, stap/droptrace.stp itself, reading flows and sockets), or `fixture`, the
+   * boot of ../shared/fixtures.
    */
-  machine: "guest" | "guest-flows" | "fixture";
+  machine: "guest" | "fixture";
   /** the port the pod's metrics port is reached at (each pod has its own network namespace; these share one) */
   metricsPort: number;
 }
@@ -68,7 +67,7 @@ try {
       host:
         host.machine === "fixture"
           ? fixtureHost({ headers: host.headers, procNet: noProcNet })
-          : guestHost({ headers: host.headers, procNet: noProcNet }, host.machine === "guest" ? GUEST_DIR : GUEST_FLOWS_DIR),
+          : guestHost({ headers: host.headers, procNet: noProcNet }, GUEST_FLOWS_DIR),
       modules: moduleTableOver(process.env["FAKE_MODULES_FILE"] ?? ""),
       script: loadProbeScript(),
       stapCommand: FAKE_STAP,
